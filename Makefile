@@ -1,0 +1,35 @@
+# Two entry points: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint unit docs bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	# The pinned CPU wheel first: an unpinned torch would pull the CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,experiments]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m experiments.showcase --out runs/showcase
+
+test: $(STAMP) lint unit docs
+
+lint: $(STAMP)
+	$(BIN)/ruff check cunitary tests experiments docs/conf.py
+	$(BIN)/ruff format --check cunitary tests experiments docs/conf.py
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(BIN)/python -m experiments.bench unitary
+
+clean:
+	rm -rf docs/_build runs .pytest_cache .ruff_cache

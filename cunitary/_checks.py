@@ -1,0 +1,52 @@
+"""Input validation shared by the public functions and modules (private)."""
+
+from __future__ import annotations
+
+import torch
+
+_FLOATING = (torch.float32, torch.float64)
+_COMPLEX = (torch.complex64, torch.complex128)
+
+
+def check_tensor(name: str, x: object) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def check_numeric(name: str, x: torch.Tensor, allow_complex: bool = True) -> None:
+    """Accept float32/float64 (and complex64/complex128 when ``allow_complex``)."""
+    allowed = _FLOATING + _COMPLEX if allow_complex else _FLOATING
+    if x.dtype not in allowed:
+        names = ", ".join(str(d).removeprefix("torch.") for d in allowed)
+        raise TypeError(f"{name} must have dtype in ({names}), got {x.dtype}")
+
+
+def check_trailing(name: str, x: torch.Tensor, expected: tuple[int, ...], what: str) -> None:
+    """Require ``x.shape[-len(expected):] == expected``; ``what`` names the axes."""
+    k = len(expected)
+    if x.dim() < k or tuple(x.shape[-k:]) != tuple(expected):
+        raise ValueError(
+            f"{name} must have trailing shape {what} = {tuple(expected)}, got shape {tuple(x.shape)}"
+        )
+
+
+def complex_dtype_of(x: torch.Tensor) -> torch.dtype:
+    """The complex dtype matching ``x``'s precision."""
+    if x.dtype in (torch.float64, torch.complex128):
+        return torch.complex128
+    return torch.complex64
+
+
+def real_dtype_of(x: torch.Tensor) -> torch.dtype:
+    if x.dtype in (torch.float64, torch.complex128):
+        return torch.float64
+    return torch.float32
+
+
+def check_angles(name: str, angles: object, ndim: int) -> torch.Tensor:
+    angles = check_tensor(name, angles)
+    check_numeric(name, angles, allow_complex=False)
+    if angles.dim() < ndim:
+        raise ValueError(f"{name} must have at least {ndim} dimension(s), got {angles.dim()}")
+    return angles

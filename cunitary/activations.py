@@ -1,0 +1,281 @@
+r"""Complex activations as modules.
+
+Learnable parameters are real and have shape ``()`` or ``(num_features,)``; in the latter
+case they broadcast against the **last** axis of the input (the feature axis of a
+recurrent state ``(B, F)`` or a sequence ``(B, T, F)``). Every activation is finite, in
+value and gradient, at :math:`z = 0` and at :math:`|z| = 10^{-20}`. The seed's analysis
+of each one (holomorphy, derivative bounds) is checked numerically in
+:mod:`cunitary.analysis` and tabulated in the docs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from . import functional as F
+
+__all__ = [
+    "PhaseReLU",
+    "ZReLU",
+    "ModReLU",
+    "CReLU",
+    "Cardioid",
+    "PhaseAmplitude",
+    "Hirose",
+    "ModSigmoid",
+    "CayleyActivation",
+]
+
+
+def _feature_parameter(num_features: int | None, value: float, learnable: bool = True):
+    if num_features is not None and (
+        not isinstance(num_features, int) or isinstance(num_features, bool) or num_features < 1
+    ):
+        raise ValueError(f"num_features must be a positive int or None, got {num_features!r}")
+    shape = () if num_features is None else (num_features,)
+    tensor = torch.full(shape, float(value))
+    return nn.Parameter(tensor) if learnable else tensor
+
+
+def _features_repr(p: Tensor) -> str:
+    return "" if p.dim() == 0 else f"num_features={p.shape[0]}, "
+
+
+class PhaseReLU(nn.Module):
+    r"""Phase-ReLU with learnable sectors.
+
+    .. math::
+        f(z) = |z|\;H\bigl(\sin(a\theta + b)\bigr)\;
+               \bigl[H\bigl(\cos(c\theta + d)\bigr)\bigr]\;e^{i\theta},
+        \qquad \theta = \arg z\in[0, 2\pi)
+
+    Away from the sector boundaries the function is the identity or zero, hence
+    holomorphic with derivative 0 or 1. The Heaviside step :math:`H` blocks the gradient
+    to ``a, b, c, d``; with ``temperature`` :math:`\tau > 0` it is replaced by
+    :math:`\sigma(s/\tau)`, a smooth surrogate through which they train. ``cosine=True``
+    with ``a = c = 1, b = d = 0`` is zReLU. (Seed: complex-gated-memory-cells, §5.1.)
+
+    Args:
+        num_features: size of the last input axis for per-feature ``a, b (, c, d)``;
+            ``None`` for scalars.
+        a, b: initial sine-sector frequency and offset. ``a = 1, b = 0`` keeps the upper
+            half plane.
+        cosine: add the cosine factor with parameters ``c, d``.
+        c, d: initial cosine-sector frequency and offset.
+        temperature: 0 for the exact step (``H(0) = 1``), > 0 for the sigmoid surrogate.
+            A plain attribute: anneal it during training.
+
+    Shape:
+        Input and output: :math:`(*)`, complex.
+
+    Examples:
+        >>> act = PhaseReLU(num_features=16, temperature=0.1)
+        >>> act(torch.randn(4, 16, dtype=torch.complex64)).shape
+        torch.Size([4, 16])
+    """
+
+    def __init__(
+        self,
+        num_features: int | None = None,
+        a: float = 1.0,
+        b: float = 0.0,
+        cosine: bool = False,
+        c: float = 1.0,
+        d: float = 0.0,
+        temperature: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        self.a = _feature_parameter(num_features, a)
+        self.b = _feature_parameter(num_features, b)
+        self.cosine = cosine
+        if cosine:
+            self.c = _feature_parameter(num_features, c)
+            self.d = _feature_parameter(num_features, d)
+        self.temperature = float(temperature)
+
+    def forward(self, z: Tensor) -> Tensor:
+        c, d = (self.c, self.d) if self.cosine else (None, None)
+        return F.phase_relu(z, self.a, self.b, c, d, temperature=self.temperature)
+
+    def extra_repr(self) -> str:
+        return f"{_features_repr(self.a)}cosine={self.cosine}, temperature={self.temperature}"
+
+
+class ZReLU(nn.Module):
+    r"""zReLU: pass :math:`z` in the closed first quadrant, zero elsewhere.
+
+    .. math::
+        f(z) = \begin{cases} z, & \arg z\in[0, \pi/2]\\ 0, & \text{otherwise}\end{cases}
+
+    (Guberman 2016; seed §5.2.1.)
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.zrelu(z)
+
+
+class ModReLU(nn.Module):
+    r"""modReLU with a learnable (per-feature) bias.
+
+    .. math::
+        f(z) = \operatorname{ReLU}(|z| + b)\,\frac{z}{|z|}, \qquad f(0) = 0
+
+    Keeps the phase and thresholds the modulus. Where it is active,
+    :math:`\partial f/\partial z = 1 + \tfrac{b}{2|z|}` and
+    :math:`|\partial f/\partial\bar z| = \tfrac{|b|}{2|z|}`: for :math:`b \le 0` the
+    bound :math:`|f_z| + |f_{\bar z}| = 1` holds exactly (non-expansive), for
+    :math:`b > 0` it is :math:`1 + b/|z|`, unbounded near the origin, which is the
+    seed's objection (§5.2.2). (Arjovsky et al. 2016.)
+
+    Args:
+        num_features: last-axis size for a per-feature bias; ``None`` for a scalar.
+        bias: initial bias.
+    """
+
+    def __init__(self, num_features: int | None = None, bias: float = 0.0) -> None:
+        super().__init__()
+        self.bias = _feature_parameter(num_features, bias)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.modrelu(z, self.bias)
+
+    def extra_repr(self) -> str:
+        return _features_repr(self.bias).rstrip(", ")
+
+
+class CReLU(nn.Module):
+    r"""cReLU: ReLU on the real and imaginary parts.
+
+    .. math::
+        f(z) = \operatorname{ReLU}(\Re z) + i\,\operatorname{ReLU}(\Im z)
+
+    Holomorphic in the open first and third quadrants. (Trabelsi et al. 2018; seed §5.2.3.)
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.crelu(z)
+
+
+class Cardioid(nn.Module):
+    r"""Complex cardioid: phase-dependent scaling.
+
+    .. math::
+        f(z) = \tfrac12\,(1 + \cos\arg z)\,z
+
+    Reduces to the ReLU on the real line. (Virtue et al. 2017; seed §5.2.4.)
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.cardioid(z)
+
+
+class PhaseAmplitude(nn.Module):
+    r"""Phase-amplitude squashing with a fixed scale.
+
+    .. math::
+        f(z) = \tanh(|z|/m)\,e^{i\arg z}
+
+    Args:
+        m: modulus scale (> 0).
+
+    (Seed §5.2.5.)
+    """
+
+    def __init__(self, m: float = 1.0) -> None:
+        super().__init__()
+        if not m > 0:
+            raise ValueError(f"m must be > 0, got {m}")
+        self.m = float(m)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.phase_amplitude(z, self.m)
+
+    def extra_repr(self) -> str:
+        return f"m={self.m}"
+
+
+class Hirose(nn.Module):
+    r"""Hirose's amplitude-phase activation with a learnable scale.
+
+    .. math::
+        f(z) = \tanh\!\left(\frac{|z|}{m^2}\right) e^{i\arg z}
+
+    Parameterising the scale by :math:`m^2` keeps it positive under unconstrained
+    training. (Hirose 1994; used by Wolter & Yao 2018.)
+
+    Args:
+        num_features: last-axis size for a per-feature ``m``; ``None`` for a scalar.
+        m: initial value.
+        learnable: make ``m`` a parameter.
+    """
+
+    def __init__(
+        self, num_features: int | None = None, m: float = 1.0, learnable: bool = True
+    ) -> None:
+        super().__init__()
+        if m == 0:
+            raise ValueError("m must be non-zero")
+        value = _feature_parameter(num_features, m, learnable)
+        if learnable:
+            self.m = value
+        else:
+            self.register_buffer("m", value)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.hirose(z, self.m)
+
+    def extra_repr(self) -> str:
+        return _features_repr(self.m).rstrip(", ")
+
+
+class ModSigmoid(nn.Module):
+    r"""Real-valued gate of a complex pre-activation, with learnable mixing.
+
+    .. math::
+        g(z) = \sigma\bigl(\alpha\,\Re z + (1 - \alpha)\,\Im z\bigr)\in(0, 1)
+
+    The output is real, so it multiplies a complex state without rotating it: the gate
+    of complex gated RNNs. (Wolter & Yao 2018.)
+
+    Args:
+        num_features: last-axis size for a per-feature ``alpha``; ``None`` for a scalar.
+        alpha: initial mixing weight.
+        learnable: make ``alpha`` a parameter.
+    """
+
+    def __init__(
+        self, num_features: int | None = None, alpha: float = 0.5, learnable: bool = True
+    ) -> None:
+        super().__init__()
+        value = _feature_parameter(num_features, alpha, learnable)
+        if learnable:
+            self.alpha = value
+        else:
+            self.register_buffer("alpha", value)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.mod_sigmoid(z, self.alpha)
+
+    def extra_repr(self) -> str:
+        return _features_repr(self.alpha).rstrip(", ")
+
+
+class CayleyActivation(nn.Module):
+    r"""Cayley non-linearity: antiderivative of the Cayley transform on each half plane.
+
+    .. math::
+        f(z) = \begin{cases}
+            z - 2i\,\operatorname{Log}(1 - iz), & \Im z\ge 0,\\
+            z + 2i\,\operatorname{Log}(1 + iz), & \Im z < 0,
+        \end{cases}
+        \qquad |f'(z)| = \left|\frac{z - i}{z + i}\right|^{\pm 1}\le 1
+
+    Holomorphic and non-expansive inside each half plane, discontinuous across the
+    real axis. See :func:`cunitary.functional.cayley`. (Seed §5.3.2.)
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        return F.cayley(z)

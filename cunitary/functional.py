@@ -1,0 +1,554 @@
+r"""Stateless complex operations: unitary circulant operators, Fourier rotations and
+complex activations.
+
+Everything here is a plain function of tensors; :mod:`cunitary.unitary` and
+:mod:`cunitary.activations` wrap these in modules that own learnable parameters.
+
+Conventions
+-----------
+* Complex tensors use the native ``torch.complex64`` / ``torch.complex128`` dtypes.
+* The input's precision wins: real parameters (angles, biases) are cast to the
+  real dtype matching the input before use.
+* Phases and moduli never go through ``torch.angle`` on raw inputs: its backward
+  divides by :math:`|z|^2` and returns NaN for :math:`|z| \approx 10^{-20}` in
+  float32. :func:`_polar` masks values below the smallest normal number instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._checks import (
+    check_angles,
+    check_numeric,
+    check_tensor,
+    check_trailing,
+    complex_dtype_of,
+    real_dtype_of,
+)
+
+__all__ = [
+    "odd_symmetric",
+    "circulant",
+    "circulant2d",
+    "circulant_matrix",
+    "circulant2d_matrix",
+    "fourier_shift",
+    "fourier_rotate",
+    "phase_relu",
+    "zrelu",
+    "modrelu",
+    "crelu",
+    "cardioid",
+    "phase_amplitude",
+    "hirose",
+    "mod_sigmoid",
+    "cayley",
+]
+
+# --------------------------------------------------------------------------------------
+# Unitary circulant operators
+# --------------------------------------------------------------------------------------
+
+
+def _mirror_index(n: int, count: int | None = None, device=None) -> Tensor:
+    """Indices ``(-k) mod n`` for ``k = 0 .. count-1``."""
+    k = torch.arange(n if count is None else count, device=device)
+    return (-k) % n
+
+
+def odd_symmetric(angles: Tensor, ndim: int = 1) -> Tensor:
+    r"""Odd-symmetric part of eigen-angles over the last ``ndim`` (1 or 2) axes.
+
+    .. math::
+        \Omega(k) = \tfrac12\bigl(\theta(k) - \theta(-k)\bigr), \qquad
+        \text{indices taken modulo the axis length.}
+
+    :math:`\Omega(-k) = -\Omega(k)` makes :math:`e^{i\Omega}` Hermitian-symmetric, so the
+    operator :math:`F^{-1}\operatorname{diag}(e^{i\Omega})F` maps real signals to real
+    signals: it is orthogonal. Self-conjugate frequencies (DC, and Nyquist for even
+    lengths) get angle 0, i.e. eigenvalue :math:`+1`.
+
+    Args:
+        angles: real tensor ``(..., n)`` or ``(..., H, W)``.
+        ndim: number of trailing frequency axes, 1 or 2.
+
+    Returns:
+        Tensor of the same shape and dtype.
+    """
+    if ndim not in (1, 2):
+        raise ValueError(f"ndim must be 1 or 2, got {ndim}")
+    angles = check_angles("angles", angles, ndim)
+    mirrored = angles
+    for axis in range(-ndim, 0):
+        n = angles.shape[axis]
+        mirrored = mirrored.index_select(axis, _mirror_index(n, device=angles.device))
+    return 0.5 * (angles - mirrored)
+
+
+def _half_odd_angles(angles: Tensor, ndim: int) -> Tensor:
+    """Odd-symmetric angles restricted to the half spectrum ``rfft``/``rfft2`` keep."""
+    n = angles.shape[-1]
+    half = n // 2 + 1
+    last = _mirror_index(n, half, device=angles.device)
+    if ndim == 1:
+        return 0.5 * (angles[..., :half] - angles.index_select(-1, last))
+    rows = _mirror_index(angles.shape[-2], device=angles.device)
+    mirrored = angles.index_select(-2, rows).index_select(-1, last)
+    return 0.5 * (angles[..., :half] - mirrored)
+
+
+def _prepare(x: Tensor, angles: Tensor, ndim: int, real: bool, name: str) -> Tensor:
+    """Validate ``x`` against ``angles`` and return angles cast to ``x``'s precision."""
+    check_tensor("x", x)
+    angles = check_angles("angles", angles, ndim)
+    check_numeric("x", x)
+    if real and x.is_complex():
+        raise TypeError(
+            f"{name}(real=True) is the orthogonal operator for real signals and needs a "
+            f"real floating x, got {x.dtype}"
+        )
+    what = "(size,)" if ndim == 1 else "(H, W)"
+    check_trailing("x", x, tuple(angles.shape[-ndim:]), what)
+    return angles.to(real_dtype_of(x))
+
+
+def _spectral_apply(
+    x: Tensor, angles: Tensor, ndim: int, real: bool, mix: Tensor | None = None
+) -> Tensor:
+    """``F^{-1} M diag(exp(i angles)) F x`` where ``M`` mixes the axis before the
+    frequency axes (channels). Angles are already validated and cast."""
+    dims = tuple(range(-ndim, 0))
+    if real:
+        spectrum = torch.fft.rfftn(x, dim=dims)
+        phase = torch.polar(torch.ones_like(angles[..., :1]), _half_odd_angles(angles, ndim))
+        spectrum = spectrum * phase
+        if mix is not None:
+            spectrum = _mix_channels(spectrum, mix.to(spectrum.dtype), ndim)
+        return torch.fft.irfftn(spectrum, s=x.shape[-ndim:], dim=dims)
+    x = x.to(complex_dtype_of(x))
+    spectrum = torch.fft.fftn(x, dim=dims) * torch.polar(torch.ones_like(angles), angles)
+    if mix is not None:
+        spectrum = _mix_channels(spectrum, mix.to(spectrum.dtype), ndim)
+    return torch.fft.ifftn(spectrum, dim=dims)
+
+
+def _mix_channels(x: Tensor, mix: Tensor, ndim: int) -> Tensor:
+    """Apply the ``C x C`` matrix ``mix`` to the channel axis (just before the last
+    ``ndim`` axes). Mixing commutes with the per-channel DFT, so it may act on spectra."""
+    channel_axis = -ndim - 1
+    moved = x.movedim(channel_axis, -1)
+    return (moved @ mix.transpose(-1, -2)).movedim(-1, channel_axis)
+
+
+def circulant(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
+    r"""Apply the unitary circulant operator with eigen-angles ``angles`` along the last axis.
+
+    .. math::
+        y = F^{-1}\operatorname{diag}\bigl(e^{i\omega}\bigr)F\,x
+          = \operatorname{ifft}\bigl(e^{i\omega}\odot\operatorname{fft}(x)\bigr)
+
+    The eigenvalues lie on the unit circle, so :math:`\lVert y\rVert = \lVert x\rVert`
+    and the inverse is the same operator with :math:`-\omega`. The operator is a circular
+    convolution with the kernel :math:`c = \operatorname{ifft}(e^{i\omega})`.
+    (Seed: complex-gated-memory-cells, §5.5-5.7.)
+
+    Args:
+        x: ``(..., n)`` real or complex. Real input is treated as :math:`x + 0i` unless
+            ``real=True``.
+        angles: real ``(..., n)``, broadcast against ``x``.
+        real: use the odd-symmetric part of ``angles`` (:func:`odd_symmetric`); the
+            operator is then orthogonal, ``x`` must be real and so is the output.
+
+    Returns:
+        Complex tensor (real when ``real=True``) of the broadcast shape.
+
+    Example:
+        >>> x = torch.randn(4, 16, dtype=torch.complex64)
+        >>> w = torch.rand(16) * 6.28
+        >>> y = circulant(x, w)
+        >>> torch.allclose(y.norm(), x.norm())
+        True
+    """
+    angles = _prepare(x, angles, 1, real, "circulant")
+    return _spectral_apply(x, angles, 1, real)
+
+
+def circulant2d(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
+    r"""Apply the unitary doubly block circulant operator (2-D circular convolution).
+
+    .. math::
+        Y = F_H^{-1}\,\bigl(e^{i\Omega}\odot (F_H X F_W^{\top})\bigr)\,F_W^{-\top}
+          = \operatorname{ifft2}\bigl(e^{i\Omega}\odot\operatorname{fft2}(X)\bigr)
+
+    Doubly block circulant matrices are diagonalised by :math:`F_H\otimes F_W`; unit
+    modulus eigenvalues make the operator unitary. Its kernel is
+    :math:`K = \operatorname{ifft2}(e^{i\Omega})`, supported on the whole image.
+    (Seed: complex-gated-memory-cells, §5.8.)
+
+    Args:
+        x: ``(..., H, W)`` real or complex.
+        angles: real ``(..., H, W)``, broadcast against ``x``.
+        real: orthogonal variant for real images (odd-symmetric angles).
+
+    Returns:
+        Complex tensor (real when ``real=True``).
+    """
+    angles = _prepare(x, angles, 2, real, "circulant2d")
+    return _spectral_apply(x, angles, 2, real)
+
+
+def circulant_matrix(angles: Tensor, real: bool = False) -> Tensor:
+    r"""Dense matrix of :func:`circulant`: :math:`C_{jk} = c_{(j-k)\bmod n}` with
+    :math:`c = \operatorname{ifft}(e^{i\omega})`.
+
+    Args:
+        angles: real ``(..., n)``.
+        real: odd-symmetric angles; the matrix is then real orthogonal.
+
+    Returns:
+        ``(..., n, n)``, complex (real when ``real=True``), so that
+        ``circulant(x, angles) == x @ C.mT`` for ``x`` of shape ``(..., n)``.
+    """
+    angles = check_angles("angles", angles, 1)
+    if real:
+        angles = odd_symmetric(angles, 1)
+    n = angles.shape[-1]
+    kernel = torch.fft.ifft(torch.polar(torch.ones_like(angles), angles), dim=-1)
+    if real:
+        kernel = kernel.real
+    idx = torch.arange(n, device=angles.device)
+    return kernel[..., (idx[:, None] - idx[None, :]) % n]
+
+
+def circulant2d_matrix(angles: Tensor, real: bool = False) -> Tensor:
+    r"""Dense matrix of :func:`circulant2d` acting on row-major flattened images.
+
+    :math:`M_{(p,q),(a,b)} = K_{(p-a)\bmod H,\,(q-b)\bmod W}` with
+    :math:`K = \operatorname{ifft2}(e^{i\Omega})`: a block circulant matrix of circulant
+    blocks.
+
+    Args:
+        angles: real ``(..., H, W)``.
+        real: odd-symmetric angles; the matrix is then real orthogonal.
+
+    Returns:
+        ``(..., H*W, H*W)``.
+    """
+    angles = check_angles("angles", angles, 2)
+    if real:
+        angles = odd_symmetric(angles, 2)
+    h, w = angles.shape[-2:]
+    kernel = torch.fft.ifft2(torch.polar(torch.ones_like(angles), angles))
+    if real:
+        kernel = kernel.real
+    rows = torch.arange(h, device=angles.device).repeat_interleave(w)
+    cols = torch.arange(w, device=angles.device).repeat(h)
+    dr = (rows[:, None] - rows[None, :]) % h
+    dc = (cols[:, None] - cols[None, :]) % w
+    return kernel[..., dr, dc]
+
+
+# --------------------------------------------------------------------------------------
+# Fourier-space shifts and rotations (seed §4.1)
+# --------------------------------------------------------------------------------------
+
+
+def _signed_frequencies(n: int, device) -> Tensor:
+    """Integer DFT frequencies ``0, 1, ..., -1`` (Nyquist as ``-n/2``), float64."""
+    return torch.fft.fftfreq(n, d=1.0 / n, dtype=torch.float64, device=device)
+
+
+def _shift_along(x: Tensor, shift: Tensor, axis: int) -> Tensor:
+    """Shift ``x`` (complex) along ``axis`` (-1 or -2) by ``shift`` samples using the DFT
+    shift theorem. ``shift`` broadcasts against the other image axis (a shear when it
+    varies). Integer shifts are exact circular rolls; every shift is unitary."""
+    n = x.shape[axis]
+    freq = _signed_frequencies(n, x.device)
+    freq = freq if axis == -1 else freq[:, None]
+    # Phases in float64: at n = 512 a float32 phase loses ~3 digits.
+    phase = torch.polar(torch.ones_like(freq), -2.0 * math.pi * freq * shift / n)
+    spectrum = torch.fft.fft(x, dim=axis) * phase.to(x.dtype)
+    return torch.fft.ifft(spectrum, dim=axis)
+
+
+def fourier_shift(x: Tensor, shift: tuple[float, float] | Tensor) -> Tensor:
+    r"""Translate images by a real 2-vector with the DFT shift theorem (unitary).
+
+    .. math::
+        \hat y_{kl} = e^{-2\pi i\,(k s_0/H + l s_1/W)}\,\hat x_{kl}
+
+    Args:
+        x: ``(..., H, W)`` real or complex.
+        shift: ``(rows, cols)`` in pixels; positive moves content down / right.
+
+    Returns:
+        Complex ``(..., H, W)``; integer shifts equal ``torch.roll``.
+    """
+    check_tensor("x", x)
+    check_numeric("x", x)
+    if x.dim() < 2:
+        raise ValueError(f"x must have shape (..., H, W), got {tuple(x.shape)}")
+    shift = torch.as_tensor(shift, dtype=torch.float64, device=x.device)
+    if shift.shape != (2,):
+        raise ValueError(f"shift must have 2 entries (rows, cols), got shape {tuple(shift.shape)}")
+    y = x.to(complex_dtype_of(x))
+    y = _shift_along(y, shift[0], -2)
+    return _shift_along(y, shift[1], -1)
+
+
+def _rotation_plan(theta: Tensor, h: int, w: int) -> tuple[bool, list[tuple[Tensor, int]]]:
+    """Half-turn flag and the ordered (shift, axis) steps of a rotation by ``theta``."""
+    theta = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
+    flip = abs(float(theta)) > math.pi / 2
+    if flip:
+        theta = theta - math.pi if float(theta) > 0 else theta + math.pi
+    rows = torch.arange(h, dtype=torch.float64, device=theta.device) - h // 2
+    cols = torch.arange(w, dtype=torch.float64, device=theta.device) - w // 2
+    alpha = -torch.tan(theta / 2)
+    beta = torch.sin(theta)
+    steps = [(alpha * cols, -2), (beta * rows[:, None], -1), (alpha * cols, -2)]
+    # Move the rotation centre from (h//2, w//2) to ((h-1)/2, (w-1)/2): d = (R - I) h0.
+    h0 = (0.5 * (1 - h % 2), 0.5 * (1 - w % 2))
+    if h0 != (0.0, 0.0):
+        c, s = torch.cos(theta), torch.sin(theta)
+        steps.append(((c - 1) * h0[0] - s * h0[1], -2))
+        steps.append((s * h0[0] + (c - 1) * h0[1], -1))
+    return flip, steps
+
+
+def fourier_rotate(x: Tensor, angle: float | Tensor, inverse: bool = False) -> Tensor:
+    r"""Rotate images about their centre by three Fourier-space shears (unitary).
+
+    .. math::
+        R_\theta =
+        \begin{pmatrix}1 & -\tan\frac\theta2\\ 0 & 1\end{pmatrix}
+        \begin{pmatrix}1 & 0\\ \sin\theta & 1\end{pmatrix}
+        \begin{pmatrix}1 & -\tan\frac\theta2\\ 0 & 1\end{pmatrix}
+
+    Each shear shifts every column (or row) by an amount proportional to its offset from
+    the centre, a phase ramp along one axis in the frequency domain, so every step is
+    unitary and :math:`\lVert y\rVert = \lVert x\rVert` exactly (up to rounding). The
+    DFT interpolates trigonometrically; content leaving one side re-enters on the other.
+    Angles beyond :math:`\pm\pi/2` first rotate by :math:`\pi` exactly (a flip of both
+    axes) so that the shears stay bounded. For even sizes the shears act about the
+    integer pixel ``n // 2`` and a sub-pixel translation moves the centre to
+    :math:`(n-1)/2`, so a quarter turn of a square image is exactly ``torch.rot90``.
+    (Seed: complex-gated-memory-cells, §4.1.)
+
+    Discrete shears only approximate the rotation group: for even sizes
+    ``fourier_rotate(x, -t)`` is close to, not exactly, the inverse of a rotation by
+    ``t``. ``inverse=True`` applies the exact inverse (the adjoint: the same steps
+    reversed with negated shifts).
+
+    Args:
+        x: ``(..., H, W)`` real or complex images.
+        angle: radians, turning the way ``torch.rot90(x, 1, dims=(-2, -1))`` does; a
+            float or a 0-dim tensor (may require grad).
+        inverse: apply the inverse (adjoint) operator instead.
+
+    Returns:
+        Complex ``(..., H, W)``. Real images come back with a small imaginary part for
+        non-integer shears of even-sized axes (the Nyquist bin has no real shift).
+    """
+    check_tensor("x", x)
+    check_numeric("x", x)
+    if x.dim() < 2:
+        raise ValueError(f"x must have shape (..., H, W), got {tuple(x.shape)}")
+    theta = torch.as_tensor(angle, dtype=torch.float64, device=x.device)
+    if theta.dim() != 0:
+        raise ValueError(f"angle must be a scalar, got shape {tuple(theta.shape)}")
+    if not torch.isfinite(theta):
+        raise ValueError(f"angle must be finite, got {float(theta)}")
+    flip, steps = _rotation_plan(theta, *x.shape[-2:])
+    y = x.to(complex_dtype_of(x))
+    if inverse:
+        for shift, axis in reversed(steps):
+            y = _shift_along(y, -shift, axis)
+        return torch.flip(y, dims=(-2, -1)) if flip else y
+    if flip:
+        y = torch.flip(y, dims=(-2, -1))  # exact half turn about ((H-1)/2, (W-1)/2)
+    for shift, axis in steps:
+        y = _shift_along(y, shift, axis)
+    return y
+
+
+# --------------------------------------------------------------------------------------
+# Complex activations (seed §5.1-5.3)
+# --------------------------------------------------------------------------------------
+
+
+def _check_complex(name: str, z: object) -> Tensor:
+    z = check_tensor(name, z)
+    if not z.is_complex():
+        raise TypeError(f"{name} must be complex (complex64 or complex128), got {z.dtype}")
+    return z
+
+
+def _param(value: float | Tensor, z: Tensor) -> Tensor:
+    return torch.as_tensor(value, dtype=real_dtype_of(z), device=z.device)
+
+
+def _polar(z: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Modulus and unit phasor :math:`u = z/|z|` with finite gradients everywhere.
+
+    Values with :math:`|z|` below the smallest normal float count as zero (``u = 0``):
+    their true phase gradient (about :math:`1/|z|`) is not representable.
+    """
+    tiny = torch.finfo(real_dtype_of(z)).tiny
+    alive = z.detach().abs() > tiny
+    z = torch.where(alive, z, torch.zeros_like(z))
+    return z.abs(), torch.sgn(z)
+
+
+def _phase_angle(u: Tensor) -> Tensor:
+    r"""Phase of a unit phasor in :math:`[0, 2\pi)`. ``atan2`` of a unit vector has a
+    bounded gradient; zero phasors are replaced by 1 so that no 0/0 appears."""
+    safe = torch.where(u == 0, torch.ones_like(u), u)
+    return torch.remainder(torch.atan2(safe.imag, safe.real), 2 * math.pi)
+
+
+def _step(s: Tensor, temperature: float) -> Tensor:
+    """Heaviside (``H(0) = 1``) at temperature 0, else ``sigmoid(s / temperature)``."""
+    if temperature == 0:
+        return (s >= 0).to(s.dtype)
+    return torch.sigmoid(s / temperature)
+
+
+def phase_relu(
+    z: Tensor,
+    a: float | Tensor = 1.0,
+    b: float | Tensor = 0.0,
+    c: float | Tensor | None = None,
+    d: float | Tensor | None = None,
+    temperature: float = 0.0,
+) -> Tensor:
+    r"""Phase-ReLU: keep :math:`z` where its phase lies in a learnable set of sectors.
+
+    .. math::
+        f(z) = |z|\,H\bigl(\sin(a\theta + b)\bigr)\,
+               \bigl[H\bigl(\cos(c\theta + d)\bigr)\bigr]\,e^{i\theta},
+        \qquad \theta = \arg z \in [0, 2\pi)
+
+    The seed writes :math:`\sin(\theta a\pi + b)` with :math:`\theta` in half-turns; with
+    :math:`\theta` in radians that is :math:`\sin(a\theta + b)`. ``a = 1, b = 0`` removes
+    the lower half plane; adding the cosine factor with ``c = 1, d = 0`` gives zReLU.
+    :math:`H` has zero derivative, so ``a, b, c, d`` get no gradient; ``temperature > 0``
+    replaces :math:`H(s)` by :math:`\sigma(s/\tau)` so that they can be trained.
+    (Seed: complex-gated-memory-cells, §5.1.)
+
+    Args:
+        z: complex tensor.
+        a, b: sine-sector frequency and offset (broadcast against ``z``).
+        c, d: optional cosine-sector frequency and offset (both or neither).
+        temperature: 0 for the exact Heaviside (``H(0) = 1``), else the sigmoid width.
+    """
+    z = _check_complex("z", z)
+    if (c is None) != (d is None):
+        raise ValueError("c and d must be given together (the cosine factor), got one of them")
+    if temperature < 0 or not math.isfinite(temperature):
+        raise ValueError(f"temperature must be finite and >= 0, got {temperature}")
+    _, u = _polar(z)
+    theta = _phase_angle(u)
+    gate = _step(torch.sin(_param(a, z) * theta + _param(b, z)), temperature)
+    if c is not None:
+        gate = gate * _step(torch.cos(_param(c, z) * theta + _param(d, z)), temperature)
+    return z * gate
+
+
+def zrelu(z: Tensor) -> Tensor:
+    r"""zReLU: :math:`f(z) = z` if :math:`\arg z\in[0,\pi/2]` (axes included), else 0.
+
+    (Guberman 2016; seed §5.2.1.)
+    """
+    z = _check_complex("z", z)
+    return z * ((z.real >= 0) & (z.imag >= 0)).to(z.real.dtype)
+
+
+def modrelu(z: Tensor, bias: float | Tensor) -> Tensor:
+    r"""modReLU: :math:`f(z) = \operatorname{ReLU}(|z| + b)\,\dfrac{z}{|z|}`, with
+    :math:`f(0) = 0`. (Arjovsky et al. 2016; seed §5.2.2.)"""
+    z = _check_complex("z", z)
+    r, u = _polar(z)
+    return torch.relu(r + _param(bias, z)) * u
+
+
+def crelu(z: Tensor) -> Tensor:
+    r"""cReLU: :math:`f(z) = \operatorname{ReLU}(\Re z) + i\operatorname{ReLU}(\Im z)`.
+    (Trabelsi et al. 2018; seed §5.2.3.)"""
+    z = _check_complex("z", z)
+    return torch.complex(torch.relu(z.real), torch.relu(z.imag))
+
+
+def cardioid(z: Tensor) -> Tensor:
+    r"""Complex cardioid: :math:`f(z) = \tfrac12(1 + \cos\arg z)\,z`.
+    (Virtue et al. 2017; seed §5.2.4.)"""
+    z = _check_complex("z", z)
+    _, u = _polar(z)
+    return 0.5 * (1 + u.real) * z
+
+
+def phase_amplitude(z: Tensor, m: float | Tensor = 1.0) -> Tensor:
+    r"""Phase-amplitude squashing: :math:`f(z) = \tanh(|z|/m)\,e^{i\arg z}`.
+    (Seed §5.2.5.)"""
+    z = _check_complex("z", z)
+    r, u = _polar(z)
+    return torch.tanh(r / _param(m, z)) * u
+
+
+def hirose(z: Tensor, m: float | Tensor = 1.0) -> Tensor:
+    r"""Hirose's amplitude-phase activation as used in complex gated RNNs:
+    :math:`f(z) = \tanh(|z|/m^2)\,e^{i\arg z}`.
+
+    The same family as :func:`phase_amplitude`, parameterised by :math:`m^2` so that a
+    learnable ``m`` keeps the scale positive. (Hirose 1994; Wolter & Yao 2018.)
+    """
+    z = _check_complex("z", z)
+    r, u = _polar(z)
+    return torch.tanh(r / _param(m, z) ** 2) * u
+
+
+def mod_sigmoid(z: Tensor, alpha: float | Tensor = 0.5) -> Tensor:
+    r"""Real-valued gate of a complex pre-activation:
+    :math:`g(z) = \sigma\bigl(\alpha\,\Re z + (1-\alpha)\,\Im z\bigr)\in(0,1)`.
+    (Wolter & Yao 2018.)"""
+    z = _check_complex("z", z)
+    alpha = _param(alpha, z)
+    return torch.sigmoid(alpha * z.real + (1 - alpha) * z.imag)
+
+
+def cayley(z: Tensor) -> Tensor:
+    r"""Cayley non-linearity: the antiderivative of the Cayley transform on each half plane.
+
+    .. math::
+        f(z) = \begin{cases}
+            z - 2i\,\operatorname{Log}(1 - iz), & \Im z \ge 0,\\
+            z + 2i\,\operatorname{Log}(1 + iz), & \Im z < 0,
+        \end{cases}
+        \qquad
+        f'(z) = \begin{cases}
+            \dfrac{z - i}{z + i}, & \Im z \ge 0,\\[4pt]
+            \dfrac{z + i}{z - i}, & \Im z < 0.
+        \end{cases}
+
+    Each branch is holomorphic on its closed half plane and :math:`|f'(z)| \le 1` there
+    (the Cayley transform maps the upper half plane into the unit disc), with
+    :math:`f(0) = 0` and :math:`f(\bar z) = \overline{f(z)}`. The seed states the split
+    at :math:`\Re z = 0`; the bound holds for the split at :math:`\Im z = 0` used here.
+    On the real axis the two branches disagree in the imaginary part by
+    :math:`2\ln(1 + x^2)`, so the function jumps there, as the seed notes.
+    (Seed: complex-gated-memory-cells, §5.3.2.)
+    """
+    z = _check_complex("z", z)
+    upper = z.imag >= 0
+    zero = torch.zeros_like(z)
+    # Evaluate each logarithm only on its own half plane: a masked-out log(0) would
+    # still send 0 * inf = NaN through torch.where's backward.
+    z_up = torch.where(upper, z, zero)
+    z_lo = torch.where(upper, zero, z)
+    f_up = z_up - 2j * torch.log(1 - 1j * z_up)
+    f_lo = z_lo + 2j * torch.log(1 + 1j * z_lo)
+    return torch.where(upper, f_up, f_lo)

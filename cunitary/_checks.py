@@ -27,7 +27,8 @@ def check_trailing(name: str, x: torch.Tensor, expected: tuple[int, ...], what: 
     k = len(expected)
     if x.dim() < k or tuple(x.shape[-k:]) != tuple(expected):
         raise ValueError(
-            f"{name} must have trailing shape {what} = {tuple(expected)}, got shape {tuple(x.shape)}"
+            f"{name} must have trailing shape {what} = {tuple(expected)}, "
+            f"got shape {tuple(x.shape)}"
         )
 
 

@@ -303,9 +303,9 @@ def fourier_shift(x: Tensor, shift: tuple[float, float] | Tensor) -> Tensor:
 def _rotation_plan(theta: Tensor, h: int, w: int) -> tuple[bool, list[tuple[Tensor, int]]]:
     """Half-turn flag and the ordered (shift, axis) steps of a rotation by ``theta``."""
     theta = torch.remainder(theta + math.pi, 2 * math.pi) - math.pi
-    flip = abs(float(theta)) > math.pi / 2
+    flip = abs(float(theta.detach())) > math.pi / 2
     if flip:
-        theta = theta - math.pi if float(theta) > 0 else theta + math.pi
+        theta = theta - math.pi if float(theta.detach()) > 0 else theta + math.pi
     rows = torch.arange(h, dtype=torch.float64, device=theta.device) - h // 2
     cols = torch.arange(w, dtype=torch.float64, device=theta.device) - w // 2
     alpha = -torch.tan(theta / 2)

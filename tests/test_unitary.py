@@ -1,0 +1,386 @@
+"""Unitary convolutions against independent dense references (scipy / numpy)."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cunitary.functional as F
+from cunitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
+
+DTYPES = [torch.complex64, torch.complex128]
+TOL = {torch.complex64: 2e-5, torch.complex128: 1e-11, torch.float32: 2e-5, torch.float64: 1e-11}
+
+
+def odd_part_np(w: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Odd-symmetric part computed independently: w(-k) by reversing and rolling by one."""
+    mirrored = w
+    for ax in axes:
+        mirrored = np.roll(np.flip(mirrored, axis=ax), 1, axis=ax)
+    return 0.5 * (w - mirrored)
+
+
+def circulant_reference(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """y[..., c, :] = circulant(ifft(exp(i w_c))) @ x[..., c, :] with scipy's matrix."""
+    out = np.empty(np.broadcast_shapes(x.shape, angles.shape), dtype=np.complex128)
+    for c in range(angles.shape[0]):
+        mat = scipy.linalg.circulant(np.fft.ifft(np.exp(1j * angles[c])))
+        out[..., c, :] = x[..., c, :] @ mat.T
+    return out
+
+
+def conv2d_reference(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Explicit circular convolution with K = ifft2(exp(i W)): sum_ab K[a,b] x[p-a, q-b]."""
+    kernel = np.fft.ifft2(np.exp(1j * angles))  # (C, H, W)
+    out = np.zeros(x.shape, dtype=np.complex128)
+    h, w = angles.shape[-2:]
+    for a in range(h):
+        for b in range(w):
+            out += kernel[:, a, b][:, None, None] * np.roll(x, (a, b), axis=(-2, -1))
+    return out
+
+
+def rand_complex(shape, dtype, gen):
+    real = torch.randn(*shape, generator=gen, dtype=torch.float64)
+    imag = torch.randn(*shape, generator=gen, dtype=torch.float64)
+    return torch.complex(real, imag).to(dtype)
+
+
+@pytest.mark.parametrize("n", [1, 5, 8, 13])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["fft", "matmul"])
+def test_conv1d_matches_scipy_circulant(n, channels, dtype, method):
+    gen = torch.Generator().manual_seed(n * 10 + channels)
+    layer = UnitaryConv1d(n, channels=channels, method=method, dtype=torch.float64)
+    x = rand_complex((2, 4, channels, n), dtype, gen)
+    y = layer(x)
+    assert y.dtype == dtype and y.shape == x.shape
+    ref = circulant_reference(x.to(torch.complex128).numpy(), layer.angles.detach().numpy())
+    np.testing.assert_allclose(y.detach().to(torch.complex128).numpy(), ref, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("n", [6, 7])
+@pytest.mark.parametrize("method", ["fft", "matmul"])
+def test_conv1d_real_is_orthogonal_and_real(n, method):
+    layer = UnitaryConv1d(n, channels=2, real=True, method=method, dtype=torch.float64)
+    x = torch.randn(5, 2, n, dtype=torch.float64)
+    y = layer(x)
+    assert not y.is_complex()
+    angles = odd_part_np(layer.angles.detach().numpy(), (1,))
+    ref = circulant_reference(x.numpy(), angles)
+    assert np.abs(ref.imag).max() < 1e-12  # the reference operator is real too
+    np.testing.assert_allclose(y.detach().numpy(), ref.real, atol=1e-12)
+    np.testing.assert_allclose(y.norm().item(), x.norm().item(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [(4, 4), (5, 6), (7, 3)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("method", ["fft", "matmul"])
+def test_conv2d_matches_explicit_circular_convolution(size, dtype, method):
+    gen = torch.Generator().manual_seed(sum(size))
+    layer = UnitaryConv2d(size, channels=2, method=method, dtype=torch.float64)
+    x = rand_complex((3, 2, *size), dtype, gen)
+    y = layer(x)
+    ref = conv2d_reference(x.to(torch.complex128).numpy(), layer.angles.detach().numpy())
+    np.testing.assert_allclose(y.detach().to(torch.complex128).numpy(), ref, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("size", [(4, 4), (5, 6), (3, 7)])
+def test_conv2d_real_variant(size):
+    layer = UnitaryConv2d(size, channels=3, real=True, dtype=torch.float64)
+    x = torch.randn(2, 3, *size, dtype=torch.float64)
+    y = layer(x)
+    assert y.dtype == torch.float64
+    angles = odd_part_np(layer.angles.detach().numpy(), (1, 2))
+    ref = conv2d_reference(x.numpy(), angles)
+    assert np.abs(ref.imag).max() < 1e-12
+    np.testing.assert_allclose(y.detach().numpy(), ref.real, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls,size", [(UnitaryConv1d, 64), (UnitaryConv2d, (16, 12))])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mix", [False, True])
+def test_norm_preserved_and_inverse(cls, size, dtype, mix):
+    real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
+    layer = cls(size, channels=4, mix=mix, dtype=real_dtype, method="fft")
+    shape = (3, 4, *((size,) if isinstance(size, int) else size))
+    x = rand_complex(shape, dtype, torch.Generator().manual_seed(0))
+    y = layer(x)
+    rel = {torch.complex64: 1e-6, torch.complex128: 1e-12}[dtype]
+    assert abs(y.norm().item() / x.norm().item() - 1) < rel
+    torch.testing.assert_close(layer.inverse(y), x, atol=TOL[dtype], rtol=0)
+
+
+@pytest.mark.parametrize("real", [False, True])
+@pytest.mark.parametrize("mix", [False, True])
+def test_matrix_is_unitary_and_matches_forward(real, mix):
+    layer = UnitaryConv2d((3, 4), channels=2, real=real, mix=mix, dtype=torch.float64)
+    mat = layer.matrix().detach()
+    assert mat.shape == (24, 24)
+    eye = torch.eye(24, dtype=mat.dtype)
+    torch.testing.assert_close(mat @ mat.mH, eye, atol=1e-12, rtol=0)
+    x = torch.randn(5, 2, 3, 4, dtype=torch.float64)
+    y = layer(x).detach()
+    expected = x.flatten(-3).to(mat.dtype) @ mat.T
+    torch.testing.assert_close(y.flatten(-3), expected, atol=1e-12, rtol=0)
+    assert mat.is_complex() != real
+
+
+def test_stacking_adds_angles():
+    layers = [UnitaryConv1d(10, channels=2, dtype=torch.float64) for _ in range(4)]
+    x = torch.randn(3, 2, 10, dtype=torch.complex128)
+    y = x
+    for layer in layers:
+        y = layer(y)
+    summed = sum(layer.angles.detach() for layer in layers)
+    torch.testing.assert_close(y.detach(), F.circulant(x, summed), atol=1e-12, rtol=0)
+
+
+def test_init_options():
+    assert torch.count_nonzero(UnitaryConv1d(8, init="zero").angles) == 0
+    x = torch.randn(2, 1, 8, dtype=torch.complex64)
+    torch.testing.assert_close(UnitaryConv1d(8, init="zero")(x), x)
+    small = UnitaryConv2d(8, channels=2, mix=True, init="small")
+    assert small.angles.abs().max() <= 0.1
+    torch.testing.assert_close(small.mixer.matrix.detach(), torch.eye(2, dtype=torch.complex64))
+    uniform = UnitaryConv1d(4096, init="uniform")
+    assert uniform.angles.min() >= -math.pi and uniform.angles.max() <= math.pi
+    assert uniform.angles.std() > 1.5  # U(-pi, pi) has std pi/sqrt(3) = 1.81
+
+
+def test_real_input_to_complex_layer_is_promoted():
+    layer = UnitaryConv1d(6, dtype=torch.float64)
+    x = torch.randn(2, 1, 6, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), layer(x.to(torch.complex128)))
+
+
+def test_double_precision_follows_input():
+    layer = UnitaryConv1d(6)  # float32 angles
+    y = layer(torch.randn(2, 1, 6, dtype=torch.complex128))
+    assert y.dtype == torch.complex128
+
+
+def test_extra_repr():
+    text = repr(UnitaryConv2d((4, 6), channels=3, real=True))
+    assert "size=(4, 6)" in text and "channels=3" in text and "real=True" in text
+
+
+def test_auto_method_threshold():
+    from cunitary import unitary
+
+    small = UnitaryConv1d(unitary.MATMUL_MAX_SIZE)
+    large = UnitaryConv1d(unitary.MATMUL_MAX_SIZE + 1)
+    assert small._use_matmul() and not large._use_matmul()
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_errors_on_bad_input():
+    layer = UnitaryConv1d(8, channels=2)
+    with pytest.raises(ValueError, match=r"trailing shape .*\(2, 8\).*\(3, 2, 7\)"):
+        layer(torch.randn(3, 2, 7, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="channels"):
+        layer(torch.randn(3, 3, 8, dtype=torch.complex64))
+    with pytest.raises(TypeError, match="dtype"):
+        layer(torch.ones(3, 2, 8, dtype=torch.int64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        layer(np.ones((3, 2, 8)))
+    with pytest.raises(TypeError, match="real=True"):
+        UnitaryConv2d(4, real=True)(torch.randn(1, 1, 4, 4, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="H, W"):
+        UnitaryConv2d(4)(torch.randn(1, 4, 5, dtype=torch.complex64))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"size": 0},
+        {"size": 8, "channels": 0},
+        {"size": 8, "init": "gaussian"},
+        {"size": 8, "method": "dft"},
+    ],
+)
+def test_errors_on_bad_construction(kwargs):
+    with pytest.raises(ValueError):
+        UnitaryConv1d(**kwargs)
+
+
+def test_errors_on_bad_dtype_and_size():
+    with pytest.raises(TypeError, match="dtype"):
+        UnitaryConv1d(8, dtype=torch.complex64)
+    with pytest.raises(ValueError, match="size"):
+        UnitaryConv2d((4, 0))
+    with pytest.raises(ValueError, match="size"):
+        UnitaryConv2d((4, 4, 4))
+
+
+def test_functional_errors():
+    with pytest.raises(ValueError, match="trailing"):
+        F.circulant(torch.randn(4, 5, dtype=torch.complex64), torch.zeros(6))
+    with pytest.raises(TypeError, match="angles"):
+        F.circulant(torch.randn(4, 5), torch.zeros(5, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="ndim"):
+        F.odd_symmetric(torch.zeros(3), ndim=3)
+
+
+# -- gradients ------------------------------------------------------------------------------
+
+
+def test_gradcheck_functional():
+    gen = torch.Generator().manual_seed(1)
+    x = rand_complex((2, 5), torch.complex128, gen).requires_grad_()
+    w = torch.randn(5, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(F.circulant, (x, w))
+    x2 = rand_complex((2, 3, 4), torch.complex128, gen).requires_grad_()
+    w2 = torch.randn(3, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(F.circulant2d, (x2, w2))
+    xr = torch.randn(2, 3, 4, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: F.circulant2d(a, b, real=True), (xr, w2))
+    assert torch.autograd.gradcheck(F.circulant_matrix, (w,))
+    assert torch.autograd.gradcheck(lambda a: F.circulant2d_matrix(a, real=True), (w2,))
+
+
+@pytest.mark.parametrize("cls,size", [(UnitaryConv1d, 6), (UnitaryConv2d, (3, 4))])
+@pytest.mark.parametrize("real", [False, True])
+@pytest.mark.parametrize("mix", [False, True])
+@pytest.mark.parametrize("method", ["fft", "matmul"])
+def test_gradcheck_modules(cls, size, real, mix, method):
+    layer = cls(size, channels=2, real=real, mix=mix, method=method, dtype=torch.float64)
+    params = {name: p.detach().clone().requires_grad_() for name, p in layer.named_parameters()}
+    names = list(params)
+    shape = (2, 2, *((size,) if isinstance(size, int) else size))
+    gen = torch.Generator().manual_seed(2)
+    if real:
+        x = torch.randn(*shape, dtype=torch.float64, generator=gen)
+    else:
+        x = rand_complex(shape, torch.complex128, gen)
+    x.requires_grad_()
+
+    def run(x, *values):
+        return torch.func.functional_call(layer, dict(zip(names, values, strict=True)), (x,))
+
+    assert torch.autograd.gradcheck(run, (x, *params.values()))
+
+
+# -- property tests -----------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 12),
+    channels=st.integers(1, 3),
+    batch=st.lists(st.integers(1, 3), max_size=2),
+    dtype=st.sampled_from([torch.complex64, torch.complex128, torch.float32, torch.float64]),
+    real=st.booleans(),
+    mix=st.booleans(),
+    method=st.sampled_from(["fft", "matmul"]),
+)
+def test_property_conv1d(n, channels, batch, dtype, real, mix, method):
+    if real and dtype.is_complex:
+        with pytest.raises(TypeError):
+            UnitaryConv1d(n, channels=channels, real=True)(
+                torch.zeros(*batch, channels, n, dtype=dtype)
+            )
+        return
+    precision = torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
+    layer = UnitaryConv1d(n, channels, real=real, mix=mix, method=method, dtype=precision)
+    x = torch.randn(*batch, channels, n, dtype=dtype)
+    y = layer(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert y.is_complex() != real
+    mat = layer.matrix().detach()
+    expected = x.flatten(-2).to(mat.dtype) @ mat.T
+    atol = 1e-10 if precision == torch.float64 else 1e-4
+    torch.testing.assert_close(y.detach().flatten(-2).to(mat.dtype), expected, atol=atol, rtol=0)
+    torch.testing.assert_close(y.norm().double(), x.norm().double(), atol=atol, rtol=atol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    channels=st.integers(1, 2),
+    real=st.booleans(),
+    method=st.sampled_from(["fft", "matmul"]),
+)
+def test_property_conv2d(h, w, channels, real, method):
+    layer = UnitaryConv2d((h, w), channels, real=real, method=method, dtype=torch.float64)
+    x = torch.randn(2, channels, h, w, dtype=torch.float64)
+    y = layer(x).detach()
+    angles = layer.angles.detach().numpy()
+    if real:
+        angles = odd_part_np(angles, (1, 2))
+    ref = conv2d_reference(x.numpy(), angles)
+    np.testing.assert_allclose(y.to(torch.complex128).numpy(), ref, atol=1e-10)
+
+
+# -- Fourier rotation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [5, 8, 9, 16])
+@pytest.mark.parametrize("k", [1, 2, 3, -1])
+def test_quarter_turns_equal_rot90(n, k):
+    x = torch.randn(2, n, n, dtype=torch.float64)
+    y = F.fourier_rotate(x, k * math.pi / 2)
+    torch.testing.assert_close(y.real, torch.rot90(x, k, dims=(-2, -1)), atol=1e-12, rtol=0)
+    assert y.imag.abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (9, 9), (6, 11)])
+@pytest.mark.parametrize("angle", [0.1, -0.7, 1.5, 2.9, -3.0])
+def test_rotation_is_unitary(shape, angle):
+    x = torch.randn(3, *shape, dtype=torch.complex128)
+    y = F.fourier_rotate(x, angle)
+    torch.testing.assert_close(y.norm(dim=(-2, -1)), x.norm(dim=(-2, -1)), atol=1e-12, rtol=0)
+    torch.testing.assert_close(F.fourier_rotate(y, angle, inverse=True), x, atol=1e-12, rtol=0)
+
+
+def test_odd_size_rotation_group_law():
+    x = torch.randn(9, 9, dtype=torch.complex128)
+    torch.testing.assert_close(
+        F.fourier_rotate(F.fourier_rotate(x, 0.4), -0.4), x, atol=1e-12, rtol=0
+    )
+
+
+def test_rotation_moves_a_blob_to_the_rotated_position():
+    # A smooth Gaussian blob off-centre should land where the continuous rotation sends it.
+    n = 33
+    idx = torch.arange(n, dtype=torch.float64)
+    i, j = torch.meshgrid(idx, idx, indexing="ij")
+    c = (n - 1) / 2
+    blob = lambda ci, cj: torch.exp(-((i - ci) ** 2 + (j - cj) ** 2) / 4.0)  # noqa: E731
+    theta = 0.5
+    x = blob(c + 6.0, c)
+    expected = blob(c + 6.0 * math.cos(theta), c + 6.0 * math.sin(theta))
+    y = F.fourier_rotate(x, theta)
+    assert (y.real - expected).abs().max() < 0.02
+
+
+def test_fourier_shift_integer_equals_roll():
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    y = F.fourier_shift(x, (3, -2))
+    torch.testing.assert_close(y.real, torch.roll(x, (3, -2), dims=(-2, -1)), atol=1e-12, rtol=0)
+
+
+def test_fourier_rotation_module_gradients():
+    module = FourierRotation(0.3)
+    x = torch.randn(1, 6, 6, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, a: F.fourier_rotate(x, a), (x, module.angle))
+    y = module(torch.randn(6, 6))
+    y.abs().pow(2)[:3].sum().backward()
+    assert module.angle.grad is not None and torch.isfinite(module.angle.grad)
+
+
+def test_rotation_errors():
+    with pytest.raises(ValueError, match="angle"):
+        F.fourier_rotate(torch.randn(4, 4), float("nan"))
+    with pytest.raises(ValueError, match="scalar"):
+        F.fourier_rotate(torch.randn(4, 4), torch.zeros(2))
+    with pytest.raises(ValueError, match="H, W"):
+        F.fourier_rotate(torch.randn(4), 0.1)

@@ -139,9 +139,8 @@ def _spectral_apply(
 def _mix_channels(x: Tensor, mix: Tensor, ndim: int) -> Tensor:
     """Apply the ``C x C`` matrix ``mix`` to the channel axis (just before the last
     ``ndim`` axes). Mixing commutes with the per-channel DFT, so it may act on spectra."""
-    channel_axis = -ndim - 1
-    moved = x.movedim(channel_axis, -1)
-    return (moved @ mix.transpose(-1, -2)).movedim(-1, channel_axis)
+    # (C, C) @ (..., C, N) keeps memory contiguous; moving the channel axis last copies.
+    return (mix @ x.flatten(-ndim)).unflatten(-1, x.shape[-ndim:])
 
 
 def circulant(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
@@ -201,6 +200,17 @@ def circulant2d(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
     return _spectral_apply(x, angles, 2, real)
 
 
+def _operator_matrix(angles: Tensor, ndim: int, real: bool) -> Tensor:
+    """Dense matrix of the depthwise operator: apply it to the identity. Pure FFTs, so the
+    backward pass is FFTs as well (an index-gather build would scatter-add instead)."""
+    size = angles.shape[-ndim:]
+    n = math.prod(size)
+    eye = torch.eye(n, dtype=angles.dtype, device=angles.device)
+    basis = eye.reshape(n, *([1] * (angles.dim() - ndim)), *size)  # (n, ..., *size)
+    columns = _spectral_apply(basis, angles, ndim, real)  # (n, ..., *size): M e_j
+    return columns.flatten(-ndim).movedim(0, -1)  # (..., n, n)
+
+
 def circulant_matrix(angles: Tensor, real: bool = False) -> Tensor:
     r"""Dense matrix of :func:`circulant`: :math:`C_{jk} = c_{(j-k)\bmod n}` with
     :math:`c = \operatorname{ifft}(e^{i\omega})`.
@@ -214,14 +224,7 @@ def circulant_matrix(angles: Tensor, real: bool = False) -> Tensor:
         ``circulant(x, angles) == x @ C.mT`` for ``x`` of shape ``(..., n)``.
     """
     angles = check_angles("angles", angles, 1)
-    if real:
-        angles = odd_symmetric(angles, 1)
-    n = angles.shape[-1]
-    kernel = torch.fft.ifft(torch.polar(torch.ones_like(angles), angles), dim=-1)
-    if real:
-        kernel = kernel.real
-    idx = torch.arange(n, device=angles.device)
-    return kernel[..., (idx[:, None] - idx[None, :]) % n]
+    return _operator_matrix(angles, 1, real)
 
 
 def circulant2d_matrix(angles: Tensor, real: bool = False) -> Tensor:
@@ -239,17 +242,7 @@ def circulant2d_matrix(angles: Tensor, real: bool = False) -> Tensor:
         ``(..., H*W, H*W)``.
     """
     angles = check_angles("angles", angles, 2)
-    if real:
-        angles = odd_symmetric(angles, 2)
-    h, w = angles.shape[-2:]
-    kernel = torch.fft.ifft2(torch.polar(torch.ones_like(angles), angles))
-    if real:
-        kernel = kernel.real
-    rows = torch.arange(h, device=angles.device).repeat_interleave(w)
-    cols = torch.arange(w, device=angles.device).repeat(h)
-    dr = (rows[:, None] - rows[None, :]) % h
-    dc = (cols[:, None] - cols[None, :]) % w
-    return kernel[..., dr, dc]
+    return _operator_matrix(angles, 2, real)
 
 
 # --------------------------------------------------------------------------------------

@@ -23,10 +23,12 @@ _INITS = ("uniform", "zero", "small")
 _METHODS = ("auto", "fft", "matmul")
 
 # Largest operator size (n, or H*W) for which method="auto" applies a dense matrix
-# instead of FFTs. Measured with `python -m experiments.bench unitary` on a 2-core CPU
-# (forward+backward, batch 64, see docs/results.rst): the dense path wins up to n = 256
-# and loses from n = 512 on.
-MATMUL_MAX_SIZE = 256
+# instead of FFTs. `python -m experiments.bench unitary` (2-core CPU, batch 64,
+# forward+backward; docs/results.rst) found no size where a matrix built inside forward
+# beats the FFT path: building it costs an FFT of the identity. Built once and reused for
+# 16 steps of a recurrence it wins up to n = 64; recurrent cells should call matrix()
+# once per sequence instead. Raise this on hardware where the table says otherwise.
+MATMUL_MAX_SIZE = 0
 
 
 def _complex_of(dtype: torch.dtype) -> torch.dtype:
@@ -147,6 +149,14 @@ class _EigenAngleConv(nn.Module):
             return F.circulant_matrix(angles, real=self.real)
         return F.circulant2d_matrix(angles, real=self.real)
 
+    def _depthwise_matmul(self, x: Tensor, mats: Tensor) -> Tensor:
+        """``x_c @ mats[c].T`` for every channel, as one batched ``(C, B, N) @ (C, N, N)``."""
+        n = mats.shape[-1]
+        lead = x.shape[: -self.ndim - 1]
+        per_channel = x.reshape(-1, self.channels, n).transpose(0, 1)
+        y = per_channel @ mats.mT
+        return y.transpose(0, 1).reshape(*lead, self.channels, *self.size)
+
     def _operate(self, x: Tensor, angles: Tensor) -> Tensor:
         """Depthwise operator with ``angles`` then channel mix (angles already cast)."""
         if not self._use_matmul():
@@ -155,8 +165,7 @@ class _EigenAngleConv(nn.Module):
         if not self.real:
             x = x.to(_complex_of(real_dtype_of(x)))
         mats = self._depthwise_matrices(angles).to(x.dtype)  # (C, N, N)
-        flat = x.flatten(-self.ndim)  # (..., C, N)
-        y = (flat.unsqueeze(-2) @ mats.mT).squeeze(-2).unflatten(-1, self.size)
+        y = self._depthwise_matmul(x, mats)
         if self.mixer is not None:
             y = F._mix_channels(y, self.mixer.matrix.to(y.dtype), self.ndim)
         return y
@@ -176,9 +185,7 @@ class _EigenAngleConv(nn.Module):
         if self._use_matmul():
             if not self.real:
                 y = y.to(_complex_of(real_dtype_of(y)))
-            mats = self._depthwise_matrices(angles).to(y.dtype)
-            flat = y.flatten(-self.ndim)
-            return (flat.unsqueeze(-2) @ mats.mT).squeeze(-2).unflatten(-1, self.size)
+            return self._depthwise_matmul(y, self._depthwise_matrices(angles).to(y.dtype))
         return F._spectral_apply(y, angles, self.ndim, self.real)
 
     adjoint = inverse
@@ -231,8 +238,11 @@ class UnitaryConv1d(_EigenAngleConv):
             ``torch.nn.utils.parametrizations.orthogonal``.
         init: ``"uniform"`` (random angles in :math:`[-\pi, \pi)`), ``"zero"`` (identity)
             or ``"small"`` (near identity); see :meth:`reset_parameters`.
-        method: ``"fft"``, ``"matmul"`` (dense :math:`n\times n` matrices; faster for
-            small ``n`` on CPU) or ``"auto"`` (matmul up to ``MATMUL_MAX_SIZE``).
+        method: ``"fft"``, ``"matmul"`` (dense :math:`n\times n` matrices built in every
+            forward) or ``"auto"`` (matmul up to ``cunitary.unitary.MATMUL_MAX_SIZE``,
+            0 by default: measured on CPU, a matrix built per call never beats the FFT).
+            For a recurrence, build :meth:`matrix` once per sequence and apply it with
+            ``@``: that wins for ``n <= 64`` on a 2-core CPU (see the benchmark page).
         device, dtype: of the angles (float32 or float64); a complex mix uses the
             matching complex dtype. Note that ``module.double()`` does not convert
             complex parameters, so build with ``dtype=torch.float64`` for double

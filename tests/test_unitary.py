@@ -170,12 +170,13 @@ def test_extra_repr():
     assert "size=(4, 6)" in text and "channels=3" in text and "real=True" in text
 
 
-def test_auto_method_threshold():
+def test_auto_method_threshold(monkeypatch):
     from cunitary import unitary
 
-    small = UnitaryConv1d(unitary.MATMUL_MAX_SIZE)
-    large = UnitaryConv1d(unitary.MATMUL_MAX_SIZE + 1)
-    assert small._use_matmul() and not large._use_matmul()
+    monkeypatch.setattr(unitary, "MATMUL_MAX_SIZE", 16)
+    assert UnitaryConv1d(16)._use_matmul() and not UnitaryConv1d(17)._use_matmul()
+    assert UnitaryConv2d(4)._use_matmul() and not UnitaryConv2d((4, 5))._use_matmul()
+    assert not UnitaryConv1d(8, method="fft")._use_matmul()
 
 
 # -- errors --------------------------------------------------------------------------------

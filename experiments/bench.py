@@ -1,0 +1,234 @@
+"""Side-by-side benchmarks: every row of a table is timed in the same process and run.
+
+    python -m experiments.bench unitary [--repeats 20] [--json runs/bench_unitary.json]
+
+Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
+report ratios against a baseline measured in the same run, which is what carries over
+between machines (absolute milliseconds do not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cunitary import UnitaryConv1d, UnitaryConv2d
+from cunitary import unitary as unitary_module
+
+
+def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
+    def step() -> None:
+        out = make_output()
+        out = torch.view_as_real(out) if out.is_complex() else out
+        out.backward(probe.view_as(out))
+
+    return step
+
+
+def time_interleaved(cases: list[tuple[Callable[[], torch.Tensor], torch.Tensor]], repeats: int):
+    """Median seconds of forward + backward (fixed random cotangent) for each case.
+
+    The cases run round-robin, one repetition each per round, so that machine noise and
+    thermal drift hit every case alike and their ratios stay meaningful.
+    """
+    steps = [_fwd_bwd_step(fn, probe) for fn, probe in cases]
+    for step in steps:
+        for _ in range(2):
+            step()
+    samples: list[list[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for k, step in enumerate(steps):
+            start = time.perf_counter()
+            step()
+            samples[k].append(time.perf_counter() - start)
+    return [statistics.median(s) for s in samples]
+
+
+def _probe(shape: tuple[int, ...], complex_output: bool) -> torch.Tensor:
+    shape = (*shape, 2) if complex_output else shape
+    return torch.randn(shape)
+
+
+def bench_conv2d(repeats: int) -> list[dict]:
+    b, c, h, w = 16, 32, 64, 64
+    xc = torch.randn(b, c, h, w, dtype=torch.complex64, requires_grad=True)
+    xr = torch.randn(b, c, h, w, requires_grad=True)
+    pc, pr = _probe((b, c, h, w), True), _probe((b, c, h, w), False)
+    unitary = UnitaryConv2d((h, w), channels=c)
+    unitary_real = UnitaryConv2d((h, w), channels=c, real=True)
+    unitary_mix = UnitaryConv2d((h, w), channels=c, mix=True)
+    dense = nn.Conv2d(c, c, 3, padding=1)
+    depthwise = nn.Conv2d(c, c, 3, padding=1, groups=c)
+    cases = [
+        ("fft2 + ifft2 round trip (complex)", lambda: torch.fft.ifft2(torch.fft.fft2(xc)), pc),
+        ("UnitaryConv2d (complex)", lambda: unitary(xc), pc),
+        ("UnitaryConv2d mix=True (complex)", lambda: unitary_mix(xc), pc),
+        ("rfft2 + irfft2 round trip (real)", lambda: torch.fft.irfft2(torch.fft.rfft2(xr)), pr),
+        ("UnitaryConv2d real=True", lambda: unitary_real(xr), pr),
+        ("nn.Conv2d 3x3 dense (real)", lambda: dense(xr), pr),
+        ("nn.Conv2d 3x3 depthwise (real)", lambda: depthwise(xr), pr),
+    ]
+    seconds = time_interleaved([(fn, p) for _, fn, p in cases], repeats)
+    rows = [{"case": name, "seconds": t} for (name, _, _), t in zip(cases, seconds, strict=True)]
+    by_name = {r["case"]: r["seconds"] for r in rows}
+    for r in rows:
+        real = "(real)" in r["case"] or "real=True" in r["case"]
+        base = "rfft2 + irfft2 round trip (real)" if real else "fft2 + ifft2 round trip (complex)"
+        r["vs_fft_round_trip"] = r["seconds"] / by_name[base]
+        r["vs_conv2d_dense"] = r["seconds"] / by_name["nn.Conv2d 3x3 dense (real)"]
+        r["vs_conv2d_depthwise"] = r["seconds"] / by_name["nn.Conv2d 3x3 depthwise (real)"]
+    return rows
+
+
+def bench_conv1d(repeats: int, batch: int = 64) -> list[dict]:
+    rows = []
+    for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+        x = torch.randn(batch, 1, n, dtype=torch.complex64, requires_grad=True)
+        probe = _probe((batch, 1, n), True)
+        fft_layer = UnitaryConv1d(n, method="fft")
+        mm_layer = UnitaryConv1d(n, method="matmul")
+        with torch.no_grad():
+            mm_layer.angles.copy_(fft_layer.angles)
+        # The dense path is O(n^2) per vector: fewer repeats keep large n affordable.
+        dense_repeats = repeats if n <= 512 else max(3, repeats // 5)
+        t_fft, t_mm = time_interleaved(
+            [
+                (lambda layer=fft_layer, x=x: layer(x), probe),
+                (lambda layer=mm_layer, x=x: layer(x), probe),
+            ],
+            dense_repeats,
+        )
+        # Recurrent use: the matrix is built once per sequence and applied every step.
+        steps = 16
+        xs = torch.randn(steps, batch, n, dtype=torch.complex64)
+
+        def fft_steps(layer=fft_layer, xs=xs):
+            h = torch.zeros_like(xs[0])
+            for xt in xs.unbind(0):
+                h = layer(h.unsqueeze(1)).squeeze(1) + xt
+            return h
+
+        def mm_steps(layer=mm_layer, xs=xs):
+            mat = layer.matrix()
+            h = torch.zeros_like(xs[0])
+            for xt in xs.unbind(0):
+                h = h @ mat.T + xt
+            return h
+
+        probe_steps = _probe((batch, n), True)
+        t_fft_seq, t_mm_seq = time_interleaved(
+            [(fft_steps, probe_steps), (mm_steps, probe_steps)], max(3, dense_repeats // 4)
+        )
+        rows.append(
+            {
+                "n": n,
+                "fft_seconds": t_fft,
+                "matmul_seconds": t_mm,
+                "matmul_vs_fft": t_mm / t_fft,
+                "seq16_fft_seconds": t_fft_seq,
+                "seq16_matmul_seconds": t_mm_seq,
+                "seq16_matmul_vs_fft": t_mm_seq / t_fft_seq,
+            }
+        )
+    return rows
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+
+
+def run_unitary(repeats: int) -> dict:
+    torch.manual_seed(0)
+    conv2d = bench_conv2d(repeats)
+    print_table(
+        "UnitaryConv2d, forward+backward on (16, 32, 64, 64)",
+        ["case", "ms", "/ FFT round trip", "/ Conv2d dense", "/ Conv2d depthwise"],
+        [
+            [
+                r["case"],
+                f"{1e3 * r['seconds']:.1f}",
+                f"{r['vs_fft_round_trip']:.2f}",
+                f"{r['vs_conv2d_dense']:.2f}",
+                f"{r['vs_conv2d_depthwise']:.2f}",
+            ]
+            for r in conv2d
+        ],
+    )
+    conv1d = bench_conv1d(repeats)
+    print_table(
+        "UnitaryConv1d, batch 64, one channel, complex64: forward+backward",
+        ["n", "fft ms", "matmul ms", "matmul / fft", "16 steps: fft ms", "matmul ms", "ratio"],
+        [
+            [
+                str(r["n"]),
+                f"{1e3 * r['fft_seconds']:.3f}",
+                f"{1e3 * r['matmul_seconds']:.3f}",
+                f"{r['matmul_vs_fft']:.2f}",
+                f"{1e3 * r['seq16_fft_seconds']:.2f}",
+                f"{1e3 * r['seq16_matmul_seconds']:.2f}",
+                f"{r['seq16_matmul_vs_fft']:.2f}",
+            ]
+            for r in conv1d
+        ],
+    )
+    faster = [r["n"] for r in conv1d if r["matmul_vs_fft"] < 1]
+    crossover = max(faster) if faster else 0
+    faster_seq = [r["n"] for r in conv1d if r["seq16_matmul_vs_fft"] < 1]
+    crossover_seq = max(faster_seq) if faster_seq else 0
+    print(
+        f"\nPer call, the dense path (matrix built inside forward) beats FFT up to n = "
+        f"{crossover}; with the matrix built once per 16-step sequence, up to n = "
+        f"{crossover_seq}. method='auto' uses matmul up to MATMUL_MAX_SIZE = "
+        f"{unitary_module.MATMUL_MAX_SIZE}."
+    )
+    return {
+        "conv2d": conv2d,
+        "conv1d": conv1d,
+        "measured_crossover": crossover,
+        "measured_crossover_seq16": crossover_seq,
+        "matmul_max_size": unitary_module.MATMUL_MAX_SIZE,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", choices=["unitary"], help="which benchmark table to run")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per case")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    env = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+    }
+    print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}")
+    results = {"env": env, "unitary": run_unitary(args.repeats)}
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=2))
+        tmp.replace(args.json)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Figures and tables for the docs' theory pages.
+
+    python -m experiments.figures --out docs/_static --tables docs/_generated
+
+Writes ``activations.png`` (phase portraits), ``activation_bounds.png`` (local Lipschitz
+constant :math:`|f_z| + |f_{\\bar z}|` over the plane), ``spectra.png`` (eigen-angles and
+kernels of the unitary convolutions) and, under ``--tables``, ``activation_table.rst``
+(the numbers quoted on the "Complex activations" page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import matplotlib
+import torch
+
+import cunitary.functional as F
+from cunitary import UnitaryConv1d, UnitaryConv2d
+from cunitary.analysis import activation_profile, complex_grid, wirtinger_derivatives
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import hsv_to_rgb  # noqa: E402
+
+ACTIVATIONS = {
+    "phase-ReLU (a=1.5, b=0.5)": lambda z: F.phase_relu(z, 1.5, 0.5),
+    "zReLU": F.zrelu,
+    "modReLU (b=-0.5)": lambda z: F.modrelu(z, -0.5),
+    "modReLU (b=+0.5)": lambda z: F.modrelu(z, 0.5),
+    "cReLU": F.crelu,
+    "cardioid": F.cardioid,
+    "phase-amplitude (m=1)": F.phase_amplitude,
+    "Hirose (m=1)": F.hirose,
+    "Cayley": F.cayley,
+}
+
+# What the seed (complex-gated-memory-cells §5.1-5.3) says about each function.
+SEED_CLAIMS = {
+    "phase-ReLU (a=1.5, b=0.5)": "holomorphic off sector edges; derivative 0 or 1",
+    "zReLU": "holomorphic off the axes; derivative 0 or 1",
+    "modReLU (b=-0.5)": "holomorphic only when ~linear; unbounded derivative",
+    "modReLU (b=+0.5)": "holomorphic only when ~linear; unbounded derivative",
+    "cReLU": "holomorphic in quadrants I and III; derivative 1 there",
+    "cardioid": "holomorphic only at 0; unstable where cos(theta) > 0",
+    "phase-amplitude (m=1)": "holomorphic only near 0",
+    "Hirose (m=1)": "(not analysed; same family as phase-amplitude)",
+    "Cayley": "holomorphic; |f'| <= 1 on its half plane",
+}
+
+
+def domain_colouring(w: torch.Tensor) -> torch.Tensor:
+    """Hue = phase, brightness = modulus (saturating), black where f = 0."""
+    hue = (torch.angle(w) / (2 * math.pi)) % 1.0
+    value = 1 - 1 / (1 + w.abs() ** 0.7)
+    hsv = torch.stack([hue, torch.full_like(hue, 0.85), value], dim=-1)
+    return torch.from_numpy(hsv_to_rgb(hsv.numpy()))
+
+
+def plot_activations(out: Path, extent: float = 2.5, points: int = 301) -> None:
+    grid = complex_grid(extent, points)
+    fig, axes = plt.subplots(3, 3, figsize=(9, 9.4))
+    for ax, (name, f) in zip(axes.flat, ACTIVATIONS.items(), strict=True):
+        ax.imshow(domain_colouring(f(grid)), extent=(-extent, extent, -extent, extent))
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([-2, 0, 2])
+        ax.set_yticks([-2, 0, 2])
+    fig.suptitle("Phase portraits f(z): hue = arg f, brightness = |f| (black: f = 0)")
+    fig.tight_layout()
+    fig.savefig(out / "activations.png", dpi=90)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(3, 3, figsize=(9, 9.4))
+    for ax, (name, f) in zip(axes.flat, ACTIVATIONS.items(), strict=True):
+        dz, dzbar = wirtinger_derivatives(f, grid)
+        bound = (dz.abs() + dzbar.abs()).clamp(max=2.0)
+        im = ax.imshow(
+            bound, extent=(-extent, extent, -extent, extent), vmin=0, vmax=2, cmap="RdBu_r"
+        )
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([-2, 0, 2])
+        ax.set_yticks([-2, 0, 2])
+    fig.colorbar(im, ax=axes, shrink=0.6, label="|df/dz| + |df/dz̄| (clipped at 2); > 1 = expansive")
+    fig.suptitle("Local Lipschitz constant: red regions violate the seed's bound")
+    fig.savefig(out / "activation_bounds.png", dpi=90)
+    plt.close(fig)
+
+
+def write_table(out: Path) -> None:
+    grid = complex_grid(3.0, 201)
+    lines = [
+        ".. list-table:: Activations on a 201 x 201 grid of [-3, 3]^2 (tolerance 1e-6)",
+        "   :header-rows: 1",
+        "   :widths: 22 12 12 12 12 30",
+        "",
+        "   * - activation",
+        "     - holomorphic",
+        "     - non-expansive",
+        "     - max bound",
+        "     - median bound",
+        "     - the seed says",
+    ]
+    for name, f in ACTIVATIONS.items():
+        p = activation_profile(f, grid)
+        lines += [
+            f"   * - {name}",
+            f"     - {100 * p['holomorphic']:.1f} %",
+            f"     - {100 * p['non_expansive']:.1f} %",
+            f"     - {p['max_bound']:.3g}",
+            f"     - {p['median_bound']:.3g}",
+            f"     - {SEED_CLAIMS[name]}",
+        ]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "activation_table.rst").write_text("\n".join(lines) + "\n")
+
+
+def plot_spectra(out: Path, n: int = 64) -> None:
+    torch.manual_seed(0)
+    complex_layer = UnitaryConv1d(n)
+    real_layer = UnitaryConv1d(n, real=True)
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6))
+    k = torch.arange(n)
+    with torch.no_grad():
+        axes[0, 0].stem(k, complex_layer.effective_angles()[0], markerfmt=".", basefmt=" ")
+        axes[0, 0].set_title("complex layer: free eigen-angles ω_k")
+        axes[0, 1].stem(k, real_layer.effective_angles()[0], markerfmt=".", basefmt=" ")
+        axes[0, 1].set_title("real=True: odd-symmetric Ω_k = -Ω_{n-k}")
+        for ax in axes[0]:
+            ax.set_xlabel("frequency k")
+            ax.set_ylim(-math.pi, math.pi)
+        kernel = complex_layer.matrix()[:, 0].abs()
+        axes[1, 0].bar(k, kernel)
+        axes[1, 0].set_title("|kernel| = |ifft(e^{iω})|: global support")
+        axes[1, 0].set_xlabel("tap")
+        layer2d = UnitaryConv2d(32, init="zero")
+        with torch.no_grad():
+            ky, kx = torch.meshgrid(torch.fft.fftfreq(32), torch.fft.fftfreq(32), indexing="ij")
+            layer2d.angles.copy_(-2 * math.pi * (3 * ky + 5 * kx)[None])  # a pure shift
+            layer2d.angles.add_(0.6 * torch.randn(1, 32, 32))
+        kernel2d = torch.fft.ifft2(layer2d.eigenvalues()[0]).abs()
+        im = axes[1, 1].imshow(torch.fft.fftshift(kernel2d), cmap="magma")
+        axes[1, 1].set_title("2-D kernel |ifft2(e^{iΩ})| (shift + noise)")
+        fig.colorbar(im, ax=axes[1, 1])
+    fig.tight_layout()
+    fig.savefig(out / "spectra.png", dpi=90)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/_static"), help="figures")
+    parser.add_argument("--tables", type=Path, default=Path("docs/_generated"), help="rst tables")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot_activations(args.out)
+    write_table(args.tables)
+    plot_spectra(args.out)
+    print(f"wrote figures to {args.out} and activation_table.rst to {args.tables}")
+
+
+if __name__ == "__main__":
+    main()

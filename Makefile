@@ -19,8 +19,8 @@ demo: $(STAMP)
 test: $(STAMP) lint unit docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check cunitary tests experiments docs/conf.py
-	$(BIN)/ruff format --check cunitary tests experiments docs/conf.py
+	$(BIN)/ruff check cunitary tests experiments docs/conf.py conftest.py
+	$(BIN)/ruff format --check cunitary tests experiments docs/conf.py conftest.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest

@@ -47,7 +47,7 @@ SEED_CLAIMS = {
     "cardioid": "holomorphic only at 0; unstable where cos(theta) > 0",
     "phase-amplitude (m=1)": "holomorphic only near 0",
     "Hirose (m=1)": "(not analysed; same family as phase-amplitude)",
-    "Cayley": "holomorphic; |f'| <= 1 on its half plane",
+    "Cayley": "holomorphic; ``|f'| <= 1`` on its half plane",
 }
 
 

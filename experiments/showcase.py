@@ -128,16 +128,26 @@ def main(argv: list[str] | None = None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, (ax, ax_drift) = plt.subplots(1, 2, figsize=(11, 4.2))
     steps = range(1, args.steps + 1)
     for name, series in norms.items():
-        safe = [max(v, 1e-300) if math.isfinite(v) else float("nan") for v in series]
+        safe = [v if math.isfinite(v) else float("nan") for v in series]
         ax.semilogy(steps, safe, label=name, lw=1.6)
+        if name.startswith("UnitaryConv2d"):
+            drift = [max(abs(v - 1), 1e-17) for v in series]
+            ax_drift.semilogy(steps, drift, label=name, lw=1.2)
+    ax.set_ylim(1e-60, 1e60)  # the default-init conv underflows to 0 below this
     ax.set_xlabel("applications t")
     ax.set_ylabel(r"$\|A^t x\| / \|x\|$")
-    ax.set_title("Unitary vs unconstrained 2-D convolution, applied repeatedly")
+    ax.set_title("norm after t applications")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
+    ax_drift.set_xlabel("applications t")
+    ax_drift.set_ylabel(r"$|\,\|A^t x\| / \|x\| - 1|$")
+    ax_drift.set_title("unitary layers: rounding drift")
+    ax_drift.grid(True, which="major", alpha=0.3)
+    ax_drift.legend(fontsize=8, loc="center right")
+    fig.suptitle("Unitary vs unconstrained 2-D convolution, applied repeatedly")
     fig.tight_layout()
     fig.savefig(args.out / "norms.png", dpi=120)
     print(f"wrote {args.out}/config.json, metrics.csv, summary.json, norms.png")

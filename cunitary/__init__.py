@@ -1,6 +1,6 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
-from . import analysis, functional
+from . import analysis, functional, init
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -11,6 +11,19 @@ from .activations import (
     PhaseAmplitude,
     PhaseReLU,
     ZReLU,
+)
+from .cells import (
+    ComplexConvGatedCell,
+    ComplexGatedCell,
+    ComplexGatedRNN,
+    ComplexReadout,
+    LinearUnitaryRecurrence,
+    RotationConvGRUCell,
+    RotationGRU,
+    RotationGRUCell,
+    UnitaryRNN,
+    UnitaryRNNCell,
+    UnitaryTransition,
 )
 from .unitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
 
@@ -29,6 +42,18 @@ __all__ = [
     "Hirose",
     "ModSigmoid",
     "CayleyActivation",
+    "ComplexGatedCell",
+    "ComplexGatedRNN",
+    "UnitaryRNNCell",
+    "UnitaryRNN",
+    "RotationGRUCell",
+    "RotationGRU",
+    "LinearUnitaryRecurrence",
+    "RotationConvGRUCell",
+    "ComplexConvGatedCell",
+    "UnitaryTransition",
+    "ComplexReadout",
     "functional",
     "analysis",
+    "init",
 ]

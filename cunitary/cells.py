@@ -1,0 +1,816 @@
+r"""Recurrent cells with unitary (orthogonal) state transitions, and their sequence modules.
+
+Every cell maps ``(x_t, h) -> h``. Sequence modules follow ``torch.nn.GRU``: they take
+``(B, T, F)`` (``batch_first=True``, the default here) or ``(T, B, F)``, or an unbatched
+``(T, F)``, an optional ``h0`` of shape ``(num_layers, B, H)``, and return
+``(output, h_n)``. Input projections of the whole sequence are computed with one matmul
+before the time loop; the transition is prepared once per sequence (a dense matrix for
+small states, see :data:`DENSE_TRANSITION_MAX`), so the loop body is a few fused ops.
+(Seed: complex-gated-memory-cells §3, §5.3, §6.1; Wolter & Yao 2018.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import orthogonal
+
+from . import functional as F
+from . import init as cinit
+from ._checks import check_numeric, check_tensor, complex_dtype_of
+from .activations import Hirose, ModReLU
+
+__all__ = [
+    "DENSE_TRANSITION_MAX",
+    "UnitaryTransition",
+    "ComplexReadout",
+    "ComplexGatedCell",
+    "ComplexGatedRNN",
+    "UnitaryRNNCell",
+    "UnitaryRNN",
+    "RotationGRUCell",
+    "RotationGRU",
+    "LinearUnitaryRecurrence",
+    "RotationConvGRUCell",
+    "ComplexConvGatedCell",
+]
+
+# Largest circulant state size for which a sequence applies the transition as a dense
+# matrix built once per sequence rather than two FFTs per step. From
+# `python -m experiments.bench unitary` on a 2-core CPU: the dense matrix wins up to
+# n = 64-128 (16-step recurrence, batch 64).
+DENSE_TRANSITION_MAX = 128
+
+_TRANSITIONS = ("circulant", "full", "identity")
+
+
+def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _factory_dtype(dtype: torch.dtype | None) -> torch.dtype:
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype
+
+
+def _positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class UnitaryTransition(nn.Module):
+    r"""A learnable unitary (orthogonal when ``real``) ``H x H`` state transition :math:`U`.
+
+    * ``"circulant"``: :math:`U = F^{-1}\operatorname{diag}(e^{i\omega})F`, eigen-angles
+      :math:`\omega\in\mathbb R^H` (:class:`~cunitary.UnitaryConv1d`'s parameterisation);
+      ``real=True`` uses odd-symmetric angles (an orthogonal circulant).
+    * ``"full"``: a dense unitary matrix kept on the manifold by
+      :func:`torch.nn.utils.parametrizations.orthogonal` (``orthogonal_map`` is
+      ``"matrix_exp"`` or ``"cayley"``), initialised Haar-random.
+    * ``"identity"``: :math:`U = I`.
+
+    :meth:`operator` returns the map :math:`h\mapsto Uh` for one sequence: a dense matrix
+    built once (all kinds, and circulants with ``H <= DENSE_TRANSITION_MAX``) or FFTs.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        kind: str = "circulant",
+        real: bool = False,
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        if kind not in _TRANSITIONS:
+            raise ValueError(f"transition must be one of {_TRANSITIONS}, got {kind!r}")
+        if orthogonal_map not in ("matrix_exp", "cayley"):
+            raise ValueError(
+                f"orthogonal_map must be 'matrix_exp' or 'cayley', got {orthogonal_map!r}"
+            )
+        dtype = _factory_dtype(dtype)
+        self.kind = kind
+        self.real = bool(real)
+        if kind == "circulant":
+            self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
+            cinit.uniform_angles_(self.angles)
+        elif kind == "full":
+            weight_dtype = dtype if self.real else _complex_of(dtype)
+            linear = nn.Linear(
+                hidden_size, hidden_size, bias=False, device=device, dtype=weight_dtype
+            )
+            self.linear = orthogonal(linear, orthogonal_map=orthogonal_map)
+            if not self.real:
+                start = torch.empty(hidden_size, hidden_size, dtype=weight_dtype, device=device)
+                self.linear.weight = cinit.haar_unitary_(start)
+
+    def matrix(self, dtype: torch.dtype | None = None) -> Tensor:
+        """Dense :math:`U`, ``(H, H)``; complex unless ``real``."""
+        if self.kind == "circulant":
+            mat = F.circulant_matrix(self.angles, real=self.real)
+        elif self.kind == "full":
+            mat = self.linear.weight
+        else:
+            base = self.parameters_dtype()
+            mat = torch.eye(self.hidden_size, dtype=base if self.real else _complex_of(base))
+        return mat if dtype is None else mat.to(dtype)
+
+    def parameters_dtype(self) -> torch.dtype:
+        for p in self.parameters():
+            return p.real.dtype if p.is_complex() else p.dtype
+        return torch.get_default_dtype()
+
+    def operator(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
+        """The map :math:`h\\mapsto Uh` in ``dtype`` for one sequence."""
+        if self.kind == "identity":
+            return lambda h: h
+        if self.kind == "circulant" and self.hidden_size > DENSE_TRANSITION_MAX:
+            real_dtype = (
+                torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
+            )
+            angles = self.angles.to(real_dtype)
+            return lambda h: F._spectral_apply(h, angles, 1, self.real)
+        mat_t = self.matrix(dtype).mT
+        return lambda h: h @ mat_t
+
+    def extra_repr(self) -> str:
+        return f"hidden_size={self.hidden_size}, kind={self.kind!r}, real={self.real}"
+
+
+class ComplexReadout(nn.Module):
+    r"""Map a complex state to real features: :math:`y = W[\Re h; \Im h] + b`.
+
+    Args:
+        in_features: complex features :math:`H`.
+        out_features: real outputs.
+
+    Shape:
+        Input :math:`(*, H)` complex; output :math:`(*, \text{out})` real.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, **factory) -> None:
+        super().__init__()
+        self.linear = nn.Linear(2 * in_features, out_features, bias=bias, **factory)
+
+    def forward(self, h: Tensor) -> Tensor:
+        if not h.is_complex():
+            raise TypeError(f"h must be complex, got {h.dtype}")
+        return self.linear(torch.cat([h.real, h.imag], dim=-1))
+
+
+def _make_activation(activation: str | nn.Module, hidden_size: int) -> nn.Module:
+    if isinstance(activation, nn.Module):
+        return activation
+    if activation == "modrelu":
+        return ModReLU(hidden_size, bias=0.0)
+    if activation == "hirose":
+        return Hirose(hidden_size, m=1.0)
+    raise ValueError(f"activation must be 'modrelu', 'hirose' or an nn.Module, got {activation!r}")
+
+
+class _Cell(nn.Module):
+    """A recurrent cell split into the three parts a fast sequence loop needs."""
+
+    input_size: int
+    hidden_size: int
+    state_is_complex = True
+
+    def project(self, x: Tensor) -> Tensor:
+        """Input-dependent pre-activations for all time steps at once."""
+        raise NotImplementedError
+
+    def prepare(self, dtype: torch.dtype) -> object:
+        """Per-sequence context (e.g. the transition as a dense matrix)."""
+        raise NotImplementedError
+
+    def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
+        raise NotImplementedError
+
+    def state_dtype(self, x: Tensor) -> torch.dtype:
+        return complex_dtype_of(x) if self.state_is_complex else x.dtype
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        """One step: ``x`` of shape ``(B, input_size)`` (or ``(input_size,)``), ``h`` of shape
+        ``(B, hidden_size)``; returns the new state."""
+        x = _check_features("x", x, self.input_size, self.state_is_complex)
+        unbatched = x.dim() == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+            h = None if h is None else h.unsqueeze(0)
+        dtype = self.state_dtype(x)
+        if h is None:
+            h = torch.zeros(x.shape[0], self.hidden_size, dtype=dtype, device=x.device)
+        else:
+            h = _check_features("h", h, self.hidden_size, self.state_is_complex).to(dtype)
+        out = self.step(self.project(x), h, self.prepare(dtype))
+        return out.squeeze(0) if unbatched else out
+
+
+def _check_features(name: str, x: object, size: int, allow_complex: bool) -> Tensor:
+    x = check_tensor(name, x)
+    check_numeric(name, x, allow_complex=allow_complex)
+    if x.dim() == 0 or x.shape[-1] != size:
+        raise ValueError(
+            f"{name} must have {size} features in its last dimension, got shape {tuple(x.shape)}"
+        )
+    return x
+
+
+class ComplexGatedCell(_Cell):
+    r"""Complex gated recurrent cell (cgRNN, Wolter & Yao 2018) with a unitary transition.
+
+    .. math::
+        \begin{aligned}
+        r_t &= \sigma_{\alpha_r}\bigl(W_r x_t + V_r h_{t-1} + b_r\bigr), \qquad
+        z_t  = \sigma_{\alpha_z}\bigl(W_z x_t + V_z h_{t-1} + b_z\bigr),\\
+        c_t &= f\bigl(W_c x_t + U\,(r_t \odot h_{t-1}) + b_c\bigr),\\
+        h_t &= (1 - z_t)\odot h_{t-1} + z_t\odot c_t,
+        \end{aligned}
+
+    where :math:`\sigma_\alpha(g) = \operatorname{sigmoid}(\alpha\Re g + (1-\alpha)\Im g)`
+    is the real-valued mod-sigmoid gate, :math:`f` a complex activation (modReLU by
+    default, or Hirose) and :math:`U` a unitary transition. Gate biases start at
+    ``gate_bias`` :math:`\cdot(1 + i)` (open gates, :math:`\sigma(4)\approx0.98`): the
+    state then flows through :math:`U`, whose unit-modulus eigenvalues neither amplify
+    nor damp it. Real inputs enter as :math:`x + 0i`.
+
+    Args:
+        input_size: features of :math:`x_t`.
+        hidden_size: complex state size :math:`H`.
+        transition: ``"circulant"`` (eigen-angles), ``"full"`` (dense unitary) or
+            ``"identity"``.
+        activation: ``"modrelu"``, ``"hirose"`` or a module applied to :math:`(B, H)`.
+        gate_bias: initial real and imaginary part of the gate biases.
+        orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
+        device, dtype: real dtype of the parameters (complex weights use the matching
+            complex dtype).
+
+    Inputs: x, h
+        - **x**: :math:`(B, I)` or :math:`(I)`, real or complex.
+        - **h**: :math:`(B, H)` complex, zeros when omitted.
+
+    Outputs: h'
+        - **h'**: :math:`(B, H)` complex.
+
+    Examples:
+        >>> cell = ComplexGatedCell(10, 32)
+        >>> h = cell(torch.randn(4, 10))
+        >>> h = cell(torch.randn(4, 10), h)
+        >>> h.shape, h.dtype
+        (torch.Size([4, 32]), torch.complex64)
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        transition: str = "circulant",
+        activation: str | nn.Module = "modrelu",
+        gate_bias: float = 4.0,
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        dtype = _factory_dtype(dtype)
+        cdtype = _complex_of(dtype)
+        h = hidden_size
+        self.input_weight = nn.Parameter(
+            torch.empty(3 * h, input_size, dtype=cdtype, device=device)
+        )
+        self.hidden_weight = nn.Parameter(torch.empty(2 * h, h, dtype=cdtype, device=device))
+        self.bias = nn.Parameter(torch.zeros(3 * h, dtype=cdtype, device=device))
+        self.gate_alpha = nn.Parameter(torch.full((2 * h,), 0.5, dtype=dtype, device=device))
+        self.transition = UnitaryTransition(
+            h, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
+        )
+        self.activation = _make_activation(activation, h).to(device=device, dtype=dtype)
+        self.gate_bias = gate_bias
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        cinit.complex_glorot_(self.input_weight)
+        cinit.complex_glorot_(self.hidden_weight)
+        with torch.no_grad():
+            self.bias.zero_()
+            self.bias[: 2 * self.hidden_size] = complex(self.gate_bias, self.gate_bias)
+
+    def project(self, x: Tensor) -> Tensor:
+        x = x.to(self.input_weight.dtype)
+        return x @ self.input_weight.mT + self.bias
+
+    def prepare(self, dtype: torch.dtype) -> object:
+        return self.transition.operator(dtype)
+
+    def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
+        n = self.hidden_size
+        gates = F.mod_sigmoid(projected[..., : 2 * n] + h @ self.hidden_weight.mT, self.gate_alpha)
+        reset, update = gates[..., :n], gates[..., n:]
+        candidate = self.activation(projected[..., 2 * n :] + context(reset * h))
+        return h + update * (candidate - h)
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
+
+
+class UnitaryRNNCell(_Cell):
+    r"""Unitary RNN cell (uRNN; Arjovsky et al. 2016):
+
+    .. math::
+        h_t = \operatorname{modReLU}\bigl(U h_{t-1} + W x_t + b\bigr)
+
+    with :math:`U` unitary and :math:`b` the modReLU bias.
+
+    Args:
+        input_size, hidden_size, transition, orthogonal_map, device, dtype: as in
+            :class:`ComplexGatedCell`.
+        bias: initial modReLU bias.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        transition: str = "circulant",
+        bias: float = 0.0,
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        dtype = _factory_dtype(dtype)
+        self.input_weight = nn.Parameter(
+            torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
+        )
+        cinit.complex_glorot_(self.input_weight)
+        self.transition = UnitaryTransition(
+            hidden_size, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
+        )
+        self.activation = ModReLU(hidden_size, bias=bias).to(device=device, dtype=dtype)
+
+    def project(self, x: Tensor) -> Tensor:
+        return x.to(self.input_weight.dtype) @ self.input_weight.mT
+
+    def prepare(self, dtype: torch.dtype) -> object:
+        return self.transition.operator(dtype)
+
+    def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
+        return self.activation(context(h) + projected)
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
+
+
+class RotationGRUCell(_Cell):
+    r"""Real GRU whose new state is rotated by an orthogonal circulant (seed §6.1).
+
+    .. math::
+        \begin{aligned}
+        r_t &= \sigma(W_r x_t + V_r h_{t-1} + b_r), \qquad
+        z_t  = \sigma(W_z x_t + V_z h_{t-1} + b_z),\\
+        h'_t &= \tanh\bigl(W_h x_t + V_h (r_t\odot h_{t-1}) + b_h\bigr),\\
+        h_t &= W_{\text{rot}}\bigl((1 - z_t)\odot h'_t + z_t\odot h_{t-1}\bigr),
+        \end{aligned}
+
+    :math:`W_{\text{rot}}` orthogonal (odd-symmetric eigen-angles by default). The
+    rotation moves memory between units without changing its norm.
+
+    Args:
+        input_size, hidden_size: sizes.
+        transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``
+            (a plain GRU).
+    """
+
+    state_is_complex = False
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        transition: str = "circulant",
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        dtype = _factory_dtype(dtype)
+        factory = {"device": device, "dtype": dtype}
+        self.input_map = nn.Linear(input_size, 3 * hidden_size, **factory)
+        self.gate_map = nn.Linear(hidden_size, 2 * hidden_size, bias=False, **factory)
+        self.candidate_map = nn.Linear(hidden_size, hidden_size, bias=False, **factory)
+        self.transition = UnitaryTransition(
+            hidden_size, transition, real=True, orthogonal_map=orthogonal_map, **factory
+        )
+
+    def project(self, x: Tensor) -> Tensor:
+        return self.input_map(x.to(self.input_map.weight.dtype))
+
+    def prepare(self, dtype: torch.dtype) -> object:
+        return self.transition.operator(dtype)
+
+    def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
+        n = self.hidden_size
+        gates = torch.sigmoid(projected[..., : 2 * n] + self.gate_map(h))
+        reset, update = gates[..., :n], gates[..., n:]
+        candidate = torch.tanh(projected[..., 2 * n :] + self.candidate_map(reset * h))
+        return context(candidate + update * (h - candidate))
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
+
+
+class _RecurrentSequence(nn.Module):
+    """``nn.GRU``-style runner over a stack of :class:`_Cell` layers."""
+
+    def __init__(self, cells: list[_Cell], batch_first: bool) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(cells)
+        self.batch_first = batch_first
+        self.input_size = cells[0].input_size
+        self.hidden_size = cells[0].hidden_size
+        self.num_layers = len(cells)
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        cell0 = self.layers[0]
+        x = _check_features("input", x, self.input_size, cell0.state_is_complex)
+        if x.dim() not in (2, 3):
+            raise ValueError(f"input must be (B, T, F), (T, B, F) or (T, F), got {tuple(x.shape)}")
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(0 if self.batch_first else 1)
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        batch = x.shape[0]
+        dtype = cell0.state_dtype(x)
+        expected = (self.num_layers, batch, self.hidden_size)
+        if h0 is None:
+            h0 = torch.zeros(expected, dtype=dtype, device=x.device)
+        else:
+            h0 = check_tensor("h0", h0)
+            if unbatched and h0.dim() == 2:
+                h0 = h0.unsqueeze(1)
+            if tuple(h0.shape) != expected:
+                raise ValueError(f"h0 must have shape {expected}, got {tuple(h0.shape)}")
+            check_numeric("h0", h0, allow_complex=cell0.state_is_complex)
+            h0 = h0.to(dtype)
+        finals = []
+        layer_input = x
+        for layer, h in zip(self.layers, h0.unbind(0), strict=True):
+            projected = layer.project(layer_input)
+            context = layer.prepare(dtype)
+            states = []
+            # unbind, not projected[:, t]: slicing makes each backward step allocate a
+            # gradient the size of the whole sequence (quadratic in T).
+            for p_t in projected.unbind(1):
+                h = layer.step(p_t, h, context)
+                states.append(h)
+            layer_input = torch.stack(states, dim=1)
+            finals.append(h)
+        output, h_n = layer_input, torch.stack(finals, dim=0)
+        if not self.batch_first:
+            output = output.transpose(0, 1)
+        if unbatched:
+            output = output.squeeze(0 if self.batch_first else 1)
+            h_n = h_n.squeeze(1)
+        return output, h_n
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
+            f"num_layers={self.num_layers}, batch_first={self.batch_first}"
+        )
+
+
+def _stack(cell_cls, input_size: int, hidden_size: int, num_layers: int, **kwargs) -> list[_Cell]:
+    num_layers = _positive_int("num_layers", num_layers)
+    return [
+        cell_cls(input_size if k == 0 else hidden_size, hidden_size, **kwargs)
+        for k in range(num_layers)
+    ]
+
+
+class ComplexGatedRNN(_RecurrentSequence):
+    r"""Multi-layer complex gated RNN (cgRNN) with the ``torch.nn.GRU`` interface.
+
+    Each layer runs :class:`ComplexGatedCell`:
+
+    .. math::
+        \begin{aligned}
+        r_t, z_t &= \sigma_\alpha\bigl(W_{r,z} x_t + V_{r,z} h_{t-1} + b_{r,z}\bigr),\\
+        h_t &= (1 - z_t)\odot h_{t-1} + z_t\odot f\bigl(W_c x_t + U(r_t\odot h_{t-1}) + b_c\bigr).
+        \end{aligned}
+
+    Args:
+        input_size, hidden_size: sizes.
+        num_layers: stacked layers (layer :math:`k > 0` reads layer :math:`k-1`'s states).
+        batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
+        **cell_kwargs: passed to :class:`ComplexGatedCell` (``transition``,
+            ``activation``, ``gate_bias``, ``orthogonal_map``, ``device``, ``dtype``).
+
+    Inputs: input, h0
+        - **input**: :math:`(B, T, I)`, :math:`(T, B, I)` or unbatched :math:`(T, I)`;
+          real or complex.
+        - **h0**: :math:`(L, B, H)` complex (or :math:`(L, H)` unbatched); zeros if omitted.
+
+    Outputs: output, h_n
+        - **output**: complex states of the last layer, :math:`(B, T, H)`.
+        - **h_n**: final states of every layer, :math:`(L, B, H)`.
+
+    Examples:
+        Drop it into a model with a :class:`ComplexReadout`:
+
+        >>> class Model(torch.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.rnn = ComplexGatedRNN(10, 64)
+        ...         self.readout = ComplexReadout(64, 9)
+        ...     def forward(self, x):
+        ...         states, _ = self.rnn(x)
+        ...         return self.readout(states)
+        >>> Model()(torch.randn(8, 100, 10)).shape
+        torch.Size([8, 100, 9])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        **cell_kwargs,
+    ) -> None:
+        cells = _stack(ComplexGatedCell, input_size, hidden_size, num_layers, **cell_kwargs)
+        super().__init__(cells, batch_first)
+
+
+class UnitaryRNN(_RecurrentSequence):
+    r"""Multi-layer unitary RNN (uRNN) with the ``torch.nn.GRU`` interface.
+
+    .. math::
+        h_t = \operatorname{modReLU}\bigl(U h_{t-1} + W x_t + b\bigr)
+
+    Args and shapes as in :class:`ComplexGatedRNN`; ``**cell_kwargs`` go to
+    :class:`UnitaryRNNCell`.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        **cell_kwargs,
+    ) -> None:
+        cells = _stack(UnitaryRNNCell, input_size, hidden_size, num_layers, **cell_kwargs)
+        super().__init__(cells, batch_first)
+
+
+class RotationGRU(_RecurrentSequence):
+    r"""Multi-layer rotation-GRU (real) with the ``torch.nn.GRU`` interface.
+
+    .. math::
+        h_t = W_{\text{rot}}\bigl((1 - z_t)\odot h'_t + z_t\odot h_{t-1}\bigr)
+
+    with GRU gates and candidate (see :class:`RotationGRUCell`). Real input and states.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        **cell_kwargs,
+    ) -> None:
+        cells = _stack(RotationGRUCell, input_size, hidden_size, num_layers, **cell_kwargs)
+        super().__init__(cells, batch_first)
+
+
+class LinearUnitaryRecurrence(nn.Module):
+    r"""The linear unitary recurrence, computed in parallel over time.
+
+    .. math::
+        h_t = C h_{t-1} + u_t, \qquad u_t = W x_t\ (\text{or } x_t),
+        \qquad C = F^{-1}\operatorname{diag}(e^{i\omega})F
+
+    solved for all :math:`t` at once by :func:`cunitary.functional.unitary_scan`:
+    :math:`\hat h_t = \lambda^t(\hat h_0 + \sum_{k\le t}\lambda^{-k}\hat u_k)`. The Jacobian
+    :math:`\partial h_T/\partial h_0 = C^T` is unitary: gradients pass through any
+    number of steps unchanged in norm.
+
+    Args:
+        hidden_size: state size :math:`n`.
+        input_size: if given, a complex linear map :math:`W` (no bias) from
+            ``input_size`` features to the state; else inputs must have :math:`n`
+            features and enter as they are.
+        method: ``"closed"`` (parallel) or ``"loop"`` (sequential reference).
+        batch_first, device, dtype: as in :class:`ComplexGatedRNN`.
+
+    Inputs: input, h0
+        - **input**: :math:`(B, T, F)` (or :math:`(T, B, F)`), real or complex.
+        - **h0**: :math:`(1, B, n)` complex, zeros if omitted.
+
+    Outputs: output, h_n
+        - **output**: :math:`(B, T, n)` complex; **h_n**: :math:`(1, B, n)`.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        input_size: int | None = None,
+        method: str = "closed",
+        batch_first: bool = True,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        if method not in ("closed", "loop"):
+            raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
+        dtype = _factory_dtype(dtype)
+        self.method = method
+        self.batch_first = batch_first
+        self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
+        cinit.uniform_angles_(self.angles)
+        self.input_size = (
+            hidden_size if input_size is None else _positive_int("input_size", input_size)
+        )
+        self.input_weight = None
+        if input_size is not None:
+            weight = torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
+            self.input_weight = nn.Parameter(cinit.complex_glorot_(weight))
+
+    def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x = _check_features("input", x, self.input_size, allow_complex=True)
+        if x.dim() != 3:
+            raise ValueError(f"input must be (B, T, F) or (T, B, F), got {tuple(x.shape)}")
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        if self.input_weight is not None:
+            x = x.to(self.input_weight.dtype) @ self.input_weight.mT
+        if h0 is not None:
+            expected = (1, x.shape[0], self.hidden_size)
+            if tuple(check_tensor("h0", h0).shape) != expected:
+                raise ValueError(f"h0 must have shape {expected}, got {tuple(h0.shape)}")
+            h0 = h0[0]
+        states = F.unitary_scan(x, self.angles, h0, method=self.method)
+        h_n = states[:, -1].unsqueeze(0)
+        return (states if self.batch_first else states.transpose(0, 1)), h_n
+
+    def extra_repr(self) -> str:
+        return (
+            f"hidden_size={self.hidden_size}, input_size={self.input_size}, method={self.method!r}"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Convolutional cells for video: (B, C, H, W) states
+# --------------------------------------------------------------------------------------
+
+
+def _check_image(name: str, x: object, channels: int, size: tuple[int, int], allow_complex: bool):
+    x = check_tensor(name, x)
+    check_numeric(name, x, allow_complex=allow_complex)
+    if x.dim() != 4 or x.shape[1] != channels or tuple(x.shape[-2:]) != size:
+        raise ValueError(
+            f"{name} must have shape (B, {channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}"
+        )
+    return x
+
+
+class RotationConvGRUCell(nn.Module):
+    r"""Convolutional rotation-GRU cell (real): 3x3 conv gates, orthogonal 2-D rotation.
+
+    .. math::
+        \begin{aligned}
+        R_t, Z_t &= \sigma\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
+        H'_t &= \tanh\bigl(W_h * [X_t, R_t\odot H_{t-1}] + b_h\bigr),\\
+        H_t &= \mathcal W\bigl((1 - Z_t)\odot H'_t + Z_t\odot H_{t-1}\bigr),
+        \end{aligned}
+
+    with :math:`\mathcal W` a :class:`~cunitary.UnitaryConv2d` ``(real=True)``:
+    an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
+    mix when ``mix=True``).
+
+    Args:
+        in_channels, hidden_channels: channel counts.
+        size: ``(H, W)`` of the frames (the rotation's eigen-angles live on this grid).
+        kernel_size: gate convolution size (odd).
+        mix: add an orthogonal channel mix to the rotation.
+
+    Inputs ``x`` :math:`(B, C_{in}, H, W)`, ``h`` :math:`(B, C_h, H, W)` (zeros if
+    omitted); output :math:`(B, C_h, H, W)`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        size: int | tuple[int, int],
+        kernel_size: int = 3,
+        mix: bool = False,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        from .unitary import UnitaryConv2d
+
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        factory = {"device": device, "dtype": _factory_dtype(dtype)}
+        both = in_channels + hidden_channels
+        pad = kernel_size // 2
+        self.gates = nn.Conv2d(both, 2 * hidden_channels, kernel_size, padding=pad, **factory)
+        self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
+        self.rotation = UnitaryConv2d(size, hidden_channels, real=True, mix=mix, **factory)
+        self.size = self.rotation.size
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x = _check_image("x", x, self.in_channels, self.size, allow_complex=False)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
+        h = _check_image("h", h, self.hidden_channels, self.size, allow_complex=False)
+        reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
+        return self.rotation(candidate + update * (h - candidate))
+
+
+class ComplexConvGatedCell(nn.Module):
+    r"""Convolutional complex gated cell with a unitary 2-D transition.
+
+    .. math::
+        \begin{aligned}
+        R_t, Z_t &= \sigma_\alpha\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
+        C_t &= \operatorname{modReLU}\bigl(W_c * X_t + \mathcal U(R_t\odot H_{t-1}) + b_c\bigr),\\
+        H_t &= (1 - Z_t)\odot H_{t-1} + Z_t\odot C_t,
+        \end{aligned}
+
+    with complex 3x3 convolutions, per-channel mod-sigmoid gates and
+    :math:`\mathcal U` a complex :class:`~cunitary.UnitaryConv2d` (depthwise eigen-angles,
+    optional unitary channel mix): the 2-D counterpart of :class:`ComplexGatedCell`.
+
+    Args:
+        in_channels, hidden_channels, size, kernel_size, mix: as in
+            :class:`RotationConvGRUCell`.
+        gate_bias: initial gate bias (real and imaginary part).
+
+    Inputs ``x`` :math:`(B, C_{in}, H, W)` real or complex, ``h``
+    :math:`(B, C_h, H, W)` complex; output complex :math:`(B, C_h, H, W)`.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        size: int | tuple[int, int],
+        kernel_size: int = 3,
+        mix: bool = False,
+        gate_bias: float = 4.0,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        from .unitary import UnitaryConv2d
+
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        dtype = _factory_dtype(dtype)
+        cfactory = {"device": device, "dtype": _complex_of(dtype)}
+        pad = kernel_size // 2
+        ch = hidden_channels
+        self.gates = nn.Conv2d(in_channels + ch, 2 * ch, kernel_size, padding=pad, **cfactory)
+        self.candidate = nn.Conv2d(in_channels, ch, kernel_size, padding=pad, **cfactory)
+        with torch.no_grad():
+            self.gates.bias.fill_(complex(gate_bias, gate_bias))
+        self.gate_alpha = nn.Parameter(torch.full((2 * ch, 1, 1), 0.5, dtype=dtype, device=device))
+        self.modrelu_bias = nn.Parameter(torch.zeros(ch, 1, 1, dtype=dtype, device=device))
+        self.transition = UnitaryConv2d(size, ch, mix=mix, device=device, dtype=dtype)
+        self.size = self.transition.size
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x = _check_image("x", x, self.in_channels, self.size, allow_complex=True)
+        x = x.to(self.gates.weight.dtype)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
+        h = _check_image("h", h, self.hidden_channels, self.size, allow_complex=True)
+        gates = F.mod_sigmoid(self.gates(torch.cat([x, h], 1)), self.gate_alpha)
+        reset, update = gates.chunk(2, dim=1)
+        pre = self.candidate(x) + self.transition(reset * h)
+        return h + update * (F.modrelu(pre, self.modrelu_bias) - h)

@@ -19,6 +19,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
 from . import init as cinit
+from ._fused import ComplexGatedScan
 from ._checks import check_numeric, check_tensor, complex_dtype_of
 from .activations import Hirose, ModReLU
 
@@ -193,6 +194,10 @@ class _Cell(nn.Module):
     def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
         raise NotImplementedError
 
+    def fused_sequence(self, projected: Tensor, h0: Tensor) -> Tensor | None:
+        """All states at once by a faster route, or None to use the step loop."""
+        return None
+
     def state_dtype(self, x: Tensor) -> torch.dtype:
         return complex_dtype_of(x) if self.state_is_complex else x.dtype
 
@@ -295,6 +300,9 @@ class ComplexGatedCell(_Cell):
         )
         self.activation = _make_activation(activation, h).to(device=device, dtype=dtype)
         self.gate_bias = gate_bias
+        # The fused sequence loop (hand-written backward); False forces the generic
+        # autograd loop, which is the reference the fused one is tested against.
+        self.use_fused = True
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -317,6 +325,23 @@ class ComplexGatedCell(_Cell):
         reset, update = gates[..., :n], gates[..., n:]
         candidate = self.activation(projected[..., 2 * n :] + context(reset * h))
         return h + update * (candidate - h)
+
+    def fused_sequence(self, projected: Tensor, h0: Tensor) -> Tensor | None:
+        transition = self.transition
+        dense = transition.kind != "circulant" or transition.hidden_size <= DENSE_TRANSITION_MAX
+        if not (self.use_fused and dense and type(self.activation) is ModReLU):
+            return None
+        dtype = projected.dtype
+        real = torch.float64 if dtype == torch.complex128 else torch.float32
+        bias = self.activation.bias.to(real).expand(self.hidden_size)
+        return ComplexGatedScan.apply(
+            projected,
+            h0,
+            self.hidden_weight.mT.to(dtype),
+            transition.matrix(dtype).mT,
+            self.gate_alpha.to(real),
+            bias,
+        )
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
@@ -470,6 +495,11 @@ class _RecurrentSequence(nn.Module):
         layer_input = x
         for layer, h in zip(self.layers, h0.unbind(0), strict=True):
             projected = layer.project(layer_input)
+            fused = layer.fused_sequence(projected, h)
+            if fused is not None:
+                layer_input = fused
+                finals.append(fused[:, -1])
+                continue
             context = layer.prepare(dtype)
             states = []
             # unbind, not projected[:, t]: slicing makes each backward step allocate a

@@ -292,6 +292,11 @@ def circulant2d_matrix(angles: Tensor, real: bool = False) -> Tensor:
     return _operator_matrix(angles, 2, real)
 
 
+# Time steps per block of the closed-form scan (see unitary_scan). Measured on a 2-core
+# CPU at batch 64, n = 128: blocks of 128-256 steps run fastest.
+SCAN_CHUNK = 256
+
+
 def unitary_scan(
     u: Tensor, angles: Tensor, h0: Tensor | None = None, method: str = "closed"
 ) -> Tensor:
@@ -341,14 +346,26 @@ def unitary_scan(
             h = circulant(h, angles) + u_t  # allocate a full-size gradient
             states.append(h)
         return torch.stack(states, dim=-2)
-    steps = torch.arange(1, u.shape[-2] + 1, dtype=torch.float64, device=u.device)
-    phase_angles = steps[:, None] * angles.to(torch.float64).unsqueeze(-2)  # (..., T, n)
-    forward_phase = torch.polar(torch.ones_like(phase_angles), phase_angles).to(dtype)
-    spectrum = torch.fft.fft(u, dim=-1) * forward_phase.conj()
-    accumulated = torch.cumsum(spectrum, dim=-2)
-    if h0 is not None:
-        accumulated = accumulated + torch.fft.fft(h0, dim=-1).unsqueeze(-2)
-    return torch.fft.ifft(forward_phase * accumulated, dim=-1)
+    length = u.shape[-2]
+    chunk = min(length, SCAN_CHUNK)
+    # Block j of the sequence uses the same local phases lambda^1 .. lambda^chunk; the
+    # state at each block's end carries into the next. Cache-sized blocks beat one pass
+    # over the whole (..., T, n) array several times over at long T, and short local
+    # phases keep float32 accurate.
+    steps = torch.arange(1, chunk + 1, dtype=torch.float64, device=u.device)
+    phase_angles = steps[:, None] * angles.to(torch.float64).unsqueeze(-2)  # (..., L, n)
+    local_phase = torch.polar(torch.ones_like(phase_angles), phase_angles).to(dtype)
+    carry = None if h0 is None else torch.fft.fft(h0, dim=-1).unsqueeze(-2)
+    blocks = []
+    for block in u.split(chunk, dim=-2):  # split, not slicing: one backward node
+        phase = local_phase[..., : block.shape[-2], :]
+        accumulated = torch.cumsum(torch.fft.fft(block, dim=-1) * phase.conj(), dim=-2)
+        if carry is not None:
+            accumulated = accumulated + carry
+        spectrum = phase * accumulated
+        carry = spectrum[..., -1:, :]
+        blocks.append(spectrum)
+    return torch.fft.ifft(torch.cat(blocks, dim=-2), dim=-1)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Side-by-side benchmarks: every row of a table is timed in the same process and run.
 
     python -m experiments.bench unitary [--repeats 20] [--json runs/bench_unitary.json]
+    python -m experiments.bench cells [--repeats 3] [--json runs/bench_cells.json]
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -12,7 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +24,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cunitary import UnitaryConv1d, UnitaryConv2d
+from cunitary import (
+    ComplexGatedRNN,
+    LinearUnitaryRecurrence,
+    RotationGRU,
+    UnitaryConv1d,
+    UnitaryConv2d,
+    UnitaryRNN,
+)
 from cunitary import unitary as unitary_module
 
 
@@ -203,13 +214,152 @@ def run_unitary(repeats: int) -> dict:
     }
 
 
+# -- recurrent cells -----------------------------------------------------------------------
+
+CELL_BATCH, CELL_INPUT = 64, 10
+
+
+def _cell_models(hidden: int) -> dict[str, Callable[[], nn.Module]]:
+    return {
+        "nn.LSTM": lambda: nn.LSTM(CELL_INPUT, hidden, batch_first=True),
+        "nn.GRU": lambda: nn.GRU(CELL_INPUT, hidden, batch_first=True),
+        "ComplexGatedRNN circulant": lambda: ComplexGatedRNN(CELL_INPUT, hidden),
+        "ComplexGatedRNN full": lambda: ComplexGatedRNN(CELL_INPUT, hidden, transition="full"),
+        "UnitaryRNN circulant": lambda: UnitaryRNN(CELL_INPUT, hidden),
+        "RotationGRU circulant": lambda: RotationGRU(CELL_INPUT, hidden),
+        "LinearUnitaryRecurrence closed": lambda: LinearUnitaryRecurrence(
+            hidden, input_size=CELL_INPUT
+        ),
+        "LinearUnitaryRecurrence loop": lambda: LinearUnitaryRecurrence(
+            hidden, input_size=CELL_INPUT, method="loop"
+        ),
+    }
+
+
+def _cell_probe(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        out, _ = model(x[:, :2])
+    width = out.shape[-1] * (2 if out.is_complex() else 1)
+    return torch.randn(x.shape[0], x.shape[1], width)
+
+
+def _peak_rss_mib(case: str, hidden: int, steps: int) -> float:
+    """Peak resident memory of one forward+backward in a fresh process, minus the
+    process's peak after building the model and input (torch import, weights)."""
+    code = (
+        "import sys; from experiments.bench import _memory_case; "
+        f"_memory_case({case!r}, {hidden}, {steps})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _memory_case(case: str, hidden: int, steps: int) -> None:
+    torch.manual_seed(0)
+    model = _cell_models(hidden)[case]()
+    x = torch.randn(CELL_BATCH, steps, CELL_INPUT)
+    output, probe = _fwd_bwd_pair(model, x)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    output().backward(probe)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:
+    torch.manual_seed(0)
+    x = torch.randn(CELL_BATCH, steps, CELL_INPUT)
+    models = {name: make() for name, make in _cell_models(hidden).items()}
+    cases = []
+    for model in models.values():
+        cases.append(_fwd_bwd_pair(model, x))
+    seconds = time_interleaved(cases, repeats)
+    rows = []
+    by_name = dict(zip(models, seconds, strict=True))
+    for name, t in by_name.items():
+        params = sum(p.numel() * (2 if p.is_complex() else 1) for p in models[name].parameters())
+        rows.append(
+            {
+                "model": name,
+                "real_params": params,
+                "seconds": t,
+                "vs_lstm": t / by_name["nn.LSTM"],
+                "vs_gru": t / by_name["nn.GRU"],
+                "peak_mib": _peak_rss_mib(name, hidden, steps),
+            }
+        )
+    print_table(
+        f"One training step (forward+backward), batch {CELL_BATCH}, T = {steps}, "
+        f"hidden {hidden}, input {CELL_INPUT}",
+        ["model", "real params", "s", "/ nn.LSTM", "/ nn.GRU", "peak MiB"],
+        [
+            [
+                r["model"],
+                str(r["real_params"]),
+                f"{r['seconds']:.3f}",
+                f"{r['vs_lstm']:.2f}",
+                f"{r['vs_gru']:.2f}",
+                f"{r['peak_mib']:.0f}",
+            ]
+            for r in rows
+        ],
+    )
+    scan_rows = []
+    for length in (1000, 8192):
+        u = torch.randn(CELL_BATCH, length, hidden, dtype=torch.complex64, requires_grad=True)
+        closed = LinearUnitaryRecurrence(hidden)
+        loop = LinearUnitaryRecurrence(hidden, method="loop")
+        loop.load_state_dict(closed.state_dict())
+        t_closed, t_loop = time_interleaved(
+            [_fwd_bwd_pair(closed, u), _fwd_bwd_pair(loop, u)], max(1, repeats)
+        )
+        scan_rows.append(
+            {
+                "T": length,
+                "closed_seconds": t_closed,
+                "loop_seconds": t_loop,
+                "loop_vs_closed": t_loop / t_closed,
+            }
+        )
+    print_table(
+        f"LinearUnitaryRecurrence, closed form vs its sequential loop (batch {CELL_BATCH}, "
+        f"n = {hidden}, forward+backward)",
+        ["T", "closed s", "loop s", "loop / closed"],
+        [
+            [
+                str(r["T"]),
+                f"{r['closed_seconds']:.3f}",
+                f"{r['loop_seconds']:.3f}",
+                f"{r['loop_vs_closed']:.1f}",
+            ]
+            for r in scan_rows
+        ],
+    )
+    return {"models": rows, "scan": scan_rows, "hidden": hidden, "steps": steps}
+
+
+def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
+    probe = _cell_probe(model, x)
+
+    def output() -> torch.Tensor:
+        out, _ = model(x)
+        return torch.view_as_real(out).flatten(-2) if out.is_complex() else out
+
+    return output, probe
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["unitary"], help="which benchmark table to run")
-    parser.add_argument("--repeats", type=int, default=20, help="timed repetitions per case")
+    parser.add_argument("suite", choices=["unitary", "cells"], help="which table to run")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed repetitions (unitary 20, cells 3)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 20 if args.suite == "unitary" else 3
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.threads is not None:
@@ -221,7 +371,10 @@ def main(argv: list[str] | None = None) -> None:
         "processor": platform.processor() or platform.machine(),
     }
     print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}")
-    results = {"env": env, "unitary": run_unitary(args.repeats)}
+    if args.suite == "unitary":
+        results = {"env": env, "unitary": run_unitary(args.repeats)}
+    else:
+        results = {"env": env, "cells": run_cells(args.repeats)}
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

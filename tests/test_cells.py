@@ -419,3 +419,62 @@ def test_cgrnn_learns_to_recall_a_symbol_after_50_blanks():
     with torch.no_grad():
         accuracy = (readout(rnn(x)[0][:, -1]).argmax(-1) == sym).float().mean()
     assert accuracy > 0.95
+
+
+# -- the fused sequence loop against the generic autograd loop -----------------------------
+
+
+@pytest.mark.parametrize("transition", ["circulant", "full", "identity"])
+def test_fused_cgrnn_matches_autograd_loop(transition):
+    torch.manual_seed(16)
+    fused = ComplexGatedRNN(4, 10, num_layers=2, transition=transition, dtype=torch.float64)
+    with torch.no_grad():
+        for layer in fused.layers:
+            layer.bias.mul_(0.2)  # gates away from saturation, so every path carries gradient
+            layer.activation.bias.uniform_(-0.3, 0.3)
+    reference = ComplexGatedRNN(4, 10, num_layers=2, transition=transition, dtype=torch.float64)
+    reference.load_state_dict(fused.state_dict())
+    for layer in reference.layers:
+        layer.use_fused = False
+    x = torch.randn(3, 12, 4, dtype=torch.float64)
+    h0 = torch.randn(2, 3, 10, dtype=torch.complex128)
+    probe = torch.randn(3, 12, 10, dtype=torch.complex128)
+    results = []
+    for model in (fused, reference):
+        out, h_n = model(x, h0.clone().requires_grad_())
+        loss = (out * probe.conj()).real.sum() + h_n.abs().sum()
+        grads = torch.autograd.grad(loss, list(model.parameters()))
+        results.append((out, h_n, grads))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-12, rtol=0)
+    torch.testing.assert_close(results[0][1], results[1][1], atol=1e-12, rtol=0)
+    for a, b in zip(results[0][2], results[1][2], strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+
+
+def test_fused_cgrnn_gradcheck():
+    torch.manual_seed(17)
+    model = ComplexGatedRNN(2, 3, dtype=torch.float64)
+    with torch.no_grad():
+        model.layers[0].bias.mul_(0.2)
+        model.layers[0].activation.bias.fill_(0.1)
+    names = [n for n, _ in model.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for _, p in model.named_parameters()]
+    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(1, 2, 3, dtype=torch.complex128, requires_grad=True)
+
+    def run(x, h0, *values):
+        out, _ = torch.func.functional_call(model, dict(zip(names, values, strict=True)), (x, h0))
+        return out
+
+    assert model.layers[0].fused_sequence is not None
+    assert torch.autograd.gradcheck(run, (x, h0, *params))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 256])
+def test_scan_blocks_do_not_change_the_result(chunk, monkeypatch):
+    gen = torch.Generator().manual_seed(18)
+    w = torch.randn(6, generator=gen, dtype=torch.float64)
+    u = torch.randn(2, 50, 6, generator=gen, dtype=torch.complex128)
+    h0 = torch.randn(2, 6, generator=gen, dtype=torch.complex128)
+    monkeypatch.setattr(F, "SCAN_CHUNK", chunk)
+    torch.testing.assert_close(F.unitary_scan(u, w, h0), F.unitary_scan(u, w, h0, method="loop"))

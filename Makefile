@@ -30,6 +30,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m experiments.bench unitary
+	$(BIN)/python -m experiments.bench cells
 
 clean:
 	rm -rf docs/_build runs .pytest_cache .ruff_cache

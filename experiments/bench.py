@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -244,8 +243,7 @@ def _cell_probe(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _peak_rss_mib(case: str, hidden: int, steps: int) -> float:
-    """Peak resident memory of one forward+backward in a fresh process, minus the
-    process's peak after building the model and input (torch import, weights)."""
+    """Peak resident memory added by one forward+backward, measured in a fresh process."""
     code = (
         "import sys; from experiments.bench import _memory_case; "
         f"_memory_case({case!r}, {hidden}, {steps})"
@@ -256,15 +254,27 @@ def _peak_rss_mib(case: str, hidden: int, steps: int) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def _proc_status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def _memory_case(case: str, hidden: int, steps: int) -> None:
+    # ru_maxrss is no use here: Linux carries it across exec, so a child of a large
+    # benchmark process starts at its parent's peak. VmHWM belongs to this process's
+    # address space, and writing 5 to clear_refs resets it to the current RSS.
     torch.manual_seed(0)
     model = _cell_models(hidden)[case]()
     x = torch.randn(CELL_BATCH, steps, CELL_INPUT)
     output, probe = _fwd_bwd_pair(model, x)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _proc_status_kib("VmRSS")
     output().backward(probe)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
+    print((_proc_status_kib("VmHWM") - before) / 1024)
 
 
 def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:

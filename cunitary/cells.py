@@ -19,8 +19,8 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
 from . import init as cinit
-from ._fused import ComplexGatedScan
 from ._checks import check_numeric, check_tensor, complex_dtype_of
+from ._fused import ComplexGatedScan
 from .activations import Hirose, ModReLU
 
 __all__ = [

@@ -99,6 +99,7 @@ class UnitaryTransition(nn.Module):
         dtype = _factory_dtype(dtype)
         self.kind = kind
         self.real = bool(real)
+        self._identity_dtype = dtype if self.real else _complex_of(dtype)  # no parameters
         if kind == "circulant":
             self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
             cinit.uniform_angles_(self.angles)
@@ -119,14 +120,8 @@ class UnitaryTransition(nn.Module):
         elif self.kind == "full":
             mat = self.linear.weight
         else:
-            base = self.parameters_dtype()
-            mat = torch.eye(self.hidden_size, dtype=base if self.real else _complex_of(base))
+            mat = torch.eye(self.hidden_size, dtype=self._identity_dtype)
         return mat if dtype is None else mat.to(dtype)
-
-    def parameters_dtype(self) -> torch.dtype:
-        for p in self.parameters():
-            return p.real.dtype if p.is_complex() else p.dtype
-        return torch.get_default_dtype()
 
     def operator(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
         """The map :math:`h\\mapsto Uh` in ``dtype`` for one sequence."""

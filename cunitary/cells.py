@@ -22,6 +22,7 @@ from . import init as cinit
 from ._checks import check_numeric, check_tensor, complex_dtype_of
 from ._fused import ComplexGatedScan
 from .activations import Hirose, ModReLU
+from .unitary import UnitaryConv2d
 
 __all__ = [
     "DENSE_TRANSITION_MAX",
@@ -174,9 +175,12 @@ def _make_activation(activation: str | nn.Module, hidden_size: int) -> nn.Module
 class _Cell(nn.Module):
     """A recurrent cell split into the three parts a fast sequence loop needs."""
 
-    input_size: int
-    hidden_size: int
     state_is_complex = True
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
 
     def project(self, x: Tensor) -> Tensor:
         """Input-dependent pre-activations for all time steps at once."""
@@ -278,9 +282,7 @@ class ComplexGatedCell(_Cell):
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        super().__init__(input_size, hidden_size)
         dtype = _factory_dtype(dtype)
         cdtype = _complex_of(dtype)
         h = hidden_size
@@ -366,9 +368,7 @@ class UnitaryRNNCell(_Cell):
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        super().__init__(input_size, hidden_size)
         dtype = _factory_dtype(dtype)
         self.input_weight = nn.Parameter(
             torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
@@ -423,9 +423,7 @@ class RotationGRUCell(_Cell):
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        super().__init__(input_size, hidden_size)
         dtype = _factory_dtype(dtype)
         factory = {"device": device, "dtype": dtype}
         self.input_map = nn.Linear(input_size, 3 * hidden_size, **factory)
@@ -453,10 +451,24 @@ class RotationGRUCell(_Cell):
 
 
 class _RecurrentSequence(nn.Module):
-    """``nn.GRU``-style runner over a stack of :class:`_Cell` layers."""
+    """``nn.GRU``-style runner over a stack of ``cell_class`` layers."""
 
-    def __init__(self, cells: list[_Cell], batch_first: bool) -> None:
+    cell_class: type[_Cell]
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        **cell_kwargs,
+    ) -> None:
         super().__init__()
+        num_layers = _positive_int("num_layers", num_layers)
+        cells = [
+            self.cell_class(input_size if k == 0 else hidden_size, hidden_size, **cell_kwargs)
+            for k in range(num_layers)
+        ]
         self.layers = nn.ModuleList(cells)
         self.batch_first = batch_first
         self.input_size = cells[0].input_size
@@ -519,14 +531,6 @@ class _RecurrentSequence(nn.Module):
         )
 
 
-def _stack(cell_cls, input_size: int, hidden_size: int, num_layers: int, **kwargs) -> list[_Cell]:
-    num_layers = _positive_int("num_layers", num_layers)
-    return [
-        cell_cls(input_size if k == 0 else hidden_size, hidden_size, **kwargs)
-        for k in range(num_layers)
-    ]
-
-
 class ComplexGatedRNN(_RecurrentSequence):
     r"""Multi-layer complex gated RNN (cgRNN) with the ``torch.nn.GRU`` interface.
 
@@ -569,16 +573,7 @@ class ComplexGatedRNN(_RecurrentSequence):
         torch.Size([8, 100, 9])
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        batch_first: bool = True,
-        **cell_kwargs,
-    ) -> None:
-        cells = _stack(ComplexGatedCell, input_size, hidden_size, num_layers, **cell_kwargs)
-        super().__init__(cells, batch_first)
+    cell_class = ComplexGatedCell
 
 
 class UnitaryRNN(_RecurrentSequence):
@@ -591,16 +586,7 @@ class UnitaryRNN(_RecurrentSequence):
     :class:`UnitaryRNNCell`.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        batch_first: bool = True,
-        **cell_kwargs,
-    ) -> None:
-        cells = _stack(UnitaryRNNCell, input_size, hidden_size, num_layers, **cell_kwargs)
-        super().__init__(cells, batch_first)
+    cell_class = UnitaryRNNCell
 
 
 class RotationGRU(_RecurrentSequence):
@@ -612,16 +598,7 @@ class RotationGRU(_RecurrentSequence):
     with GRU gates and candidate (see :class:`RotationGRUCell`). Real input and states.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        batch_first: bool = True,
-        **cell_kwargs,
-    ) -> None:
-        cells = _stack(RotationGRUCell, input_size, hidden_size, num_layers, **cell_kwargs)
-        super().__init__(cells, batch_first)
+    cell_class = RotationGRUCell
 
 
 class LinearUnitaryRecurrence(nn.Module):
@@ -716,7 +693,28 @@ def _check_image(name: str, x: object, channels: int, size: tuple[int, int], all
     return x
 
 
-class RotationConvGRUCell(nn.Module):
+class _ConvCell(nn.Module):
+    """Shared validation of the convolutional cells."""
+
+    state_is_complex: bool
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
+        if not isinstance(kernel_size, int) or kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be an odd int, got {kernel_size!r}")
+        self.padding = kernel_size // 2
+
+    def _inputs(self, x: object, h: object) -> tuple[Tensor, Tensor]:
+        allow = self.state_is_complex
+        x = _check_image("x", x, self.in_channels, self.size, allow_complex=allow)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
+        return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
+
+
+class RotationConvGRUCell(_ConvCell):
     r"""Convolutional rotation-GRU cell (real): 3x3 conv gates, orthogonal 2-D rotation.
 
     .. math::
@@ -740,6 +738,8 @@ class RotationConvGRUCell(nn.Module):
     omitted); output :math:`(B, C_h, H, W)`.
     """
 
+    state_is_complex = False
+
     def __init__(
         self,
         in_channels: int,
@@ -750,32 +750,23 @@ class RotationConvGRUCell(nn.Module):
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        from .unitary import UnitaryConv2d
-
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        super().__init__(in_channels, hidden_channels, kernel_size)
         factory = {"device": device, "dtype": _factory_dtype(dtype)}
         both = in_channels + hidden_channels
-        pad = kernel_size // 2
+        pad = self.padding
         self.gates = nn.Conv2d(both, 2 * hidden_channels, kernel_size, padding=pad, **factory)
         self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
         self.rotation = UnitaryConv2d(size, hidden_channels, real=True, mix=mix, **factory)
         self.size = self.rotation.size
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        x = _check_image("x", x, self.in_channels, self.size, allow_complex=False)
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
-        h = _check_image("h", h, self.hidden_channels, self.size, allow_complex=False)
+        x, h = self._inputs(x, h)
         reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
         candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
         return self.rotation(candidate + update * (h - candidate))
 
 
-class ComplexConvGatedCell(nn.Module):
+class ComplexConvGatedCell(_ConvCell):
     r"""Convolutional complex gated cell with a unitary 2-D transition.
 
     .. math::
@@ -798,6 +789,8 @@ class ComplexConvGatedCell(nn.Module):
     :math:`(B, C_h, H, W)` complex; output complex :math:`(B, C_h, H, W)`.
     """
 
+    state_is_complex = True
+
     def __init__(
         self,
         in_channels: int,
@@ -809,16 +802,10 @@ class ComplexConvGatedCell(nn.Module):
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        from .unitary import UnitaryConv2d
-
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        super().__init__(in_channels, hidden_channels, kernel_size)
         dtype = _factory_dtype(dtype)
         cfactory = {"device": device, "dtype": _complex_of(dtype)}
-        pad = kernel_size // 2
+        pad = self.padding
         ch = hidden_channels
         self.gates = nn.Conv2d(in_channels + ch, 2 * ch, kernel_size, padding=pad, **cfactory)
         self.candidate = nn.Conv2d(in_channels, ch, kernel_size, padding=pad, **cfactory)
@@ -830,11 +817,8 @@ class ComplexConvGatedCell(nn.Module):
         self.size = self.transition.size
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        x = _check_image("x", x, self.in_channels, self.size, allow_complex=True)
-        x = x.to(self.gates.weight.dtype)
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
-        h = _check_image("h", h, self.hidden_channels, self.size, allow_complex=True)
+        x, h = self._inputs(x, h)
+        x, h = x.to(self.gates.weight.dtype), h.to(self.gates.weight.dtype)
         gates = F.mod_sigmoid(self.gates(torch.cat([x, h], 1)), self.gate_alpha)
         reset, update = gates.chunk(2, dim=1)
         pre = self.candidate(x) + self.transition(reset * h)

@@ -1,0 +1,99 @@
+"""The memory-task experiment: budgets, kill-and-resume, and DDP under torchrun."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments import memory
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ["--preset", "smoke", "--models", "cgrnn", "--checkpoint-every", "5"]
+
+
+def test_budget_sizes_models_to_the_same_parameter_count():
+    for name in memory.MODELS:
+        hidden = memory.hidden_for_budget(name, "copy", 20_000)
+        params = memory.count_params(memory.SequenceModel(name, "copy", hidden))
+        bigger = memory.count_params(memory.SequenceModel(name, "copy", hidden + 1))
+        assert params <= 20_000 < bigger, name
+
+
+def test_complex_parameters_count_twice():
+    model = memory.SequenceModel("cgrnn", "copy", 8)
+    real = sum(p.numel() for p in model.parameters() if not p.is_complex())
+    cplx = sum(p.numel() for p in model.parameters() if p.is_complex())
+    assert memory.count_params(model) == real + 2 * cplx
+
+
+def test_outputs_are_written(tmp_path):
+    results = memory.main([*SMOKE, "--steps", "12", "--out", str(tmp_path)])
+    for name in ("config.json", "metrics.csv", "table.md", "table.json", "loss_copy_T8.png"):
+        assert (tmp_path / name).exists(), name
+    rows = json.loads((tmp_path / "table.json").read_text())
+    assert rows[0]["model"] == "cgrnn" and rows[0]["params"] == results[0]["params"]
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 12
+
+
+def test_kill_and_resume_reproduces_an_uninterrupted_run(tmp_path):
+    args = [*SMOKE, "--steps", "120"]
+    reference = memory.main([*args, "--out", str(tmp_path / "reference")])[0]
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.memory", *args, "--out", str(killed)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = killed / "checkpoints" / "copy-T8-cgrnn.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists()
+    interrupted_at = torch.load(checkpoint, weights_only=True)["step"]
+    assert 0 < interrupted_at < 120  # it really was killed mid-run
+
+    resumed = memory.main([*args, "--out", str(killed), "--resume"])[0]
+    assert [h[0] for h in resumed["history"]] == list(range(120))
+    got = torch.tensor([h[1:] for h in resumed["history"]], dtype=torch.float64)
+    want = torch.tensor([h[1:] for h in reference["history"]], dtype=torch.float64)
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-9)
+    assert resumed["eval_loss"] == pytest.approx(reference["eval_loss"], rel=1e-6)
+
+
+def test_ddp_two_processes_on_cpu(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "experiments.memory",
+        *SMOKE,
+        "--models",
+        "cgrnn",
+        "lstm",
+        "--steps",
+        "6",
+        "--out",
+        str(tmp_path),
+    ]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["world_size"] == 2
+    rows = json.loads((tmp_path / "table.json").read_text())
+    assert [r["model"] for r in rows] == ["cgrnn", "lstm"]

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m experiments.showcase --out runs/showcase
+	$(BIN)/python -m experiments.memory --preset demo --out runs/memory-demo
 
 test: $(STAMP) lint unit docs
 

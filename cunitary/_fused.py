@@ -49,7 +49,7 @@ class ComplexGatedScan(torch.autograd.Function):
             gate = torch.sigmoid(alpha * g_pre.real + (1 - alpha) * g_pre.imag)
             reset, update = gate[:, :n], gate[:, n:]
             a = p[:, 2 * n :] + (reset * h) @ u_t
-            rho, unit, k, _ = _modrelu_parts(a, beta)
+            _, unit, k, _ = _modrelu_parts(a, beta)
             h = h + update * (k * unit - h)
             states.append(h)
             pre_gates.append(g_pre)

@@ -1,6 +1,14 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
-from . import analysis, functional, init
+from . import analysis, arma, dynamic, functional, init, stability
+from .arma import (
+    ARMA2d,
+    ARMALSTMCell,
+    ARMASequenceModel,
+    CausalARMA1d,
+    ConvLSTMCell,
+    ConvRNNStack,
+)
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -25,6 +33,8 @@ from .cells import (
     UnitaryRNNCell,
     UnitaryTransition,
 )
+from .dynamic import DynamicConv2d, DynamicLocalFilter2d, UnitaryDynamicFilter2d
+from .stability import effective_receptive_field
 from .unitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
 
 __version__ = "0.1.0"
@@ -53,7 +63,20 @@ __all__ = [
     "ComplexConvGatedCell",
     "UnitaryTransition",
     "ComplexReadout",
+    "ARMA2d",
+    "CausalARMA1d",
+    "ARMASequenceModel",
+    "ConvLSTMCell",
+    "ARMALSTMCell",
+    "ConvRNNStack",
+    "DynamicConv2d",
+    "DynamicLocalFilter2d",
+    "UnitaryDynamicFilter2d",
+    "effective_receptive_field",
     "functional",
     "analysis",
     "init",
+    "arma",
+    "dynamic",
+    "stability",
 ]

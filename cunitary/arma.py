@@ -1,0 +1,761 @@
+"""ARMA layers: a convolution (moving average) followed by an autoregressive solve.
+
+Spatial :class:`ARMA2d` solves a circular 2-D AR system in the Fourier domain; the causal
+:class:`CausalARMA1d` filters sequences exactly (no wrap-around) with poles kept inside the
+unit circle. The convolutional LSTM cells and the backbone of the ARMA paper's video
+experiments live here as well, since they are what the unitary cells are compared with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_numeric, check_tensor
+
+__all__ = [
+    "ar_coefficients",
+    "ar_parameters",
+    "ar_solve2d",
+    "ar_filter1d",
+    "ARMA2d",
+    "CausalARMA1d",
+    "ARMASequenceModel",
+    "ConvLSTMCell",
+    "ARMALSTMCell",
+    "ConvRNNStack",
+]
+
+
+def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _odd_int(name: str, value: object) -> int:
+    value = _positive_int(name, value)
+    if value % 2 != 1:
+        raise ValueError(f"{name} must be odd, got {value}")
+    return value
+
+
+def _margin(value: object) -> float:
+    if not isinstance(value, (int, float)) or not 0.0 < float(value) < 1.0:
+        raise ValueError(f"margin must be a float in (0, 1), got {value!r}")
+    return float(value)
+
+
+# -- the stable length-3 AR factor --------------------------------------------------------
+
+
+def ar_coefficients(alpha: Tensor, beta: Tensor, margin: float = 1e-2) -> tuple[Tensor, Tensor]:
+    r"""Map unconstrained ``(alpha, beta)`` to a stable length-3 AR factor ``[a_-1, 1, a_1]``.
+
+    .. math::
+        \begin{pmatrix} a_{-1} \\ a_{1} \end{pmatrix}
+        = \frac{1 - \epsilon}{\sqrt 2}
+          \begin{pmatrix} \cos\frac\pi4 & -\sin\frac\pi4 \\ \sin\frac\pi4 & \cos\frac\pi4
+          \end{pmatrix}
+          \begin{pmatrix} \tanh\alpha \\ \tanh\beta \end{pmatrix}
+
+    ``tanh`` squashes the plane into the square :math:`(-1, 1)^2`; the rotation by
+    :math:`\pi/4` and the scale :math:`1/\sqrt2` turn that square into the diamond
+    :math:`|a_{-1}| + |a_1| < 1`, since
+    :math:`|u - v|/2 + |u + v|/2 = \max(|u|, |v|)`. On the diamond the factor's spectrum
+    :math:`1 + a_{-1}e^{i\omega} + a_1 e^{-i\omega}` has modulus at least
+    :math:`1 - |a_{-1}| - |a_1| \ge \epsilon`, so division by it is stable for *any*
+    parameters, including saturated ``tanh`` (which reaches 1.0 in floating point; hence
+    the margin :math:`\epsilon`). ARMA paper, Theorem 7.
+
+    Returns:
+        ``(a_minus, a_plus)``, each shaped like the broadcast of ``alpha`` and ``beta``.
+    """
+    margin = _margin(margin)
+    u, v = torch.tanh(alpha), torch.tanh(beta)
+    scale = 0.5 * (1.0 - margin)
+    return scale * (u - v), scale * (u + v)
+
+
+def ar_parameters(
+    a_minus: Tensor, a_plus: Tensor, margin: float = 1e-2
+) -> tuple[Tensor, Tensor]:
+    """Inverse of :func:`ar_coefficients`: the ``(alpha, beta)`` that give these taps.
+
+    Raises:
+        ValueError: if ``|a_minus| + |a_plus| >= 1 - margin`` somewhere (outside the set
+            the parameterisation reaches).
+    """
+    margin = _margin(margin)
+    a_minus, a_plus = torch.as_tensor(a_minus), torch.as_tensor(a_plus)
+    reach = 1.0 - margin
+    if bool(((a_minus.abs() + a_plus.abs()) >= reach).any()):
+        raise ValueError(f"need |a_minus| + |a_plus| < 1 - margin = {reach}, got larger taps")
+    u = (a_plus + a_minus) / reach
+    v = (a_plus - a_minus) / reach
+    return torch.atanh(u), torch.atanh(v)
+
+
+def _factor_spectrum(a_minus: Tensor, a_plus: Tensor, n: int, dilation: int, half: bool) -> Tensor:
+    """DFT (length n, or its rfft half) of the cascade of factors ``[a_-1, 1, a_1]``.
+
+    ``a_minus``, ``a_plus``: ``(Q, C)``; the taps sit at offsets ``-d, 0, +d``. Returns
+    ``(C, n)`` (or ``(C, n // 2 + 1)``).
+    """
+    count = n // 2 + 1 if half else n
+    k = torch.arange(count, device=a_minus.device, dtype=a_minus.dtype)
+    omega = (2 * math.pi * dilation / n) * k
+    phasor = torch.polar(torch.ones_like(omega), omega)  # e^{+i w d}: the tap at -d
+    spectrum = 1 + a_minus[..., None] * phasor + a_plus[..., None] * phasor.conj()
+    return spectrum.prod(dim=0)
+
+
+def _cascade_taps(a_minus: Tensor, a_plus: Tensor, dilation: int) -> Tensor:
+    """Explicit 1-D filter of a cascade: ``(Q, C)`` factors -> ``(C, 2 Q d + 1)`` taps."""
+    c = a_minus.shape[1]
+    taps = torch.ones(c, 1, dtype=a_minus.dtype, device=a_minus.device)
+    for lo, hi in zip(a_minus, a_plus, strict=True):
+        gap = [torch.zeros_like(lo)] * (dilation - 1)
+        factor = torch.stack([lo, *gap, torch.ones_like(lo), *gap, hi], dim=-1)
+        # Full linear convolution, channel by channel (conv1d correlates: flip the factor).
+        taps = nn.functional.conv1d(
+            nn.functional.pad(taps, (2 * dilation, 2 * dilation))[None],
+            factor.flip(-1)[:, None],
+            groups=c,
+        )[0]
+    return taps
+
+
+def ar_solve2d(x: Tensor, ar_filter: Tensor, padding: int = 0) -> Tensor:
+    r"""Solve the circular 2-D autoregression :math:`A * Y = X` for :math:`Y`.
+
+    .. math::
+        Y = \operatorname{ifft2}\bigl(\operatorname{fft2}(X) / \operatorname{fft2}(A)\bigr)
+
+    where :math:`(A * Y)_{p,q} = \sum_{k,l} A_{k,l}\, Y_{(p-k) \bmod H,\,(q-l) \bmod W}` and
+    the filter's taps are indexed from its centre. The system matrix is doubly block
+    circulant, so the Fourier basis diagonalises it and the solve costs two FFTs.
+
+    Args:
+        x: real ``(..., C, H, W)``.
+        ar_filter: real ``(C, kh, kw)`` with odd ``kh, kw``; the centre tap is
+            :math:`A_{0,0}`. Its 2-D DFT must not vanish (the layers guarantee this).
+        padding: zeros added on every side before the solve and cropped after, so that
+            the circular wrap-around passes through ``padding`` rows and columns of zeros
+            instead of the opposite border. Costs FFTs of size ``(H + 2p) x (W + 2p)``.
+
+    Returns:
+        ``Y`` with the shape of ``x``.
+    """
+    x = check_tensor("x", x)
+    ar_filter = check_tensor("ar_filter", ar_filter)
+    check_numeric("x", x, allow_complex=False)
+    check_numeric("ar_filter", ar_filter, allow_complex=False)
+    if ar_filter.dim() != 3 or ar_filter.shape[1] % 2 == 0 or ar_filter.shape[2] % 2 == 0:
+        raise ValueError(
+            f"ar_filter must have shape (C, kh, kw) with odd kh, kw, got {tuple(ar_filter.shape)}"
+        )
+    channels, kh, kw = ar_filter.shape
+    if x.dim() < 3 or x.shape[-3] != channels:
+        raise ValueError(
+            f"x must have shape (..., C={channels}, H, W) to match ar_filter, "
+            f"got {tuple(x.shape)}"
+        )
+    padding = _positive_int("padding", padding, minimum=0)
+    h, w = x.shape[-2:]
+    if h < kh or w < kw:
+        raise ValueError(f"x's (H, W) = {(h, w)} is smaller than the AR filter {(kh, kw)}")
+    if padding:
+        x = nn.functional.pad(x, (padding,) * 4)
+    size = x.shape[-2:]
+    placed = nn.functional.pad(ar_filter, (0, size[1] - kw, 0, size[0] - kh))
+    placed = placed.roll((-(kh // 2), -(kw // 2)), dims=(-2, -1))
+    y = torch.fft.irfft2(torch.fft.rfft2(x) / torch.fft.rfft2(placed), s=size)
+    if padding:
+        y = y[..., padding : padding + h, padding : padding + w]
+    return y
+
+
+# -- the spatial ARMA layer ----------------------------------------------------------------
+
+
+class ARMA2d(nn.Module):
+    r"""Spatial ARMA layer: a convolution followed by a stable separable AR solve.
+
+    .. math::
+        A * Y = W * X + b,\qquad A_c = F_c \otimes G_c,\qquad
+        F_c = f_c^{(1)} * \cdots * f_c^{(Q)},\quad f_c^{(q)} = [a_{-1}, 1, a_1]
+
+    The moving average :math:`W * X` is an ordinary :class:`torch.nn.Conv2d`. Each output
+    channel :math:`c` has an autoregressive filter :math:`A_c`: an outer product of a
+    vertical filter :math:`F_c` and a horizontal :math:`G_c`, each a cascade of
+    :math:`Q = (\text{ar\_kernel\_size} - 1) / 2` length-3 factors whose taps come from
+    :func:`ar_coefficients`, so the layer is stable for any parameter values. The AR
+    system is solved by frequency-domain division (circular boundary; see ``ar_padding``).
+    AR parameters start at zero: a new layer computes exactly its convolution.
+
+    Args:
+        in_channels, out_channels: channel counts.
+        kernel_size: moving-average (convolution) size.
+        ar_kernel_size: odd size of the AR filter (1 turns the AR part off).
+        padding: convolution padding; default keeps the size (``dilation * (k - 1) // 2``).
+        dilation: dilation of the convolution.
+        ar_dilation: spacing of the AR taps.
+        bias: add a learnable bias to the convolution.
+        ar_padding: zeros added around the AR solve's input (see :func:`ar_solve2d`).
+        margin: the stability margin :math:`\epsilon` of :func:`ar_coefficients`; every
+            factor's spectrum stays :math:`\ge \epsilon`.
+
+    Shape:
+        ``(B, C_in, H, W) -> (B, C_out, H', W')``; ``H', W'`` at least the AR filter.
+
+    Examples:
+        >>> layer = ARMA2d(3, 8, kernel_size=3)
+        >>> layer(torch.randn(2, 3, 16, 16)).shape
+        torch.Size([2, 8, 16, 16])
+        >>> layer.num_ar_parameters()  # 4 per output channel: (alpha, beta) for F and G
+        32
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        ar_kernel_size: int = 3,
+        padding: int | None = None,
+        dilation: int = 1,
+        ar_dilation: int = 1,
+        bias: bool = True,
+        ar_padding: int = 0,
+        margin: float = 1e-2,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.out_channels = _positive_int("out_channels", out_channels)
+        kernel_size = _positive_int("kernel_size", kernel_size)
+        self.ar_kernel_size = _odd_int("ar_kernel_size", ar_kernel_size)
+        dilation = _positive_int("dilation", dilation)
+        self.ar_dilation = _positive_int("ar_dilation", ar_dilation)
+        self.ar_padding = _positive_int("ar_padding", ar_padding, minimum=0)
+        self.margin = _margin(margin)
+        if padding is None:
+            padding = dilation * (kernel_size - 1) // 2
+        factory = {"device": device, "dtype": dtype}
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=padding, dilation=dilation,
+            bias=bias, **factory,
+        )  # fmt: skip
+        factors = (self.ar_kernel_size - 1) // 2
+        # (axis, factor, channel): axis 0 is the vertical filter F, axis 1 the horizontal G.
+        self.ar_alpha = nn.Parameter(torch.zeros(2, factors, out_channels, **factory))
+        self.ar_beta = nn.Parameter(torch.zeros(2, factors, out_channels, **factory))
+
+    @property
+    def ar_extent(self) -> int:
+        """Height (= width) of the dilated AR filter."""
+        return self.ar_dilation * (self.ar_kernel_size - 1) + 1
+
+    def num_ar_parameters(self) -> int:
+        return self.ar_alpha.numel() + self.ar_beta.numel()
+
+    def ar_taps(self) -> tuple[Tensor, Tensor]:
+        """``(a_minus, a_plus)``, each ``(2, Q, C_out)``."""
+        return ar_coefficients(self.ar_alpha, self.ar_beta, self.margin)
+
+    def ar_filter(self) -> Tensor:
+        """The explicit 2-D AR filter ``(C_out, k, k)`` (dilated; centre tap 1)."""
+        a_minus, a_plus = self.ar_taps()
+        vertical = _cascade_taps(a_minus[0], a_plus[0], self.ar_dilation)
+        horizontal = _cascade_taps(a_minus[1], a_plus[1], self.ar_dilation)
+        return vertical[:, :, None] * horizontal[:, None, :]
+
+    def ar_spectrum(self, size: tuple[int, int]) -> Tensor:
+        """``rfft2`` of the AR filter on an ``(H, W)`` grid: ``(C_out, H, W // 2 + 1)``."""
+        a_minus, a_plus = self.ar_taps()
+        h, w = size
+        vertical = _factor_spectrum(a_minus[0], a_plus[0], h, self.ar_dilation, half=False)
+        horizontal = _factor_spectrum(a_minus[1], a_plus[1], w, self.ar_dilation, half=True)
+        return vertical[:, :, None] * horizontal[:, None, :]
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = check_tensor("x", x)
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must have shape (B, C_in={self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
+        y = self.conv(x)
+        if self.ar_kernel_size == 1:
+            return y
+        h, w = y.shape[-2:]
+        extent = self.ar_extent
+        if h < extent or w < extent:
+            raise ValueError(
+                f"the convolution's output (H, W) = {(h, w)} is smaller than the AR filter "
+                f"({extent}, {extent}); use a larger input or a smaller ar_kernel_size"
+            )
+        p = self.ar_padding
+        if p:
+            y = nn.functional.pad(y, (p,) * 4)
+        size = (h + 2 * p, w + 2 * p)
+        y = torch.fft.irfft2(torch.fft.rfft2(y) / self.ar_spectrum(size), s=size)
+        return y[..., p : p + h, p : p + w] if p else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"ar_kernel_size={self.ar_kernel_size}, ar_dilation={self.ar_dilation}, "
+            f"ar_padding={self.ar_padding}, margin={self.margin}"
+        )
+
+
+# -- causal 1-D ARMA for sequences ---------------------------------------------------------
+
+
+def _next_fast_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n (sizes pocketfft handles fastest)."""
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _impulse_response(a: Tensor, length: int) -> Tensor:
+    """First ``length`` samples of the impulse response of ``1 / A(z)``.
+
+    ``a``: ``(..., p + 1)`` with ``a[..., 0] = 1``. With the companion matrix ``M`` of ``A``
+    the response is ``h_n = (M^n)_{00}``; rows ``e_0^T M^n`` are built by doubling
+    (``[r_0..r_{m-1}] -> [r_0..r_{m-1}, r_0 M^m..r_{m-1} M^m]``), ``log2(length)`` batched
+    small matmuls, exact rather than truncated or aliased.
+    """
+    p = a.shape[-1] - 1
+    batch = a.shape[:-1]
+    if p == 0:
+        h = torch.zeros(*batch, length, dtype=a.dtype, device=a.device)
+        h[..., 0] = 1
+        return h
+    companion = torch.zeros(*batch, p, p, dtype=a.dtype, device=a.device)
+    companion[..., 0, :] = -a[..., 1:]
+    if p > 1:
+        companion[..., 1:, :-1] += torch.eye(p - 1, dtype=a.dtype, device=a.device)
+    rows = torch.zeros(*batch, 1, p, dtype=a.dtype, device=a.device)
+    rows[..., 0, 0] = 1
+    power = companion
+    while rows.shape[-2] < length:
+        rows = torch.cat([rows, rows @ power], dim=-2)
+        if rows.shape[-2] < length:
+            power = power @ power
+    return rows[..., :length, 0]
+
+
+def ar_filter1d(x: Tensor, a: Tensor, method: str = "fft") -> Tensor:
+    r"""Causal all-pole filter: solve :math:`\sum_{k=0}^{p} a_k\, y_{t-k} = x_t` along time.
+
+    Zero initial conditions, ``a_0 = 1`` (as ``scipy.signal.lfilter([1], a, x)``). The fast
+    path forms the exact impulse response :math:`h_0..h_{T-1}` of :math:`1/A(z)` and
+    convolves it with :math:`x` by zero-padded FFTs (length :math:`\ge 2T - 1`): a
+    *linear* convolution, so nothing wraps around however close the poles are to the unit
+    circle (padding the AR solve itself to :math:`2T` would leave an error of order
+    :math:`\rho^T`, 0.13 at :math:`\rho = 0.999,\ T = 2000`).
+
+    Args:
+        x: real ``(..., T)``.
+        a: real ``(..., p + 1)``, broadcast against ``x``'s leading dims; ``a[..., 0]`` is
+            taken to be 1.
+        method: ``"fft"`` or ``"loop"`` (the plain recurrence, a reference).
+
+    Returns:
+        ``y`` shaped like ``x``.
+    """
+    x = check_tensor("x", x)
+    a = check_tensor("a", a)
+    check_numeric("x", x, allow_complex=False)
+    check_numeric("a", a, allow_complex=False)
+    if a.dim() < 1 or a.shape[-1] < 1:
+        raise ValueError(f"a must have shape (..., p + 1) with p >= 0, got {tuple(a.shape)}")
+    if x.dim() < 1:
+        raise ValueError("x must have a time axis (..., T)")
+    dtype = torch.promote_types(x.dtype, a.dtype)
+    x, a = x.to(dtype), a.to(dtype)
+    length = x.shape[-1]
+    if method == "loop":
+        p = a.shape[-1] - 1
+        ys: list[Tensor] = []
+        for t, xt in enumerate(x.unbind(-1)):
+            yt = xt
+            for k in range(1, min(p, t) + 1):
+                yt = yt - a[..., k] * ys[t - k]
+            ys.append(yt)
+        return torch.stack(ys, dim=-1)
+    if method != "fft":
+        raise ValueError(f"method must be 'fft' or 'loop', got {method!r}")
+    # The doubling multiplies powers of the companion matrix whose entries grow like n for
+    # near-repeated poles close to the circle; float64 keeps h exact to float32 rounding.
+    h = _impulse_response(a.double(), length).to(dtype)
+    n = _next_fast_size(2 * length - 1)
+    y = torch.fft.irfft(torch.fft.rfft(x, n) * torch.fft.rfft(h, n), n)
+    return y[..., :length]
+
+
+class CausalARMA1d(nn.Module):
+    r"""Causal ARMA filter for sequences: a causal convolution, then a stable AR recursion.
+
+    .. math::
+        y_t + \sum_{k=1}^{p} a_k\, y_{t-k} = \sum_{j=0}^{K-1} W_j\, x_{t - d j} + b,
+        \qquad A(z) = \prod_{s} \bigl(1 + k^{(s)}_1 (1 + k^{(s)}_2) z^{-1}
+                                       + k^{(s)}_2 z^{-2}\bigr)
+
+    The moving average mixes features over the last :math:`K` steps (dilation :math:`d`).
+    Each output feature has its own AR polynomial :math:`A(z)`: a cascade of second-order
+    sections written with reflection coefficients
+    :math:`k_i = (1 - \epsilon)\tanh(\rho_i)`; :math:`|k_1|, |k_2| < 1` is exactly the
+    condition for both roots to lie inside the unit circle (Schur-Cohn), so every
+    parameter value gives a stable filter, and every stable second-order section is
+    reachable. An odd ``ar_order`` adds a first-order section :math:`1 + k z^{-1}`.
+    Filtering is exact and causal (:func:`ar_filter1d`). AR parameters start at zero (pure
+    moving average).
+
+    Args:
+        in_features, out_features: feature counts.
+        kernel_size: number of past steps (including the current one) in the MA.
+        ar_order: order :math:`p` of each feature's AR polynomial (0 turns it off).
+        dilation: spacing of the MA taps.
+        bias: add a bias to the MA.
+        margin: :math:`\epsilon`, keeps every pole radius :math:`\le 1 - \epsilon`
+            strictly inside the circle even when ``tanh`` saturates.
+
+    Shape:
+        ``(B, T, F_in) -> (B, T, F_out)``.
+
+    Examples:
+        >>> layer = CausalARMA1d(4, 8, kernel_size=3, ar_order=2)
+        >>> layer(torch.randn(2, 50, 4)).shape
+        torch.Size([2, 50, 8])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kernel_size: int = 3,
+        ar_order: int = 2,
+        dilation: int = 1,
+        bias: bool = True,
+        margin: float = 1e-3,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = _positive_int("in_features", in_features)
+        self.out_features = _positive_int("out_features", out_features)
+        self.kernel_size = _positive_int("kernel_size", kernel_size)
+        self.ar_order = _positive_int("ar_order", ar_order, minimum=0)
+        self.dilation = _positive_int("dilation", dilation)
+        self.margin = _margin(margin)
+        factory = {"device": device, "dtype": dtype}
+        self.ma = nn.Conv1d(in_features, out_features, kernel_size, dilation=dilation,
+                            bias=bias, **factory)  # fmt: skip
+        # (section, reflection index, feature); an odd order leaves one k_2 unused.
+        sections = (self.ar_order + 1) // 2
+        self.ar_reflection = nn.Parameter(torch.zeros(sections, 2, out_features, **factory))
+
+    def reflection_coefficients(self) -> Tensor:
+        """``(sections, 2, F_out)`` in ``(-1 + margin, 1 - margin)``."""
+        k = (1.0 - self.margin) * torch.tanh(self.ar_reflection)
+        if self.ar_order % 2:  # the last section is first order
+            keep = torch.ones_like(k)
+            keep[-1, 1] = 0
+            k = k * keep
+        return k
+
+    def ar_polynomial(self) -> Tensor:
+        """``(F_out, p + 1)``: ``[1, a_1, ..., a_p]`` of each feature."""
+        k = self.reflection_coefficients()
+        poly = torch.ones(self.out_features, 1, dtype=k.dtype, device=k.device)
+        for k1, k2 in zip(k[:, 0], k[:, 1], strict=True):
+            section = torch.stack([torch.ones_like(k1), k1 * (1 + k2), k2], dim=-1)
+            poly = nn.functional.conv1d(
+                nn.functional.pad(poly, (2, 2))[None], section.flip(-1)[:, None],
+                groups=self.out_features,
+            )[0]  # fmt: skip
+        return poly[:, : self.ar_order + 1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = check_tensor("x", x)
+        if x.dim() != 3 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"x must have shape (B, T, F_in={self.in_features}), got {tuple(x.shape)}"
+            )
+        pad = self.dilation * (self.kernel_size - 1)
+        y = self.ma(nn.functional.pad(x.transpose(1, 2), (pad, 0)))  # (B, F_out, T)
+        if self.ar_order:
+            y = ar_filter1d(y, self.ar_polynomial())
+        return y.transpose(1, 2)
+
+    def extra_repr(self) -> str:
+        return f"ar_order={self.ar_order}, margin={self.margin}"
+
+
+class ARMASequenceModel(nn.Module):
+    r"""A stack of :class:`CausalARMA1d` layers with non-linearities and a linear readout.
+
+    .. math::
+        h^{(1)} = \phi\bigl(\mathrm{ARMA}_1(x)\bigr),\ \dots,\
+        h^{(L)} = \mathrm{ARMA}_L(h^{(L-1)}),\qquad y = W_o h^{(L)} + b_o
+
+    The ARMA counterpart of a recurrent network on the memory tasks: a causal, stable IIR
+    filter bank per layer instead of a state update.
+
+    Args:
+        input_size, hidden_size: feature counts.
+        output_size: readout size (``None``: return the last layer's features).
+        num_layers: ARMA layers.
+        kernel_size, ar_order, dilation: as in :class:`CausalARMA1d`.
+        activation: module placed between layers (default :class:`torch.nn.GELU`).
+
+    Shape:
+        ``(B, T, input_size) -> (B, T, output_size or hidden_size)``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int | None = None,
+        num_layers: int = 2,
+        kernel_size: int = 3,
+        ar_order: int = 2,
+        dilation: int = 1,
+        activation: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        num_layers = _positive_int("num_layers", num_layers)
+        sizes = [input_size] + [hidden_size] * num_layers
+        self.layers = nn.ModuleList(
+            CausalARMA1d(i, o, kernel_size, ar_order, dilation)
+            for i, o in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+        self.activation = activation if activation is not None else nn.GELU()
+        self.readout = None if output_size is None else nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for j, layer in enumerate(self.layers):
+            x = layer(x)
+            if j + 1 < len(self.layers):
+                x = self.activation(x)
+        return x if self.readout is None else self.readout(x)
+
+
+# -- convolutional LSTM cells and the video backbone ---------------------------------------
+
+
+class ConvLSTMCell(nn.Module):
+    r"""Convolutional LSTM cell with a pluggable convolution.
+
+    .. math::
+        \begin{aligned}
+        I_t, F_t, O_t, G_t &= \operatorname{split}\bigl(W * [X_t, H_{t-1}] + b\bigr),\\
+        C_t &= \sigma(F_t)\odot C_{t-1} + \sigma(I_t)\odot\tanh(G_t),\\
+        H_t &= \sigma(O_t)\odot\tanh(C_t)
+        \end{aligned}
+
+    One convolution over the concatenated input and hidden state computes all four gates
+    (the layout whose parameter counts the ARMA paper reports). ``conv`` swaps the
+    convolution: :class:`ARMALSTMCell` passes :class:`ARMA2d`; ``dilation`` gives the
+    dilated variants.
+
+    Args:
+        in_channels, hidden_channels: channel counts.
+        kernel_size: odd gate convolution size.
+        dilation: its dilation.
+        conv: ``conv(in_channels, out_channels, kernel_size, padding=..., dilation=...)``
+            returning a module; default :class:`torch.nn.Conv2d`.
+
+    Inputs: ``x`` :math:`(B, C_{in}, H, W)` and ``state = (h, c)`` (zeros if omitted).
+    Outputs: the new ``(h, c)``, each :math:`(B, C_h, H, W)`.
+
+    Examples:
+        >>> cell = ConvLSTMCell(1, 8, kernel_size=3)
+        >>> h, c = cell(torch.randn(2, 1, 16, 16))
+        >>> h.shape
+        torch.Size([2, 8, 16, 16])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        conv: Callable[..., nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
+        kernel_size = _odd_int("kernel_size", kernel_size)
+        dilation = _positive_int("dilation", dilation)
+        conv = conv if conv is not None else nn.Conv2d
+        self.gates = conv(
+            in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
+            padding=dilation * (kernel_size - 1) // 2, dilation=dilation,
+        )  # fmt: skip
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
+        x = check_tensor("x", x)
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must have shape (B, C_in={self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+            state = (zeros, zeros)
+        h, c = state
+        if h.shape != c.shape or h.shape[1] != self.hidden_channels or h.shape[2:] != x.shape[2:]:
+            raise ValueError(
+                f"state (h, c) must both have shape (B, {self.hidden_channels}, "
+                f"{x.shape[2]}, {x.shape[3]}), got {tuple(h.shape)} and {tuple(c.shape)}"
+            )
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class ARMALSTMCell(ConvLSTMCell):
+    r"""ConvLSTM whose gate convolution is an :class:`ARMA2d` layer.
+
+    .. math::
+        A * \bigl[I_t, F_t, O_t, G_t\bigr] = W * [X_t, H_{t-1}] + b
+
+    followed by the LSTM update of :class:`ConvLSTMCell`. Each of the :math:`4 C_h` gate
+    channels has its own stable separable AR filter (4 parameters per channel at
+    ``ar_kernel_size=3``), which widens the gates' receptive field to the whole frame.
+
+    Examples:
+        >>> cell = ARMALSTMCell(1, 8)
+        >>> sum(p.numel() for p in cell.parameters()) - sum(
+        ...     p.numel() for p in ConvLSTMCell(1, 8).parameters())
+        128
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        ar_kernel_size: int = 3,
+        ar_dilation: int = 1,
+        ar_padding: int = 0,
+    ) -> None:
+        conv = partial(
+            ARMA2d, ar_kernel_size=ar_kernel_size, ar_dilation=ar_dilation, ar_padding=ar_padding
+        )
+        super().__init__(in_channels, hidden_channels, kernel_size, dilation, conv=conv)
+
+
+def _layer_output(state: object) -> Tensor:
+    """A cell's state is its output, or a tuple whose first element is (ConvLSTM's (h, c))."""
+    return state[0] if isinstance(state, tuple) else state  # type: ignore[index,return-value]
+
+
+class ConvRNNStack(nn.Module):
+    r"""The ARMA paper's video backbone, generic over the recurrent cell.
+
+    .. math::
+        H^{(l)}_t = \operatorname{cell}_l\bigl(Z^{(l-1)}_t, H^{(l)}_{t-1}\bigr),\quad
+        Z^{(l)}_t = \begin{cases}[H^{(l)}_t, H^{(i)}_t] & (i, l) \in \text{skips}\\
+                    H^{(l)}_t & \text{otherwise}\end{cases},\quad
+        Y_t = W_o * Z^{(L)}_t + b_o
+
+    ``num_layers`` cells of ``hidden_channels`` each; a skip ``(i, j)`` concatenates layer
+    :math:`i`'s output to layer :math:`j`'s, and that concatenation feeds layer
+    :math:`j + 1` (the 1x1 output convolution when :math:`j = L`). The defaults (12 layers
+    x 32 channels, skips (3, 9) and (6, 12)) are the ARMA paper's; with
+    :class:`ConvLSTMCell` 3x3 they give its 0.887M parameters (2.462M at 5x5, 0.893M with
+    :class:`ARMALSTMCell`). Complex-state cells (``state_is_complex``) pass complex
+    features between layers; the output convolution sees their real and imaginary parts.
+
+    Args:
+        cell: ``cell(in_channels, hidden_channels)`` building one layer, e.g.
+            ``functools.partial(ConvLSTMCell, kernel_size=3)``.
+        in_channels, out_channels: frame channels in and out.
+        hidden_channels, num_layers, skips: the backbone's shape.
+
+    Inputs: ``x`` :math:`(B, T, C_{in}, H, W)` and per-layer ``states`` (``None``: zeros).
+    Outputs: ``y`` :math:`(B, T, C_{out}, H, W)` and the final ``states`` (a list).
+
+    Examples:
+        >>> net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 1, 8, 4, [(1, 3)])
+        >>> y, states = net(torch.randn(2, 5, 1, 16, 16))
+        >>> y.shape, len(states)
+        (torch.Size([2, 5, 1, 16, 16]), 4)
+    """
+
+    def __init__(
+        self,
+        cell: Callable[[int, int], nn.Module],
+        in_channels: int = 1,
+        out_channels: int = 1,
+        hidden_channels: int = 32,
+        num_layers: int = 12,
+        skips: Sequence[tuple[int, int]] = ((3, 9), (6, 12)),
+    ) -> None:
+        super().__init__()
+        _positive_int("in_channels", in_channels)
+        _positive_int("out_channels", out_channels)
+        _positive_int("hidden_channels", hidden_channels)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.skips = [tuple(s) for s in skips]
+        for i, j in self.skips:
+            if not (isinstance(i, int) and isinstance(j, int) and 1 <= i < j <= num_layers):
+                raise ValueError(
+                    f"skips must be pairs (i, j) with 1 <= i < j <= num_layers={num_layers}, "
+                    f"got {(i, j)}"
+                )
+        self.cells = nn.ModuleList()
+        width = in_channels
+        for layer in range(1, num_layers + 1):
+            self.cells.append(cell(width, hidden_channels))
+            width = hidden_channels * (1 + sum(j == layer for _, j in self.skips))
+        self.complex_state = bool(getattr(self.cells[0], "state_is_complex", False))
+        self.output = nn.Conv2d(width * (2 if self.complex_state else 1), out_channels, 1)
+
+    def step(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """One frame: ``x`` :math:`(B, C_{in}, H, W)` -> ``(y, states)``."""
+        states = [None] * self.num_layers if states is None else list(states)
+        if len(states) != self.num_layers:
+            raise ValueError(f"states must have {self.num_layers} entries, got {len(states)}")
+        outputs: list[Tensor] = []
+        z = x
+        for layer, cell in enumerate(self.cells, start=1):
+            states[layer - 1] = cell(z, states[layer - 1])
+            outputs.append(_layer_output(states[layer - 1]))
+            z = torch.cat([outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer], 1)
+        if z.is_complex():
+            z = torch.cat([z.real, z.imag], dim=1)
+        return self.output(z), states
+
+    def forward(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        x = check_tensor("x", x)
+        if x.dim() != 5:
+            raise ValueError(f"x must have shape (B, T, C, H, W), got {tuple(x.shape)}")
+        ys = []
+        for frame in x.unbind(1):
+            y, states = self.step(frame, states)
+            ys.append(y)
+        return torch.stack(ys, dim=1), states  # type: ignore[return-value]

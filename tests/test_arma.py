@@ -1,0 +1,398 @@
+"""ARMA layers against dense solves, scipy.signal.lfilter and numpy convolutions."""
+
+import math
+from functools import partial
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+from torch import nn
+
+from cunitary import (
+    ARMA2d,
+    ARMALSTMCell,
+    ARMASequenceModel,
+    CausalARMA1d,
+    ComplexConvGatedCell,
+    ConvLSTMCell,
+    ConvRNNStack,
+    RotationConvGRUCell,
+)
+from cunitary.arma import ar_coefficients, ar_filter1d, ar_parameters, ar_solve2d
+
+
+def dense_ar_matrix(ar_filter: np.ndarray, h: int, w: int) -> np.ndarray:
+    """M[(p,q),(a,b)] = A[(p-a) mod H, (q-b) mod W] with A indexed from its centre."""
+    kh, kw = ar_filter.shape
+    m = np.zeros((h * w, h * w))
+    for p in range(h):
+        for q in range(w):
+            for i in range(kh):
+                for j in range(kw):
+                    a, b = (p - (i - kh // 2)) % h, (q - (j - kw // 2)) % w
+                    m[p * w + q, a * w + b] += ar_filter[i, j]
+    return m
+
+
+def random_filter(rng, channels, kh, kw, strength=0.8):
+    """Diagonally dominant centred filters: centre 1, other taps summing to < strength."""
+    taps = rng.uniform(-1, 1, (channels, kh, kw))
+    taps[:, kh // 2, kw // 2] = 0
+    taps *= strength / np.abs(taps).sum(axis=(1, 2), keepdims=True)
+    taps[:, kh // 2, kw // 2] = 1
+    return taps
+
+
+@pytest.mark.parametrize("size", [(7, 7), (8, 6), (5, 9)])
+@pytest.mark.parametrize("kernel", [(3, 3), (3, 5), (5, 5)])
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
+def test_ar_solve2d_equals_dense_solve(size, kernel, dtype, tol):
+    rng = np.random.default_rng(0)
+    h, w = size
+    filters = random_filter(rng, 2, *kernel)
+    x = rng.standard_normal((3, 2, h, w))
+    y = ar_solve2d(torch.tensor(x, dtype=dtype), torch.tensor(filters, dtype=dtype))
+    for c in range(2):
+        m = dense_ar_matrix(filters[c], h, w)
+        ref = np.linalg.solve(m, x[:, c].reshape(3, -1).T).T.reshape(3, h, w)
+        np.testing.assert_allclose(y[:, c].numpy(), ref, atol=tol * 10, rtol=tol)
+        # and the solution satisfies the AR equation
+        np.testing.assert_allclose(
+            (m @ y[:, c].double().numpy().reshape(3, -1).T).T, x[:, c].reshape(3, -1), atol=tol * 10
+        )
+
+
+def test_ar_solve2d_padding_moves_the_boundary_to_zeros():
+    rng = np.random.default_rng(1)
+    filters = random_filter(rng, 1, 3, 3)
+    x = rng.standard_normal((1, 1, 6, 7))
+    pad = 4
+    y = ar_solve2d(torch.tensor(x), torch.tensor(filters), padding=pad)
+    big = np.pad(x[0, 0], pad)
+    m = dense_ar_matrix(filters[0], *big.shape)
+    ref = np.linalg.solve(m, big.ravel()).reshape(big.shape)[pad:-pad, pad:-pad]
+    np.testing.assert_allclose(y[0, 0].numpy(), ref, atol=1e-12)
+
+
+def test_ar_coefficients_fill_the_stable_diamond():
+    alpha = torch.tensor([-1e6, -30.0, -1.0, 0.0, 0.3, 2.0, 1e6, float("inf")])
+    a, b = torch.meshgrid(alpha, alpha, indexing="ij")
+    lo, hi = ar_coefficients(a, b, margin=1e-2)
+    assert torch.isfinite(lo).all() and torch.isfinite(hi).all()
+    assert (lo.abs() + hi.abs()).max() <= 1 - 1e-2 + 1e-7
+    # the corners of the diamond are reached
+    corners = torch.stack([lo.abs() + hi.abs()]).max()
+    assert corners > 0.98
+    # inverse map round trip
+    target_lo, target_hi = torch.tensor([0.3, -0.2, 0.0]), torch.tensor([-0.5, 0.1, 0.9])
+    p, q = ar_parameters(target_lo.double(), target_hi.double())
+    lo, hi = ar_coefficients(p, q)
+    torch.testing.assert_close(lo, target_lo.double())
+    torch.testing.assert_close(hi, target_hi.double())
+    with pytest.raises(ValueError, match="a_minus"):
+        ar_parameters(torch.tensor([0.6]), torch.tensor([0.4]))
+    with pytest.raises(ValueError, match="margin"):
+        ar_coefficients(torch.zeros(1), torch.zeros(1), margin=0.0)
+
+
+@pytest.mark.parametrize("ar_kernel_size,ar_dilation", [(3, 1), (5, 1), (3, 2)])
+def test_arma2d_filter_is_outer_product_of_cascaded_factors(ar_kernel_size, ar_dilation):
+    torch.manual_seed(0)
+    layer = ARMA2d(2, 3, ar_kernel_size=ar_kernel_size, ar_dilation=ar_dilation).double()
+    with torch.no_grad():
+        layer.ar_alpha.normal_()
+        layer.ar_beta.normal_()
+    lo, hi = (t.detach().numpy() for t in layer.ar_taps())
+    filt = layer.ar_filter().detach().numpy()
+    q = (ar_kernel_size - 1) // 2
+    for c in range(3):
+        axes = []
+        for axis in range(2):
+            taps = np.ones(1)
+            for j in range(q):
+                factor = np.zeros(2 * ar_dilation + 1)
+                factor[[0, ar_dilation, 2 * ar_dilation]] = lo[axis, j, c], 1, hi[axis, j, c]
+                taps = np.convolve(taps, factor)
+            axes.append(taps)
+        np.testing.assert_allclose(filt[c], np.outer(*axes), atol=1e-14)
+    assert filt.shape[-1] == layer.ar_extent == ar_dilation * (ar_kernel_size - 1) + 1
+
+
+@pytest.mark.parametrize("ar_kernel_size,ar_dilation,ar_padding", [(3, 1, 0), (5, 1, 0), (3, 2, 3)])
+def test_arma2d_forward_equals_conv_then_dense_ar_solve(ar_kernel_size, ar_dilation, ar_padding):
+    torch.manual_seed(1)
+    layer = ARMA2d(
+        2, 3, kernel_size=3, ar_kernel_size=ar_kernel_size, ar_dilation=ar_dilation,
+        ar_padding=ar_padding, dtype=torch.float64,
+    )  # fmt: skip
+    with torch.no_grad():
+        layer.ar_alpha.normal_()
+        layer.ar_beta.normal_()
+    x = torch.randn(2, 2, 9, 10, dtype=torch.float64)
+    y = layer(x).detach().numpy()
+    t = layer.conv(x).detach().numpy()
+    filt = layer.ar_filter().detach().numpy()
+    for c in range(3):
+        big = np.pad(t[:, c], ((0, 0), (ar_padding,) * 2, (ar_padding,) * 2))
+        m = dense_ar_matrix(filt[c], *big.shape[1:])
+        sol = np.linalg.solve(m, big.reshape(2, -1).T).T.reshape(big.shape)
+        if ar_padding:
+            sol = sol[:, ar_padding:-ar_padding, ar_padding:-ar_padding]
+        np.testing.assert_allclose(y[:, c], sol, atol=1e-10)
+
+
+def test_arma2d_with_zero_ar_is_its_convolution():
+    torch.manual_seed(2)
+    for dtype, tol in [(torch.float64, 1e-13), (torch.float32, 2e-6)]:
+        layer = ARMA2d(3, 4, kernel_size=3, dilation=2, dtype=dtype)
+        conv = nn.Conv2d(3, 4, 3, padding=2, dilation=2, dtype=dtype)
+        conv.load_state_dict(layer.conv.state_dict())
+        x = torch.randn(2, 3, 12, 12, dtype=dtype)
+        torch.testing.assert_close(layer(x), conv(x), atol=tol, rtol=tol)
+    # ar_kernel_size=1 skips the solve: bit-identical
+    layer = ARMA2d(3, 4, ar_kernel_size=1)
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(layer(x), layer.conv(x))
+    assert layer.num_ar_parameters() == 0
+
+
+def test_arma2d_spectrum_bounded_away_from_zero_for_extreme_parameters():
+    layer = ARMA2d(1, 6, ar_kernel_size=5, margin=1e-2).double()
+    extremes = torch.tensor([1e6, -1e6, 40.0, -40.0, 1e6, -1e6], dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_alpha.copy_(extremes.expand(2, 2, 6))
+        layer.ar_beta.copy_(extremes.flip(0).expand(2, 2, 6))
+    for size in [(8, 8), (31, 17), (64, 64)]:
+        spectrum = layer.ar_spectrum(size).abs()
+        assert spectrum.min() >= (1e-2) ** 4 * (1 - 1e-9)  # two factors per axis, two axes
+    x = torch.randn(1, 1, 16, 16, dtype=torch.float64)
+    assert torch.isfinite(layer(x)).all()
+
+
+def test_arma2d_gradcheck():
+    torch.manual_seed(3)
+    layer = ARMA2d(2, 2, ar_kernel_size=3, ar_padding=1, dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_alpha.normal_()
+        layer.ar_beta.normal_()
+    names = [n for n, _ in layer.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in layer.parameters())
+    x = torch.randn(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+
+    def fn(x, *ps):
+        return torch.func.functional_call(layer, dict(zip(names, ps)), (x,))
+
+    assert torch.autograd.gradcheck(fn, (x, *params))
+    f = torch.tensor(random_filter(np.random.default_rng(0), 2, 3, 5), requires_grad=True)
+    assert torch.autograd.gradcheck(ar_solve2d, (x, f))
+
+
+def test_arma_errors():
+    with pytest.raises(ValueError, match="smaller than the AR filter"):
+        ARMA2d(1, 1, ar_kernel_size=5)(torch.randn(1, 1, 4, 8))
+    with pytest.raises(ValueError, match="C_in=3"):
+        ARMA2d(3, 1)(torch.randn(1, 2, 8, 8))
+    with pytest.raises(ValueError, match="dilation"):
+        ARMA2d(1, 1, dilation=0)
+    with pytest.raises(ValueError, match="ar_dilation"):
+        ARMA2d(1, 1, ar_dilation=-1)
+    with pytest.raises(TypeError, match="dilation"):
+        ARMA2d(1, 1, dilation=1.5)
+    with pytest.raises(ValueError, match="ar_kernel_size must be odd"):
+        ARMA2d(1, 1, ar_kernel_size=4)
+    with pytest.raises(ValueError, match="smaller than the AR filter"):
+        ar_solve2d(torch.randn(1, 2, 2), torch.ones(1, 3, 3))
+    with pytest.raises(ValueError, match="C=1"):
+        ar_solve2d(torch.randn(2, 4, 4), torch.ones(1, 3, 3))
+    with pytest.raises(TypeError, match="x"):
+        ar_solve2d(torch.randn(1, 4, 4, dtype=torch.complex64), torch.ones(1, 3, 3))
+    with pytest.raises(ValueError, match="F_in=2"):
+        CausalARMA1d(2, 3)(torch.randn(1, 10, 3))
+    with pytest.raises(ValueError, match="dilation"):
+        CausalARMA1d(2, 3, dilation=0)
+
+
+# -- causal 1-D --------------------------------------------------------------------------
+
+
+def section(radius, angle):
+    """Denominator [1, a1, a2] with poles radius * exp(+-i angle)."""
+    return [1.0, -2 * radius * math.cos(angle), radius**2]
+
+
+@pytest.mark.parametrize(
+    "a",
+    [[1.0, -0.999], section(0.999, 0.3), section(0.9995, 2.5), [1.0, 0.999], [1.0, 0.4, -0.3, 0.1]],
+)
+def test_ar_filter1d_equals_lfilter(a):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2000))
+    ref = scipy.signal.lfilter([1.0], a, x)
+    y = ar_filter1d(torch.tensor(x), torch.tensor(a, dtype=torch.float64)).numpy()
+    np.testing.assert_allclose(y, ref, atol=1e-9 * np.abs(ref).max())
+    # float32: compare with the filter that float32 coefficients define
+    a32 = torch.tensor(a, dtype=torch.float32)
+    ref = scipy.signal.lfilter([1.0], a32.double().numpy(), x)
+    y32 = ar_filter1d(torch.tensor(x, dtype=torch.float32), a32)
+    np.testing.assert_allclose(y32.numpy(), ref, atol=2e-6 * np.abs(ref).max())
+
+
+def test_ar_filter1d_loop_reference_and_gradcheck():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 40, dtype=torch.float64)
+    a = torch.tensor([[1.0, -0.9, 0.2], [1.0, 0.5, 0.0], [1.0, -1.2, 0.6]], dtype=torch.float64)
+    torch.testing.assert_close(ar_filter1d(x, a), ar_filter1d(x, a, method="loop"))
+    x = x[..., :12].clone().requires_grad_()
+    a = a.clone().requires_grad_()
+    assert torch.autograd.gradcheck(ar_filter1d, (x, a))
+
+
+def _set_first_order(layer, pole):
+    """Make every feature's AR polynomial 1 - pole z^-1 (ar_order=1)."""
+    with torch.no_grad():
+        layer.ar_reflection.fill_(math.atanh(-pole / (1 - layer.margin)))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-9), (torch.float32, 2e-6)])
+def test_causal_arma1d_equals_lfilter_at_T2000(dtype, rtol):
+    torch.manual_seed(0)
+    layer = CausalARMA1d(1, 2, kernel_size=4, ar_order=2, dtype=dtype)
+    with torch.no_grad():  # poles at radius 0.999: reflection k2 = r^2, k1 = a1 / (1 + k2)
+        r, theta = 0.999, torch.tensor([0.05, 1.7])
+        k2 = torch.full((2,), r**2)
+        k1 = -2 * r * torch.cos(theta) / (1 + k2)
+        scale = 1 - layer.margin
+        layer.ar_reflection.copy_(torch.atanh(torch.stack([k1, k2])[None] / scale))
+    x = torch.randn(2, 2000, 1, dtype=dtype)
+    y = layer(x).detach().double().numpy()
+    w = layer.ma.weight.detach().double().numpy()  # (F_out, 1, K)
+    bias = layer.ma.bias.detach().double().numpy()
+    poly = layer.ar_polynomial().detach().double().numpy()
+    np.testing.assert_allclose(poly[:, 2], r**2, rtol=1e-6)
+    for f in range(2):
+        b = w[f, 0, ::-1]  # conv1d correlates: lag m has weight w[K - 1 - m]
+        xs = x[..., 0].double().numpy()
+        ref = scipy.signal.lfilter(b, poly[f], xs) + scipy.signal.lfilter(
+            [bias[f]], poly[f], np.ones_like(xs)
+        )
+        np.testing.assert_allclose(y[..., f], ref, atol=rtol * np.abs(ref).max())
+
+
+def test_causal_arma1d_is_causal_and_stable_for_any_parameters():
+    torch.manual_seed(0)
+    layer = CausalARMA1d(2, 3, kernel_size=3, ar_order=5, dilation=2, dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_reflection.copy_(torch.randn_like(layer.ar_reflection) * 1e3)
+    for poly in layer.ar_polynomial().detach().numpy():
+        assert np.abs(np.roots(poly)).max() < 1
+    x = torch.randn(1, 60, 2, dtype=torch.float64)
+    x2 = x.clone()
+    x2[:, 30:] += torch.randn(1, 30, 2, dtype=torch.float64)
+    torch.testing.assert_close(layer(x)[:, :30], layer(x2)[:, :30])  # the past is untouched
+    assert not torch.allclose(layer(x)[:, 30:], layer(x2)[:, 30:])
+
+
+def test_causal_arma1d_gradcheck_and_sequence_model():
+    torch.manual_seed(0)
+    layer = CausalARMA1d(2, 2, kernel_size=2, ar_order=3, dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_reflection.normal_()
+    names = [n for n, _ in layer.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in layer.parameters())
+    x = torch.randn(1, 9, 2, dtype=torch.float64, requires_grad=True)
+
+    def fn(x, *ps):
+        return torch.func.functional_call(layer, dict(zip(names, ps)), (x,))
+
+    assert torch.autograd.gradcheck(fn, (x, *params))
+    model = ARMASequenceModel(3, 8, output_size=5, num_layers=2)
+    assert model(torch.randn(4, 20, 3)).shape == (4, 20, 5)
+    assert ARMASequenceModel(3, 8)(torch.randn(4, 20, 3)).shape == (4, 20, 8)
+
+
+# -- ConvLSTM and the backbone -------------------------------------------------------------
+
+
+def test_convlstm_1x1_equals_lstm_cell_per_pixel():
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(3, 4, kernel_size=1).double()
+    ref = nn.LSTMCell(3, 4).double()
+    w = cell.gates.weight.detach()[:, :, 0, 0]  # (16, 3 + 4), gate order i, f, o, g
+    b = cell.gates.bias.detach()
+    order = torch.cat([torch.arange(0, 8), torch.arange(12, 16), torch.arange(8, 12)])  # i,f,g,o
+    with torch.no_grad():
+        ref.weight_ih.copy_(w[order, :3])
+        ref.weight_hh.copy_(w[order, 3:])
+        ref.bias_ih.copy_(b[order])
+        ref.bias_hh.zero_()
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    h0 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    c0 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    h, c = cell(x, (h0, c0))
+
+    def pixels(t):
+        return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
+
+    h_ref, c_ref = ref(pixels(x), (pixels(h0), pixels(c0)))
+    torch.testing.assert_close(pixels(h), h_ref)
+    torch.testing.assert_close(pixels(c), c_ref)
+
+
+def test_arma_lstm_with_zero_ar_equals_convlstm():
+    torch.manual_seed(0)
+    arma = ARMALSTMCell(2, 3).double()
+    conv = ConvLSTMCell(2, 3).double()
+    conv.gates.load_state_dict(arma.gates.conv.state_dict())
+    x = torch.randn(2, 2, 8, 8, dtype=torch.float64)
+    for a, b in zip(arma(x), conv(x)):
+        torch.testing.assert_close(a, b, atol=1e-13, rtol=1e-13)
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize(
+    "cell,millions",
+    [
+        (partial(ConvLSTMCell, kernel_size=3), 0.887),
+        (partial(ConvLSTMCell, kernel_size=5), 2.462),
+        (partial(ConvLSTMCell, kernel_size=3, dilation=2), 0.887),
+        (partial(ARMALSTMCell, kernel_size=3), 0.893),
+        (partial(ARMALSTMCell, kernel_size=3, dilation=2, ar_dilation=2), 0.893),
+    ],
+)
+def test_backbone_parameter_counts_match_the_arma_paper(cell, millions):
+    net = ConvRNNStack(cell, in_channels=1, out_channels=1)
+    assert count(net) // 1000 == round(millions * 1000)  # the table truncates to 1e-3 M
+    if cell.func is ARMALSTMCell:  # 4 AR parameters per gate channel: 12 x 128 x 4
+        shared = {k: v for k, v in cell.keywords.items() if k in ("kernel_size", "dilation")}
+        plain = ConvRNNStack(partial(ConvLSTMCell, **shared), in_channels=1)
+        assert count(net) - count(plain) == 6144
+
+
+def test_backbone_wiring_and_generic_cells():
+    torch.manual_seed(0)
+    net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 2, 4, num_layers=3, skips=[(1, 3)])
+    assert net.cells[1].in_channels == 4 and net.cells[2].in_channels == 4
+    assert net.output.in_channels == 8  # layer 3 concatenated with layer 1
+    x = torch.randn(2, 5, 1, 8, 8)
+    y, states = net(x)
+    assert y.shape == (2, 5, 2, 8, 8) and len(states) == 3
+    # stepping frame by frame with carried states gives the same outputs
+    s = None
+    for t in range(5):
+        yt, s = net.step(x[:, t], s)
+        torch.testing.assert_close(yt, y[:, t])
+    for cell in (
+        partial(RotationConvGRUCell, size=(8, 8)),
+        partial(ComplexConvGatedCell, size=(8, 8)),
+    ):
+        net = ConvRNNStack(cell, 1, 1, 4, num_layers=3, skips=[(1, 2)])
+        y, _ = net(x)
+        assert y.shape == (2, 5, 1, 8, 8) and not y.is_complex()
+    with pytest.raises(ValueError, match="skips"):
+        ConvRNNStack(partial(ConvLSTMCell), 1, 1, 4, num_layers=3, skips=[(3, 2)])
+    with pytest.raises(ValueError, match="B, T, C, H, W"):
+        net(torch.randn(2, 1, 8, 8))

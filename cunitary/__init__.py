@@ -1,14 +1,6 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
 from . import analysis, arma, dynamic, functional, init, stability
-from .arma import (
-    ARMA2d,
-    ARMALSTMCell,
-    ARMASequenceModel,
-    CausalARMA1d,
-    ConvLSTMCell,
-    ConvRNNStack,
-)
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -19,6 +11,14 @@ from .activations import (
     PhaseAmplitude,
     PhaseReLU,
     ZReLU,
+)
+from .arma import (
+    ARMA2d,
+    ARMALSTMCell,
+    ARMASequenceModel,
+    CausalARMA1d,
+    ConvLSTMCell,
+    ConvRNNStack,
 )
 from .cells import (
     ComplexConvGatedCell,

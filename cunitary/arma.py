@@ -83,9 +83,7 @@ def ar_coefficients(alpha: Tensor, beta: Tensor, margin: float = 1e-2) -> tuple[
     return scale * (u - v), scale * (u + v)
 
 
-def ar_parameters(
-    a_minus: Tensor, a_plus: Tensor, margin: float = 1e-2
-) -> tuple[Tensor, Tensor]:
+def ar_parameters(a_minus: Tensor, a_plus: Tensor, margin: float = 1e-2) -> tuple[Tensor, Tensor]:
     """Inverse of :func:`ar_coefficients`: the ``(alpha, beta)`` that give these taps.
 
     Raises:
@@ -164,8 +162,7 @@ def ar_solve2d(x: Tensor, ar_filter: Tensor, padding: int = 0) -> Tensor:
     channels, kh, kw = ar_filter.shape
     if x.dim() < 3 or x.shape[-3] != channels:
         raise ValueError(
-            f"x must have shape (..., C={channels}, H, W) to match ar_filter, "
-            f"got {tuple(x.shape)}"
+            f"x must have shape (..., C={channels}, H, W) to match ar_filter, got {tuple(x.shape)}"
         )
     padding = _positive_int("padding", padding, minimum=0)
     h, w = x.shape[-2:]

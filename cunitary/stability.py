@@ -83,7 +83,9 @@ def effective_receptive_field(
         raise ValueError(f"spatial_dims must be distinct axes of input_shape, got {dims}")
     sizes = tuple(shape[d] for d in dims)
     position = tuple(s // 2 for s in sizes) if position is None else tuple(position)
-    if len(position) != len(dims) or any(not 0 <= p < s for p, s in zip(position, sizes)):
+    if len(position) != len(dims) or any(
+        not 0 <= p < s for p, s in zip(position, sizes, strict=True)
+    ):
         raise ValueError(f"position must index the spatial sizes {sizes}, got {position}")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(samples, *shape, generator=generator, dtype=dtype).to(device)
@@ -104,10 +106,10 @@ def effective_receptive_field(
         (grad,) = torch.autograd.grad(y[:, t].sum(), x, retain_graph=t + 1 < outputs)
         g = grad.detach().abs().permute(order).reshape(samples, -1, *sizes).double().cpu()
         norm = g.flatten(2).sum(-1).clamp_min(torch.finfo(torch.float64).tiny)
-        total += (g / norm[..., *([None] * len(dims))]).mean(dim=(0, 1))
+        total += (g / norm.reshape(*norm.shape, *[1] * len(dims))).mean(dim=(0, 1))
     erf = total / outputs
     grids = torch.meshgrid(
-        *[torch.arange(s, dtype=torch.float64) - p for s, p in zip(sizes, position)],
+        *[torch.arange(s, dtype=torch.float64) - p for s, p in zip(sizes, position, strict=True)],
         indexing="ij",
     )
     distance = torch.sqrt(sum(g**2 for g in grids))
@@ -134,7 +136,7 @@ def arma_erf_radius(
     if not (len(kernel_sizes) == len(ar) == len(dilations)):
         raise ValueError("kernel_sizes, ar and dilations must have the same length")
     total = 0.0
-    for k, a, d in zip(kernel_sizes, ar, dilations):
+    for k, a, d in zip(kernel_sizes, ar, dilations, strict=True):
         if not 0 <= a < 1:
             raise ValueError(f"ar coefficients must lie in [0, 1), got {a}")
         total += d**2 * (k**2 - 1) / 12 + a / (1 - a) ** 2

@@ -181,7 +181,7 @@ def test_arma2d_gradcheck():
     x = torch.randn(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
 
     def fn(x, *ps):
-        return torch.func.functional_call(layer, dict(zip(names, ps)), (x,))
+        return torch.func.functional_call(layer, dict(zip(names, ps, strict=True)), (x,))
 
     assert torch.autograd.gradcheck(fn, (x, *params))
     f = torch.tensor(random_filter(np.random.default_rng(0), 2, 3, 5), requires_grad=True)
@@ -303,7 +303,7 @@ def test_causal_arma1d_gradcheck_and_sequence_model():
     x = torch.randn(1, 9, 2, dtype=torch.float64, requires_grad=True)
 
     def fn(x, *ps):
-        return torch.func.functional_call(layer, dict(zip(names, ps)), (x,))
+        return torch.func.functional_call(layer, dict(zip(names, ps, strict=True)), (x,))
 
     assert torch.autograd.gradcheck(fn, (x, *params))
     model = ARMASequenceModel(3, 8, output_size=5, num_layers=2)
@@ -345,7 +345,7 @@ def test_arma_lstm_with_zero_ar_equals_convlstm():
     conv = ConvLSTMCell(2, 3).double()
     conv.gates.load_state_dict(arma.gates.conv.state_dict())
     x = torch.randn(2, 2, 8, 8, dtype=torch.float64)
-    for a, b in zip(arma(x), conv(x)):
+    for a, b in zip(arma(x), conv(x), strict=True):
         torch.testing.assert_close(a, b, atol=1e-13, rtol=1e-13)
 
 

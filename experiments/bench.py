@@ -2,6 +2,7 @@
 
     python -m experiments.bench unitary [--repeats 20] [--json runs/bench_unitary.json]
     python -m experiments.bench cells [--repeats 3] [--json runs/bench_cells.json]
+    python -m experiments.bench arma [--repeats 20] [--json runs/bench_arma.json]
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -24,7 +25,10 @@ import torch
 from torch import nn
 
 from cunitary import (
+    ARMA2d,
+    ARMALSTMCell,
     ComplexGatedRNN,
+    ConvLSTMCell,
     LinearUnitaryRecurrence,
     RotationGRU,
     UnitaryConv1d,
@@ -349,6 +353,73 @@ def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:
     return {"models": rows, "scan": scan_rows, "hidden": hidden, "steps": steps}
 
 
+# -- ARMA layers ---------------------------------------------------------------------------
+
+
+def _arma_with_random_ar(**kwargs) -> ARMA2d:
+    layer = ARMA2d(32, 32, 3, **kwargs)
+    with torch.no_grad():  # non-zero AR taps: the solve is not skipped or trivial
+        layer.ar_alpha.normal_()
+        layer.ar_beta.normal_()
+    return layer
+
+
+def run_arma(repeats: int) -> dict:
+    torch.manual_seed(0)
+    shape = (16, 32, 64, 64)
+    x = torch.randn(shape, requires_grad=True)
+    probe = torch.randn(shape)
+    conv = nn.Conv2d(32, 32, 3, padding=1)
+    arma = _arma_with_random_ar()
+    arma5 = _arma_with_random_ar(ar_kernel_size=5)
+    arma_pad = _arma_with_random_ar(ar_padding=8)
+    cases = [
+        ("nn.Conv2d 3x3", lambda: conv(x)),
+        ("ARMA2d 3x3, AR 3x3", lambda: arma(x)),
+        ("ARMA2d 3x3, AR 5x5", lambda: arma5(x)),
+        ("ARMA2d 3x3, AR 3x3, ar_padding=8", lambda: arma_pad(x)),
+    ]
+    seconds = time_interleaved([(fn, probe) for _, fn in cases], repeats)
+    rows = [
+        {"case": name, "seconds": t, "vs_conv2d": t / seconds[0]}
+        for (name, _), t in zip(cases, seconds, strict=True)
+    ]
+    # The recurrent cells of the video backbone, one step at 64x64, batch 16.
+    frame = torch.randn(16, 1, 64, 64, requires_grad=True)
+    cell_probe = torch.randn(16, 32, 64, 64)
+    lstm, arma_lstm = ConvLSTMCell(1, 32), ARMALSTMCell(1, 32)
+    steps = [
+        ("ConvLSTMCell 3x3 (5 steps)", lstm),
+        ("ARMALSTMCell 3x3 (5 steps)", arma_lstm),
+    ]
+
+    def unroll(cell: nn.Module):
+        def run() -> torch.Tensor:
+            state = None
+            for _ in range(5):
+                state = cell(frame, state)
+            return state[0]
+
+        return run
+
+    cell_seconds = time_interleaved([(unroll(c), cell_probe) for _, c in steps], repeats)
+    cell_rows = [
+        {"case": name, "seconds": t, "vs_convlstm": t / cell_seconds[0]}
+        for (name, _), t in zip(steps, cell_seconds, strict=True)
+    ]
+    print_table(
+        f"ARMA2d, forward+backward on {shape} (32 -> 32 channels)",
+        ["case", "ms", "/ nn.Conv2d"],
+        [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_conv2d']:.2f}"] for r in rows],
+    )
+    print_table(
+        "ConvLSTM vs ARMA-LSTM cell, 5 steps forward+backward, (16, 1 -> 32, 64, 64)",
+        ["case", "ms", "/ ConvLSTMCell"],
+        [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_convlstm']:.2f}"] for r in cell_rows],
+    )
+    return {"arma2d": rows, "cells": cell_rows}
+
+
 def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
     probe = _cell_probe(model, x)
 
@@ -361,7 +432,7 @@ def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["unitary", "cells"], help="which table to run")
+    parser.add_argument("suite", choices=["unitary", "cells", "arma"], help="which table to run")
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repetitions (unitary 20, cells 3)"
     )
@@ -369,7 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 20 if args.suite == "unitary" else 3
+        args.repeats = 3 if args.suite == "cells" else 20
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.threads is not None:
@@ -383,6 +454,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}")
     if args.suite == "unitary":
         results = {"env": env, "unitary": run_unitary(args.repeats)}
+    elif args.suite == "arma":
+        results = {"env": env, "arma": run_arma(args.repeats)}
     else:
         results = {"env": env, "cells": run_cells(args.repeats)}
     if args.json is not None:

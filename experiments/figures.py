@@ -4,8 +4,9 @@
 
 Writes ``activations.png`` (phase portraits), ``activation_bounds.png`` (local Lipschitz
 constant :math:`|f_z| + |f_{\\bar z}|` over the plane), ``spectra.png`` (eigen-angles and
-kernels of the unitary convolutions) and, under ``--tables``, ``activation_table.rst``
-(the numbers quoted on the "Complex activations" page).
+kernels of the unitary convolutions), ``erf.png`` and ``erf_theorem3.png`` (effective
+receptive fields of linear ARMA and unitary stacks) and, under ``--tables``,
+``activation_table.rst`` (the numbers quoted on the "Complex activations" page).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import matplotlib
 import torch
 
 import cunitary.functional as F
-from cunitary import UnitaryConv1d, UnitaryConv2d
+from cunitary import ARMA2d, CausalARMA1d, UnitaryConv1d, UnitaryConv2d
 from cunitary.analysis import activation_profile, complex_grid, wirtinger_derivatives
+from cunitary.arma import ar_parameters
+from cunitary.stability import arma_erf_radius, effective_receptive_field
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import hsv_to_rgb  # noqa: E402
+from matplotlib.colors import LogNorm, hsv_to_rgb  # noqa: E402
 
 ACTIVATIONS = {
     "phase-ReLU (a=1.5, b=0.5)": lambda z: F.phase_relu(z, 1.5, 0.5),
@@ -148,6 +151,92 @@ def plot_spectra(out: Path, n: int = 64) -> None:
     plt.close(fig)
 
 
+def linear_arma2d(layers: int, a: float, size: int) -> torch.nn.Sequential:
+    """Uniform 3x3 MA and the symmetric AR factor [-a/2, 1, -a/2] on both axes."""
+    alpha, beta = ar_parameters(torch.tensor(-a / 2), torch.tensor(-a / 2))
+    stack = []
+    for _ in range(layers):
+        layer = ARMA2d(1, 1, bias=False, ar_padding=size // 2, dtype=torch.float64)
+        with torch.no_grad():
+            layer.conv.weight.fill_(1 / 9)
+            layer.ar_alpha.fill_(float(alpha))
+            layer.ar_beta.fill_(float(beta))
+        stack.append(layer)
+    return torch.nn.Sequential(*stack)
+
+
+def linear_arma1d(layers: int, kernel: int, a: float) -> torch.nn.Sequential:
+    """Theorem 3's network: y_i - a y_{i-1} = (1 - a)/K sum_p x_{i-p}."""
+    stack = []
+    for _ in range(layers):
+        layer = CausalARMA1d(1, 1, kernel, ar_order=1, bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            layer.ma.weight.fill_((1 - a) / kernel)
+            layer.ar_reflection.fill_(math.atanh(-a / (1 - layer.margin)))
+        stack.append(layer)
+    return torch.nn.Sequential(*stack)
+
+
+def plot_erf(out: Path, size: int = 65) -> None:
+    torch.manual_seed(0)
+    depths, coefficients = (1, 3, 5), (0.0, 0.6, 0.8, 0.9)
+    fig, axes = plt.subplots(4, 4, figsize=(10, 10.5))
+    shape = (1, size, size)
+    for row, layers in enumerate(depths):
+        for col, a in enumerate(coefficients):
+            erf = effective_receptive_field(linear_arma2d(layers, a, size), shape, samples=1,
+                                            dtype=torch.float64)  # fmt: skip
+            axes[row, col].imshow(erf.map, cmap="magma")
+            axes[row, col].set_title(f"ARMA L={layers}, a={a}: r={erf.radius:.1f}", fontsize=9)
+    for col, layers in enumerate((1, 3, 5)):
+        stack = torch.nn.Sequential(
+            *[UnitaryConv2d(size, real=True, init="small", dtype=torch.float64)
+              for _ in range(layers)]
+        )  # fmt: skip
+        erf = effective_receptive_field(stack, shape, samples=1, dtype=torch.float64)
+        axes[3, col].imshow(erf.map.clamp_min(1e-7), cmap="magma", norm=LogNorm())
+        axes[3, col].set_title(f"UnitaryConv2d 'small' L={layers}: r={erf.radius:.1f}", fontsize=9)
+    stack = UnitaryConv2d(size, real=True, init="uniform", dtype=torch.float64)
+    erf = effective_receptive_field(stack, shape, samples=1, dtype=torch.float64)
+    axes[3, 3].imshow(erf.map.clamp_min(1e-7), cmap="magma", norm=LogNorm())
+    axes[3, 3].set_title(f"UnitaryConv2d 'uniform' L=1: r={erf.radius:.1f}", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(
+        f"Effective receptive fields on {size}x{size} (centre output pixel; "
+        "bottom row on a log scale)"
+    )
+    fig.tight_layout()
+    fig.savefig(out / "erf.png", dpi=80)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    grid = [i / 100 for i in range(0, 96)]
+    length = 1024
+    for layers, colour in zip(depths, ("C0", "C1", "C2"), strict=True):
+        ax.plot(grid, [arma_erf_radius([3] * layers, [a] * layers) for a in grid], colour,
+                label=f"Theorem 3, L={layers}")  # fmt: skip
+        measured = [
+            effective_receptive_field(
+                linear_arma1d(layers, 3, a), (length, 1), spatial_dims=(0,),
+                position=(length - 1,), samples=1, dtype=torch.float64,
+            ).radius
+            for a in (0.0, 0.3, 0.6, 0.8, 0.9, 0.95)
+        ]  # fmt: skip
+        ax.plot(
+            (0.0, 0.3, 0.6, 0.8, 0.9, 0.95), measured, colour + "o", label=f"measured, L={layers}"
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("AR coefficient a")
+    ax.set_ylabel("ERF radius")
+    ax.set_title("1-D linear ARMA networks, K = 3")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "erf_theorem3.png", dpi=90)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/_static"), help="figures")
@@ -157,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     plot_activations(args.out)
     write_table(args.tables)
     plot_spectra(args.out)
+    plot_erf(args.out)
     print(f"wrote figures to {args.out} and activation_table.rst to {args.tables}")
 
 

@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from cunitary import (
+    ARMASequenceModel,
     ComplexGatedRNN,
     ComplexReadout,
     LinearUnitaryRecurrence,
@@ -40,7 +41,16 @@ from cunitary import (
 )
 from cunitary.tasks import ADDING_BASELINE, COPY_LENGTH, adding_task, copy_baseline, copy_task
 
-MODELS = ("cgrnn", "cgrnn_full", "urnn", "rotation_gru", "linear_unitary", "lstm", "gru")
+MODELS = (
+    "cgrnn",
+    "cgrnn_full",
+    "urnn",
+    "rotation_gru",
+    "linear_unitary",
+    "arma",
+    "lstm",
+    "gru",
+)
 COPY_CLASSES = 10  # input tokens 0..9 (one-hot); targets 0..8
 COPY_OUTPUTS = 9
 
@@ -119,6 +129,8 @@ class SequenceModel(nn.Module):
             self.core = LinearUnitaryRecurrence(hidden, input_size=features)
         elif name == "rotation_gru":
             self.core = RotationGRU(features, hidden)
+        elif name == "arma":
+            self.core = ARMASequenceModel(features, hidden, num_layers=2, ar_order=2)
         elif name == "lstm":
             self.core = nn.LSTM(features, hidden, batch_first=True)
         elif name == "gru":
@@ -133,7 +145,9 @@ class SequenceModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task == "copy":
             x = nn.functional.one_hot(x, COPY_CLASSES).float()
-        states, _ = self.core(x)
+        states = self.core(x)
+        if isinstance(states, tuple):  # recurrent cores also return their final state
+            states = states[0]
         return self.readout(states)
 
 

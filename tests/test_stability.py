@@ -82,3 +82,149 @@ def test_erf_errors():
         effective_receptive_field(conv, (1, 9), position=(9,))
     with pytest.raises(ValueError, match="ar coefficients"):
         arma_erf_radius([3], [1.0])
+
+
+# -- singular values, spectral norms, SRN-C ------------------------------------------------
+
+from cunitary.stability import (  # noqa: E402
+    conv_singular_values,
+    conv_spectral_norm,
+    instability_onset,
+    srn_c,
+    stable_rank,
+    temporal_receptive_field,
+)
+
+
+def dense_conv_matrix(kernel: np.ndarray, h: int, w: int, circular: bool) -> np.ndarray:
+    """Matrix of a size-preserving cross-correlation (what nn.Conv2d computes)."""
+    c_out, c_in, kh, kw = kernel.shape
+    m = np.zeros((c_out * h * w, c_in * h * w))
+    for o in range(c_out):
+        for i in range(c_in):
+            for p in range(h):
+                for q in range(w):
+                    for a in range(kh):
+                        for b in range(kw):
+                            pp, qq = p + a - kh // 2, q + b - kw // 2
+                            if circular:
+                                pp, qq = pp % h, qq % w
+                            elif not (0 <= pp < h and 0 <= qq < w):
+                                continue
+                            m[(o * h + p) * w + q, (i * h + pp) * w + qq] += kernel[o, i, a, b]
+    return m
+
+
+@pytest.mark.parametrize("shape,size", [((3, 2, 3, 3), (5, 6)), ((2, 2, 5, 3), (7, 5))])
+def test_conv_singular_values_equal_dense_svd(shape, size):
+    rng = np.random.default_rng(0)
+    kernel = rng.standard_normal(shape)
+    dense = np.linalg.svd(dense_conv_matrix(kernel, *size, circular=True), compute_uv=False)
+    ours = conv_singular_values(torch.tensor(kernel), size).numpy()
+    np.testing.assert_allclose(ours, dense[: len(ours)], atol=1e-10)
+    assert np.allclose(dense[len(ours) :], 0, atol=1e-10)  # the rest of the rank is zero
+
+
+@pytest.mark.parametrize("padding", ["zeros", "circular"])
+def test_power_iteration_matches_dense_spectral_norm(padding):
+    rng = np.random.default_rng(1)
+    kernel = rng.standard_normal((3, 2, 3, 3))
+    dense = dense_conv_matrix(kernel, 6, 7, circular=padding == "circular")
+    expected = np.linalg.norm(dense, 2)
+    # the top two singular values are 0.1% apart here: convergence takes thousands of steps
+    ours = conv_spectral_norm(torch.tensor(kernel), (6, 7), padding=padding, iterations=10_000)
+    assert ours == pytest.approx(expected, rel=1e-6)
+
+
+def layer_singular_values(conv: nn.Conv2d, size, circular: bool) -> np.ndarray:
+    kernel = conv.weight.detach().double().numpy()
+    return np.linalg.svd(dense_conv_matrix(kernel, *size, circular=circular), compute_uv=False)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "circular"])
+@pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (2.0, 1.0), (2.0, 0.2), (1.0, 0.05)])
+def test_srn_c_sets_the_layer_norm_and_bounds_the_stable_rank(padding_mode, alpha, beta):
+    torch.manual_seed(0)
+    size = (6, 6)
+    conv = nn.Conv2d(3, 3, 3, padding=1, padding_mode=padding_mode, dtype=torch.float64)
+    before = layer_singular_values(conv, size, padding_mode == "circular")
+    srn_c(conv, alpha=alpha, beta=beta, input_size=size)
+    for _ in range(20):  # training-mode forwards refine the power iteration
+        conv(torch.randn(1, 3, *size, dtype=torch.float64))
+    s = layer_singular_values(conv, size, padding_mode == "circular")
+    assert s[0] == pytest.approx(alpha, rel=1e-2)
+    target = max(1.0, beta * 36 * 3)
+    bound = conv.parametrizations.weight[0].rank_bound
+    assert stable_rank(torch.tensor(s)) <= bound * 1.01
+    if beta < 1:
+        assert stable_rank(torch.tensor(before)) > target  # the constraint was active
+        assert bound >= target
+        if beta == 0.2:  # reachable: the bound is the target itself
+            assert bound == pytest.approx(target)
+    # gradients reach the unconstrained kernel
+    conv(torch.randn(1, 3, *size, dtype=torch.float64)).sum().backward()
+    assert torch.isfinite(conv.parametrizations.weight.original.grad).all()
+
+
+def test_srn_c_errors():
+    with pytest.raises(TypeError, match="nn.Conv2d"):
+        srn_c(nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="stride"):
+        srn_c(nn.Conv2d(2, 2, 3, stride=2))
+    with pytest.raises(ValueError, match="beta"):
+        srn_c(nn.Conv2d(2, 2, 3, padding=1), beta=1.5)
+    with pytest.raises(ValueError, match="larger than input_size"):
+        conv_singular_values(torch.randn(1, 1, 5, 5), (4, 4))
+
+
+# -- temporal receptive field and long rollouts --------------------------------------------
+
+
+class LinearRecurrence(nn.Module):
+    """h_t = gain * h_{t-1} + x_t, output h_t (the textbook stable / unstable system)."""
+
+    def __init__(self, gain: float) -> None:
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, out = torch.zeros_like(x[:, 0]), []
+        for frame in x.unbind(1):
+            h = self.gain * h + frame
+            out.append(h)
+        return torch.stack(out, 1)
+
+
+@pytest.mark.parametrize("gain,bounded", [(1.1, False), (1.02, False), (0.5, True), (0.7, True)])
+def test_trf_verdict_follows_the_gain(gain, bounded):
+    trf = temporal_receptive_field(LinearRecurrence(gain), frames=41, size=8, steps=60, lr=0.2)
+    assert trf.bounded is bounded
+    assert trf.inputs.shape == (41, 1, 8, 8) and trf.influence.shape == (41,)
+    assert (trf.inputs >= 0).all() and (trf.inputs <= 1).all()
+    assert trf.influence[trf.centre + 1 :].abs().max() == 0  # causal: the future has no say
+    # the optimiser pushes the frames that feed the centre pixel towards 1
+    assert trf.inputs[: trf.centre + 1, 0, 4, 4].min() > 0.9
+    assert trf.history[-1] >= trf.history[0]
+
+
+def test_instability_onset_finds_a_planted_divergence():
+    def step(x, state):
+        count = 1 if state is None else state + 1
+        y = x * 1e9 if count == 137 else x
+        return y, count
+
+    frames = [torch.ones(1, 1, 4, 4) * 0.5 for _ in range(1000)]
+    report = instability_onset(step, frames)
+    assert report.onsets == [137] * 7 and report.frames == 1000
+    assert report.deciles == [137.0] * 9
+
+    # with targets: the PSNR criterion
+    def noisy_step(x, state):
+        count = 1 if state is None else state + 1
+        return (x + (3.0 if count >= 50 else 0.0)), count
+
+    pairs = [(torch.rand(1, 1, 4, 4), None) for _ in range(120)]
+    pairs = [(x, x.clone()) for x, _ in pairs]
+    report = instability_onset(noisy_step, pairs)
+    assert report.onsets == [50, 50]
+    assert report.metric[0] == float("inf") and report.metric[49] < 0

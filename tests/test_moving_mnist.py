@@ -1,0 +1,161 @@
+"""Moving-MNIST data and video metrics against explicit loops and scikit-image."""
+
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from cunitary.metrics import frame_metrics, ssim
+from cunitary.moving_mnist import (
+    DIGIT_SIZE,
+    MovingMNIST,
+    build_dataset,
+    downsample,
+    generate_moving_mnist,
+    load_digits,
+    load_mnist_idx,
+    load_moving_mnist_npy,
+    split_digits,
+    trajectories,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = load_digits()
+    return images, labels
+
+
+def test_offline_digits_are_real_mnist(digits):
+    images, labels = digits
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert images.max() == 255 and (images == 0).mean() > 0.7  # ink on a black background
+
+
+def test_generator_places_digits_like_an_explicit_loop(digits):
+    images = digits[0][:50]
+    seed, n, frames, speed = 3, 6, 12, 2.0
+    out = generate_moving_mnist(images, n, frames, speed=speed, seed=seed)
+    rng = np.random.default_rng(seed)
+    choice = rng.integers(0, len(images), size=(n, 2))
+    pos = trajectories(n * 2, frames, 36, speed, rng).reshape(n, 2, frames, 2)
+    for i in range(n):
+        for t in range(frames):
+            ref = np.zeros((64, 64), np.uint8)
+            for d in range(2):
+                y, x = pos[i, d, t]
+                window = ref[y : y + 28, x : x + 28]
+                np.maximum(window, images[choice[i, d]], out=window)
+            np.testing.assert_array_equal(out[i, t], ref)
+
+
+@pytest.mark.parametrize("speed", [1, 2, 3])
+def test_trajectories_step_bounce_and_stay_in_frame(speed):
+    rng = np.random.default_rng(0)
+    pos = trajectories(2000, 20, 36, speed, rng)
+    assert pos.min() >= 0 and pos.max() <= 36
+    step = np.linalg.norm(np.diff(pos, axis=1), axis=-1)
+    expected = 3.6 * speed
+    assert step.max() <= expected + np.sqrt(2) + 1e-9  # a reflection only shortens a step
+    assert np.median(step) == pytest.approx(expected, abs=0.75)
+
+
+def test_one_digit_keeps_its_size_and_mass(digits):
+    images = digits[0][:20]
+    out = generate_moving_mnist(images, 30, 20, num_digits=1, speed=3.0, seed=1)
+    sums = out.reshape(30, 20, -1).sum(-1, dtype=np.int64)
+    assert (sums == sums[:, :1]).all()  # never clipped by the border
+    for frame in out[:, ::5].reshape(-1, 64, 64):
+        rows, cols = np.nonzero(frame.any(1))[0], np.nonzero(frame.any(0))[0]
+        assert np.ptp(rows) < DIGIT_SIZE and np.ptp(cols) < DIGIT_SIZE
+
+
+def test_generator_is_seeded_and_validates(digits):
+    images = digits[0][:10]
+    a = generate_moving_mnist(images, 4, 5, seed=7)
+    assert np.array_equal(a, generate_moving_mnist(images, 4, 5, seed=7))
+    assert not np.array_equal(a, generate_moving_mnist(images, 4, 5, seed=8))
+    assert np.array_equal(a, generate_moving_mnist(images, 4, 5, seed=7, chunk=3))
+    with pytest.raises(ValueError, match="digits"):
+        generate_moving_mnist(images[:, :20], 2)
+    with pytest.raises(ValueError, match="speed"):
+        generate_moving_mnist(images, 2, speed=0)
+
+
+def test_splits_are_disjoint(digits):
+    train, test = split_digits(digits[0])
+    assert len(train) == 4000 and len(test) == 1000
+    train_keys = {im.tobytes() for im in train}
+    assert not any(im.tobytes() in train_keys for im in test)
+
+
+def test_idx_and_npy_loaders_read_written_files(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 7, dtype=np.uint8)
+    header = np.array([2051, 7, 28, 28], dtype=">u4").tobytes()
+    (tmp_path / "img").write_bytes(header + images.tobytes())
+    with gzip.open(tmp_path / "img.gz", "wb") as f:
+        f.write(header + images.tobytes())
+    (tmp_path / "lab").write_bytes(np.array([2049, 7], dtype=">u4").tobytes() + labels.tobytes())
+    for name in ("img", "img.gz"):
+        got, got_labels = load_mnist_idx(tmp_path / name, tmp_path / "lab")
+        np.testing.assert_array_equal(got, images)
+        np.testing.assert_array_equal(got_labels, labels)
+    with pytest.raises(ValueError, match="magic"):
+        load_mnist_idx(tmp_path / "lab")
+    seq = rng.integers(0, 256, (20, 3, 64, 64), dtype=np.uint8)  # Srivastava's layout
+    np.save(tmp_path / "mnist_test_seq.npy", seq)
+    loaded = load_moving_mnist_npy(tmp_path / "mnist_test_seq.npy")
+    assert loaded.shape == (3, 20, 64, 64)
+    np.testing.assert_array_equal(loaded[1, 4], seq[4, 1])
+
+
+def test_cached_dataset_and_small_variant(tmp_path, digits):
+    path = tmp_path / "mm" / "train.npz"
+    data = build_dataset(path, 8, "train", size=32, digits=digits[0])
+    assert data.shape == (8, 20, 32, 32) and path.exists()
+    assert not list(path.parent.glob("*.tmp*"))
+    again = build_dataset(path, 8, "train", size=32)  # from the cache: no digits needed
+    np.testing.assert_array_equal(again, data)
+    big = generate_moving_mnist(digits[0][:5], 2, 3, seed=0)
+    small = downsample(big)
+    ref = big.reshape(2, 3, 32, 2, 32, 2).mean(axis=(3, 5))
+    np.testing.assert_array_equal(small, np.rint(ref).astype(np.uint8))
+    dataset = MovingMNIST(data, input_frames=10)
+    x, y = dataset[3]
+    assert x.shape == (10, 1, 32, 32) and y.shape == (10, 1, 32, 32)
+    assert 0 <= float(x.min()) and float(x.max()) <= 1
+    with pytest.raises(ValueError, match="split"):
+        build_dataset(path, 8, "dev")
+
+
+def test_metrics_match_scikit_image(digits):
+    rng = np.random.default_rng(0)
+    real = generate_moving_mnist(digits[0][:30], 2, 4, seed=0).astype(np.float64) / 255
+    pairs = [(real[0, 1], real[0, 0]), (real[1, 3], real[0, 2])]
+    pairs += [(rng.random((64, 64)), rng.random((64, 64))), (rng.random((32, 40)),) * 2]
+    for a, b in pairs:
+        m = frame_metrics(torch.tensor(a), torch.tensor(b))
+        assert float(m["ssim"]) == pytest.approx(structural_similarity(a, b, data_range=1))
+        assert float(m["mse"]) == pytest.approx(mean_squared_error(a, b))
+        assert float(m["mse_sum"]) == pytest.approx(mean_squared_error(a, b) * a.size)
+        assert float(m["mae"]) == pytest.approx(np.abs(a - b).mean())
+        if not np.array_equal(a, b):
+            assert float(m["psnr"]) == pytest.approx(peak_signal_noise_ratio(b, a, data_range=1))
+    # batched: one value per frame
+    pred, target = torch.rand(2, 3, 1, 16, 16), torch.rand(2, 3, 1, 16, 16)
+    batched = frame_metrics(pred, target)
+    assert batched["ssim"].shape == (2, 3, 1)
+    assert float(batched["ssim"][1, 2, 0]) == pytest.approx(
+        structural_similarity(pred[1, 2, 0].numpy(), target[1, 2, 0].numpy(), data_range=1),
+        rel=1e-5,
+    )
+    p, t = torch.rand(8, 8).double(), (torch.rand(8, 8) > 0.5).double()
+    bce = torch.nn.functional.binary_cross_entropy(p, t)
+    assert float(frame_metrics(p, t)["bce"]) == pytest.approx(float(bce))
+    with pytest.raises(ValueError, match="smaller than"):
+        ssim(torch.rand(4, 4), torch.rand(4, 4))

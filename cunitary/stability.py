@@ -349,15 +349,17 @@ class SRNC(nn.Module):
 
     def _power(self, kernel: Tensor, u_name: str, v_name: str, iterations: int) -> Tensor:
         forward, adjoint = _conv_operator(kernel.detach(), self.padding, self.dilation)
-        u, v = getattr(self, u_name), getattr(self, v_name)
-        with torch.no_grad():
-            for _ in range(iterations):
-                v = adjoint(u)
-                v = v / v.norm()
-                u = forward(v)
-                u = u / u.norm()
-            getattr(self, u_name).copy_(u)
-            getattr(self, v_name).copy_(v)
+        # Clones: the graph must not hold the buffers that later calls update in place.
+        u, v = getattr(self, u_name).clone(), getattr(self, v_name).clone()
+        if iterations:
+            with torch.no_grad():
+                for _ in range(iterations):
+                    v = adjoint(u)
+                    v = v / v.norm()
+                    u = forward(v)
+                    u = u / u.norm()
+                getattr(self, u_name).copy_(u)
+                getattr(self, v_name).copy_(v)
         # sigma = u^T W_K v, differentiable in K with u, v held fixed (as torch's
         # spectral_norm does); W_K v is linear in K.
         return (u * _conv_operator(kernel, self.padding, self.dilation)[0](v)).sum()
@@ -460,8 +462,10 @@ class TemporalReceptiveField:
             pixel of the output at ``t = centre``.
         output_norms: ``||Y_t||`` per frame.
         centre: index of frame ``t = 0``.
-        bounded: the verdict: the oldest past frames barely influence ``p`` and the
-            outputs after ``t = 0`` do not blow up.
+        reaches_far: the oldest tenth of the past frames still influences ``p`` (long
+            memory, as in a norm-preserving recurrence, or growth).
+        diverges: the outputs after ``t = 0`` blow up (or are not finite).
+        bounded: the verdict, a temporally bounded TRF: neither of the two.
         history: ``|p|`` during the optimisation.
     """
 
@@ -470,6 +474,8 @@ class TemporalReceptiveField:
     influence: Tensor
     output_norms: Tensor
     centre: int
+    reaches_far: bool
+    diverges: bool
     bounded: bool
     history: list[float] = field(default_factory=list)
 
@@ -537,8 +543,9 @@ def temporal_receptive_field(
         or norms[-1] > growth_tolerance * norms[centre].clamp_min(1e-12)
     )
     return TemporalReceptiveField(
-        x.detach()[0], y.detach()[0], influence, norms, centre, not (reaches_far or grows), history
-    )
+        x.detach()[0], y.detach()[0], influence, norms, centre, reaches_far, grows,
+        not (reaches_far or grows), history,
+    )  # fmt: skip
 
 
 # -- long rollouts -----------------------------------------------------------------------

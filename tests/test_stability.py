@@ -199,12 +199,20 @@ class LinearRecurrence(nn.Module):
 def test_trf_verdict_follows_the_gain(gain, bounded):
     trf = temporal_receptive_field(LinearRecurrence(gain), frames=41, size=8, steps=60, lr=0.2)
     assert trf.bounded is bounded
+    assert not trf.diverges  # 20 frames after t = 0: at most 1.1^20 = 6.7 < 10 growth
     assert trf.inputs.shape == (41, 1, 8, 8) and trf.influence.shape == (41,)
     assert (trf.inputs >= 0).all() and (trf.inputs <= 1).all()
     assert trf.influence[trf.centre + 1 :].abs().max() == 0  # causal: the future has no say
     # the optimiser pushes the frames that feed the centre pixel towards 1
     assert trf.inputs[: trf.centre + 1, 0, 4, 4].min() > 0.9
     assert trf.history[-1] >= trf.history[0]
+
+
+def test_trf_of_a_norm_preserving_recurrence_reaches_far_without_diverging():
+    trf = temporal_receptive_field(LinearRecurrence(1.0), frames=41, size=8, steps=20, lr=0.2)
+    assert trf.reaches_far and not trf.diverges and not trf.bounded
+    trf = temporal_receptive_field(LinearRecurrence(1.1), frames=81, size=8, steps=20, lr=0.2)
+    assert trf.reaches_far and trf.diverges  # 1.1^40 = 45 after t = 0
 
 
 def test_instability_onset_finds_a_planted_divergence():

@@ -3,6 +3,7 @@
     python -m experiments.bench unitary [--repeats 20] [--json runs/bench_unitary.json]
     python -m experiments.bench cells [--repeats 3] [--json runs/bench_cells.json]
     python -m experiments.bench arma [--repeats 20] [--json runs/bench_arma.json]
+    python -m experiments.bench data [--repeats 5]    # Moving-MNIST generator, one thread
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -420,6 +421,36 @@ def run_arma(repeats: int) -> dict:
     return {"arma2d": rows, "cells": cell_rows}
 
 
+# -- Moving-MNIST generator ----------------------------------------------------------------
+
+
+def run_data(repeats: int, n: int = 5000) -> dict:
+    from cunitary.moving_mnist import downsample, generate_moving_mnist, load_digits
+
+    torch.set_num_threads(1)  # the goal is per core
+    digits, _ = load_digits()
+    rows = []
+    for speed in (1, 2, 3):
+        times = []
+        for k in range(repeats):
+            start = time.perf_counter()
+            generate_moving_mnist(digits, n, 20, 64, speed=speed, seed=k)
+            times.append(time.perf_counter() - start)
+        rows.append({"case": f"64x64, 20 frames, speed {speed}", "seq_per_s": n / min(times)})
+    times = []
+    for k in range(repeats):
+        start = time.perf_counter()
+        downsample(generate_moving_mnist(digits, n, 20, 64, seed=k))
+        times.append(time.perf_counter() - start)
+    rows.append({"case": "32x32 (generate 64x64, downsample)", "seq_per_s": n / min(times)})
+    print_table(
+        f"Moving-MNIST generator, {n} sequences, 1 thread (best of {repeats})",
+        ["case", "sequences / s"],
+        [[r["case"], f"{r['seq_per_s']:.0f}"] for r in rows],
+    )
+    return {"generator": rows}
+
+
 def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
     probe = _cell_probe(model, x)
 
@@ -432,7 +463,9 @@ def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", choices=["unitary", "cells", "arma"], help="which table to run")
+    parser.add_argument(
+        "suite", choices=["unitary", "cells", "arma", "data"], help="which table to run"
+    )
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repetitions (unitary 20, cells 3)"
     )
@@ -440,7 +473,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = 3 if args.suite == "cells" else 20
+        args.repeats = {"cells": 3, "data": 5}.get(args.suite, 20)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.threads is not None:
@@ -454,6 +487,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}")
     if args.suite == "unitary":
         results = {"env": env, "unitary": run_unitary(args.repeats)}
+    elif args.suite == "data":
+        results = {"env": env, "data": run_data(args.repeats)}
     elif args.suite == "arma":
         results = {"env": env, "arma": run_arma(args.repeats)}
     else:

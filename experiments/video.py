@@ -67,17 +67,17 @@ class Config:
     models: list[str] = field(default_factory=lambda: list(MODELS))
     speeds: list[int] = field(default_factory=lambda: [1])
     size: int = 32
-    hidden: int = 16
+    hidden: int = 12
     layers: int = 3
     skips: list[list[int]] = field(default_factory=lambda: [[1, 3]])
-    train_sequences: int = 2000
-    val_sequences: int = 100
-    test_sequences: int = 200
-    steps: int = 200
-    batch: int = 8
+    train_sequences: int = 1000
+    val_sequences: int = 50
+    test_sequences: int = 100
+    steps: int = 150
+    batch: int = 4
     lr: float = 1e-3
     clip: float = 3.0
-    sampling_steps: int = 100  # teacher forcing falls linearly from 1 to 0 over these steps
+    sampling_steps: int = 75  # teacher forcing falls linearly from 1 to 0 over these steps
     eval_every: int = 50
     plateau_patience: int = 2
     checkpoint_every: int = 50

@@ -31,6 +31,8 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m experiments.bench unitary
 	$(BIN)/python -m experiments.bench cells
+	$(BIN)/python -m experiments.bench arma
+	$(BIN)/python -m experiments.bench data
 
 clean:
 	rm -rf docs/_build runs .pytest_cache .ruff_cache

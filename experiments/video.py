@@ -406,7 +406,8 @@ def parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--models", nargs="+", choices=MODELS)
     parser.add_argument("--speeds", nargs="+", type=int)
-    for name in ("steps", "batch", "hidden", "layers", "seed", "train_sequences", "size"):
+    for name in ("steps", "batch", "hidden", "layers", "seed", "train_sequences", "size",
+                 "sampling_steps", "eval_every", "checkpoint_every"):  # fmt: skip
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
     parser.add_argument("--lr", type=float)
     args = parser.parse_args(argv)

@@ -14,6 +14,23 @@ def check_tensor(name: str, x: object) -> torch.Tensor:
     return x
 
 
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """An ``int`` (not ``bool``) of at least ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_odd_int(name: str, value: object) -> int:
+    """A positive odd ``int``."""
+    value = check_int(name, value)
+    if value % 2 != 1:
+        raise ValueError(f"{name} must be odd, got {value}")
+    return value
+
+
 def check_numeric(name: str, x: torch.Tensor, allow_complex: bool = True) -> None:
     """Accept float32/float64 (and complex64/complex128 when ``allow_complex``)."""
     allowed = _FLOATING + _COMPLEX if allow_complex else _FLOATING

@@ -15,7 +15,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_numeric, check_tensor
+from ._checks import check_int, check_numeric, check_odd_int, check_tensor
 
 __all__ = [
     "ar_coefficients",
@@ -29,21 +29,6 @@ __all__ = [
     "ARMALSTMCell",
     "ConvRNNStack",
 ]
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _odd_int(name: str, value: object) -> int:
-    value = _positive_int(name, value)
-    if value % 2 != 1:
-        raise ValueError(f"{name} must be odd, got {value}")
-    return value
 
 
 def _margin(value: object) -> float:
@@ -164,7 +149,7 @@ def ar_solve2d(x: Tensor, ar_filter: Tensor, padding: int = 0) -> Tensor:
         raise ValueError(
             f"x must have shape (..., C={channels}, H, W) to match ar_filter, got {tuple(x.shape)}"
         )
-    padding = _positive_int("padding", padding, minimum=0)
+    padding = check_int("padding", padding, minimum=0)
     h, w = x.shape[-2:]
     if h < kh or w < kw:
         raise ValueError(f"x's (H, W) = {(h, w)} is smaller than the AR filter {(kh, kw)}")
@@ -236,13 +221,13 @@ class ARMA2d(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.out_channels = _positive_int("out_channels", out_channels)
-        kernel_size = _positive_int("kernel_size", kernel_size)
-        self.ar_kernel_size = _odd_int("ar_kernel_size", ar_kernel_size)
-        dilation = _positive_int("dilation", dilation)
-        self.ar_dilation = _positive_int("ar_dilation", ar_dilation)
-        self.ar_padding = _positive_int("ar_padding", ar_padding, minimum=0)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.out_channels = check_int("out_channels", out_channels)
+        kernel_size = check_int("kernel_size", kernel_size)
+        self.ar_kernel_size = check_odd_int("ar_kernel_size", ar_kernel_size)
+        dilation = check_int("dilation", dilation)
+        self.ar_dilation = check_int("ar_dilation", ar_dilation)
+        self.ar_padding = check_int("ar_padding", ar_padding, minimum=0)
         self.margin = _margin(margin)
         if padding is None:
             padding = dilation * (kernel_size - 1) // 2
@@ -458,11 +443,11 @@ class CausalARMA1d(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.in_features = _positive_int("in_features", in_features)
-        self.out_features = _positive_int("out_features", out_features)
-        self.kernel_size = _positive_int("kernel_size", kernel_size)
-        self.ar_order = _positive_int("ar_order", ar_order, minimum=0)
-        self.dilation = _positive_int("dilation", dilation)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
+        self.kernel_size = check_int("kernel_size", kernel_size)
+        self.ar_order = check_int("ar_order", ar_order, minimum=0)
+        self.dilation = check_int("dilation", dilation)
         self.margin = _margin(margin)
         factory = {"device": device, "dtype": dtype}
         self.ma = nn.Conv1d(in_features, out_features, kernel_size, dilation=dilation,
@@ -541,7 +526,7 @@ class ARMASequenceModel(nn.Module):
         activation: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        num_layers = _positive_int("num_layers", num_layers)
+        num_layers = check_int("num_layers", num_layers)
         sizes = [input_size] + [hidden_size] * num_layers
         self.layers = nn.ModuleList(
             CausalARMA1d(i, o, kernel_size, ar_order, dilation)
@@ -602,10 +587,10 @@ class ConvLSTMCell(nn.Module):
         conv: Callable[..., nn.Module] | None = None,
     ) -> None:
         super().__init__()
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
-        kernel_size = _odd_int("kernel_size", kernel_size)
-        dilation = _positive_int("dilation", dilation)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels)
+        kernel_size = check_odd_int("kernel_size", kernel_size)
+        dilation = check_int("dilation", dilation)
         conv = conv if conv is not None else nn.Conv2d
         self.gates = conv(
             in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
@@ -713,10 +698,10 @@ class ConvRNNStack(nn.Module):
         skips: Sequence[tuple[int, int]] = ((3, 9), (6, 12)),
     ) -> None:
         super().__init__()
-        _positive_int("in_channels", in_channels)
-        _positive_int("out_channels", out_channels)
-        _positive_int("hidden_channels", hidden_channels)
-        self.num_layers = _positive_int("num_layers", num_layers)
+        check_int("in_channels", in_channels)
+        check_int("out_channels", out_channels)
+        check_int("hidden_channels", hidden_channels)
+        self.num_layers = check_int("num_layers", num_layers)
         self.skips = [tuple(s) for s in skips]
         for i, j in self.skips:
             if not (isinstance(i, int) and isinstance(j, int) and 1 <= i < j <= num_layers):

@@ -19,7 +19,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
 from . import init as cinit
-from ._checks import check_numeric, check_tensor, complex_dtype_of
+from ._checks import check_int, check_numeric, check_tensor, complex_dtype_of
 from ._fused import ComplexGatedScan
 from .activations import Hirose, ModReLU
 from .unitary import UnitaryConv2d
@@ -59,12 +59,6 @@ def _factory_dtype(dtype: torch.dtype | None) -> torch.dtype:
     return dtype
 
 
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 class UnitaryTransition(nn.Module):
     r"""A learnable unitary (orthogonal when ``real``) ``H x H`` state transition :math:`U`.
 
@@ -90,7 +84,7 @@ class UnitaryTransition(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
         if kind not in _TRANSITIONS:
             raise ValueError(f"transition must be one of {_TRANSITIONS}, got {kind!r}")
         if orthogonal_map not in ("matrix_exp", "cayley"):
@@ -179,8 +173,8 @@ class _Cell(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
 
     def project(self, x: Tensor) -> Tensor:
         """Input-dependent pre-activations for all time steps at once."""
@@ -464,7 +458,7 @@ class _RecurrentSequence(nn.Module):
         **cell_kwargs,
     ) -> None:
         super().__init__()
-        num_layers = _positive_int("num_layers", num_layers)
+        num_layers = check_int("num_layers", num_layers)
         cells = [
             self.cell_class(input_size if k == 0 else hidden_size, hidden_size, **cell_kwargs)
             for k in range(num_layers)
@@ -639,7 +633,7 @@ class LinearUnitaryRecurrence(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
         if method not in ("closed", "loop"):
             raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
         dtype = _factory_dtype(dtype)
@@ -647,9 +641,7 @@ class LinearUnitaryRecurrence(nn.Module):
         self.batch_first = batch_first
         self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
         cinit.uniform_angles_(self.angles)
-        self.input_size = (
-            hidden_size if input_size is None else _positive_int("input_size", input_size)
-        )
+        self.input_size = hidden_size if input_size is None else check_int("input_size", input_size)
         self.input_weight = None
         if input_size is not None:
             weight = torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
@@ -700,8 +692,8 @@ class _ConvCell(nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int) -> None:
         super().__init__()
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.hidden_channels = _positive_int("hidden_channels", hidden_channels)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels)
         if not isinstance(kernel_size, int) or kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be an odd int, got {kernel_size!r}")
         self.padding = kernel_size // 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_numeric, check_tensor
+from ._checks import check_int, check_numeric, check_odd_int, check_tensor
 from .functional import circulant2d
 
 __all__ = [
@@ -21,19 +21,6 @@ __all__ = [
     "DynamicLocalFilter2d",
     "UnitaryDynamicFilter2d",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _odd(name: str, value: object) -> int:
-    value = _positive_int(name, value)
-    if value % 2 != 1:
-        raise ValueError(f"{name} must be odd, got {value}")
-    return value
 
 
 def _image(name: str, x: object, channels: int | None = None) -> Tensor:
@@ -166,11 +153,11 @@ class DynamicConv2d(nn.Module):
         hidden_channels: int = 32,
     ) -> None:
         super().__init__()
-        self.in_channels = _positive_int("in_channels", in_channels)
-        self.out_channels = _positive_int("out_channels", out_channels)
-        self.kernel_size = _odd("kernel_size", kernel_size)
-        self.context_channels = _positive_int("context_channels", context_channels or in_channels)
-        hidden = _positive_int("hidden_channels", hidden_channels)
+        self.in_channels = check_int("in_channels", in_channels)
+        self.out_channels = check_int("out_channels", out_channels)
+        self.kernel_size = check_odd_int("kernel_size", kernel_size)
+        self.context_channels = check_int("context_channels", context_channels or in_channels)
+        hidden = check_int("hidden_channels", hidden_channels)
         taps = out_channels * in_channels * kernel_size**2
         self.features = nn.Sequential(
             nn.Conv2d(self.context_channels, hidden, 3, padding=1),
@@ -235,10 +222,10 @@ class DynamicLocalFilter2d(nn.Module):
         dilation: int = 1,
     ) -> None:
         super().__init__()
-        self.kernel_size = _odd("kernel_size", kernel_size)
-        self.context_channels = _positive_int("context_channels", context_channels)
-        self.dilation = _positive_int("dilation", dilation)
-        hidden = _positive_int("hidden_channels", hidden_channels)
+        self.kernel_size = check_odd_int("kernel_size", kernel_size)
+        self.context_channels = check_int("context_channels", context_channels)
+        self.dilation = check_int("dilation", dilation)
+        hidden = check_int("hidden_channels", hidden_channels)
         self.generator = _generator(context_channels, hidden, kernel_size**2)
 
     def filters(self, context: Tensor) -> Tensor:
@@ -294,11 +281,11 @@ class UnitaryDynamicFilter2d(nn.Module):
         size = (size, size) if isinstance(size, int) else tuple(size)
         if len(size) != 2:
             raise ValueError(f"size must be an int or (H, W), got {size!r}")
-        self.size = (_positive_int("size[0]", size[0]), _positive_int("size[1]", size[1]))
-        self.channels = _positive_int("channels", channels)
-        self.context_channels = _positive_int("context_channels", context_channels or channels)
+        self.size = (check_int("size[0]", size[0]), check_int("size[1]", size[1]))
+        self.channels = check_int("channels", channels)
+        self.context_channels = check_int("context_channels", context_channels or channels)
         self.real = bool(real)
-        hidden = _positive_int("hidden_channels", hidden_channels)
+        hidden = check_int("hidden_channels", hidden_channels)
         self.generator = _generator(self.context_channels, hidden, channels)
 
     def angles(self, context: Tensor) -> Tensor:

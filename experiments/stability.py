@@ -38,6 +38,7 @@ from cunitary.stability import (
     srn_c,
     temporal_receptive_field,
 )
+from experiments.memory import save_atomically
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -172,12 +173,6 @@ def train(model: nn.Module, data: torch.Tensor, cfg: Config, name: str) -> list[
     return losses
 
 
-def save_atomic(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
-
-
 def spectral_norms(model: nn.Module, size: int) -> list[float]:
     if not isinstance(model, FeatureRecurrentDenoiser):
         return []
@@ -218,7 +213,7 @@ def run(cfg: Config, out: Path) -> list[dict]:
             losses = state["losses"]
         else:
             losses = train(model, train_data, cfg, name)
-            save_atomic({"model": model.state_dict(), "losses": losses}, checkpoint)
+            save_atomically({"model": model.state_dict(), "losses": losses}, checkpoint)
         train_seconds = time.perf_counter() - start
         model.eval()
         with torch.no_grad():

@@ -44,6 +44,7 @@ from cunitary import (
 from cunitary.dynamic import local_filter2d
 from cunitary.metrics import frame_metrics
 from cunitary.moving_mnist import build_dataset
+from experiments.memory import save_atomically
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -231,12 +232,6 @@ def teacher_mask(cfg: Config, step: int, batch: int, rank: int) -> torch.Tensor:
     keep = max(0.0, 1.0 - step / max(1, cfg.sampling_steps))
     g = generator_for(cfg, "sampling", step, rank)
     return torch.rand(batch, PREDICTED_FRAMES - 1, generator=g) < keep
-
-
-def save_atomically(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 @torch.no_grad()

@@ -153,15 +153,22 @@ def ar_solve2d(x: Tensor, ar_filter: Tensor, padding: int = 0) -> Tensor:
     h, w = x.shape[-2:]
     if h < kh or w < kw:
         raise ValueError(f"x's (H, W) = {(h, w)} is smaller than the AR filter {(kh, kw)}")
+
+    def spectrum(size: tuple[int, int]) -> Tensor:
+        placed = nn.functional.pad(ar_filter, (0, size[1] - kw, 0, size[0] - kh))
+        return torch.fft.rfft2(placed.roll((-(kh // 2), -(kw // 2)), dims=(-2, -1)))
+
+    return _padded_solve(x, spectrum, padding)
+
+
+def _padded_solve(x: Tensor, spectrum: Callable[[tuple[int, int]], Tensor], padding: int) -> Tensor:
+    """``irfft2(rfft2(x) / spectrum)`` on ``x`` zero-padded by ``padding``, then cropped."""
+    h, w = x.shape[-2:]
     if padding:
         x = nn.functional.pad(x, (padding,) * 4)
-    size = x.shape[-2:]
-    placed = nn.functional.pad(ar_filter, (0, size[1] - kw, 0, size[0] - kh))
-    placed = placed.roll((-(kh // 2), -(kw // 2)), dims=(-2, -1))
-    y = torch.fft.irfft2(torch.fft.rfft2(x) / torch.fft.rfft2(placed), s=size)
-    if padding:
-        y = y[..., padding : padding + h, padding : padding + w]
-    return y
+    size = (h + 2 * padding, w + 2 * padding)
+    y = torch.fft.irfft2(torch.fft.rfft2(x) / spectrum(size), s=size)
+    return y[..., padding : padding + h, padding : padding + w] if padding else y
 
 
 # -- the spatial ARMA layer ----------------------------------------------------------------
@@ -284,12 +291,7 @@ class ARMA2d(nn.Module):
                 f"the convolution's output (H, W) = {(h, w)} is smaller than the AR filter "
                 f"({extent}, {extent}); use a larger input or a smaller ar_kernel_size"
             )
-        p = self.ar_padding
-        if p:
-            y = nn.functional.pad(y, (p,) * 4)
-        size = (h + 2 * p, w + 2 * p)
-        y = torch.fft.irfft2(torch.fft.rfft2(y) / self.ar_spectrum(size), s=size)
-        return y[..., p : p + h, p : p + w] if p else y
+        return _padded_solve(y, self.ar_spectrum, self.ar_padding)
 
     def extra_repr(self) -> str:
         return (

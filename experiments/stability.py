@@ -9,18 +9,15 @@ constraint, with SRN-C (alpha = 1; alpha = 2 with a small beta), and compared wi
 rotation conv-GRU whose transition is orthogonal. For each model: test PSNR, the spectral
 norm of every conv layer, the temporal receptive field and the instability onsets of a
 10,000-frame rollout. Writes ``config.json``, ``table.md``/``table.json``,
-``onsets.csv``, ``trf.png``, ``rollout_psnr.png`` and per-model checkpoints (a rerun or
-``--resume`` skips trained models).
+``onsets.csv``, ``trf.png``, ``rollout_psnr.png`` and per-model checkpoints that
+``--resume`` continues from (or reuses, when a model is trained to ``--steps``).
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-from tqdm import tqdm
 
 from cunitary import RotationConvGRUCell
 from cunitary.moving_mnist import build_dataset
@@ -38,7 +34,8 @@ from cunitary.stability import (
     srn_c,
     temporal_receptive_field,
 )
-from experiments.memory import save_atomically
+from experiments import runner
+from experiments.runner import count_parameters, option
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -48,21 +45,25 @@ MODELS = ("unconstrained", "srnc_1.0_1.0", "srnc_2.0_0.1", "unitary_gru")
 
 @dataclass
 class Config:
-    models: tuple[str, ...] = MODELS
-    size: int = 32
-    channels: int = 16
-    noise: float = 0.2
-    train_sequences: int = 2000
-    test_sequences: int = 100
-    steps: int = 600
-    batch: int = 8
-    frames: int = 10
-    lr: float = 1e-3
-    rollout_frames: int = 10_000
-    trf_frames: int = 81
-    trf_steps: int = 150
-    seed: int = 0
+    models: list[str] = option(list(MODELS), "denoisers to train", choices=MODELS)
+    size: int = option(32, "frame size", choices=(32, 64))
+    channels: int = option(16, "channels per conv layer", minimum=1)
+    noise: float = option(0.2, "Gaussian noise sigma", minimum=0)
+    train_sequences: int = option(2000, "training clips", minimum=1)
+    test_sequences: int = option(100, "test clips (also the rollout stream)", minimum=1)
+    steps: int = option(600, "training steps per model", minimum=1)
+    batch: int = option(8, "batch size", minimum=1)
+    frames: int = option(10, "frames per training clip", minimum=1)
+    lr: float = option(1e-3, "Adam learning rate", minimum=0)
+    rollout_frames: int = option(10_000, "frames of the long rollout", minimum=1)
+    trf_frames: int = option(81, "frames of the temporal receptive field (odd)", minimum=3)
+    trf_steps: int = option(150, "optimisation steps of the TRF", minimum=1)
+    checkpoint_every: int = option(100, "steps between checkpoints", minimum=1)
+    seed: int = option(0, "seed of the weights, the data and the noise", minimum=0)
 
+
+#: What --resume may change: more steps, other models, the evaluation's lengths.
+RESUMABLE = ("steps", "models", "rollout_frames", "trf_steps", "checkpoint_every")
 
 PRESETS = {
     "default": {},
@@ -78,6 +79,13 @@ PRESETS = {
         "trf_steps": 2,
     },
 }
+
+
+def validate(cfg: Config) -> None:
+    if cfg.frames > 20:
+        raise runner.RunError(f"--frames must be <= 20 (the clip length), got {cfg.frames}")
+    if cfg.trf_frames % 2 == 0:
+        raise runner.RunError(f"--trf-frames must be odd, got {cfg.trf_frames}")
 
 
 class FeatureRecurrentDenoiser(nn.Module):
@@ -156,21 +164,24 @@ def frames_of(sequences: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(sequences).float().div_(255).unsqueeze(2)  # (N, T, 1, H, W)
 
 
-def train(model: nn.Module, data: torch.Tensor, cfg: Config, name: str) -> list[float]:
-    generator = torch.Generator().manual_seed(cfg.seed)
+def train(model: nn.Module, data: torch.Tensor, cfg: Config, name: str, run: runner.Run):
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    losses = []
-    model.train()
-    for _ in tqdm(range(cfg.steps), desc=f"train {name}", leave=False):
+
+    def batch_loss(net: nn.Module, step: int):
+        generator = runner.keyed_generator(cfg.seed, "train", step)
         rows = torch.randint(0, len(data), (cfg.batch,), generator=generator)
         start = int(torch.randint(0, data.shape[1] - cfg.frames + 1, (1,), generator=generator))
         clean = data[rows, start : start + cfg.frames]
-        loss = nn.functional.mse_loss(model(noisy(clean, cfg.noise, generator)), clean)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
-    return losses
+        dirty = noisy(clean, cfg.noise, generator).to(run.device)
+        return (nn.functional.mse_loss(net(dirty), clean.to(run.device)),)
+
+    model.train()
+    progress = runner.train(
+        model, optimiser, batch_loss, run, steps=cfg.steps,
+        checkpoint=run.out / "checkpoints" / f"{name}.pt",
+        checkpoint_every=cfg.checkpoint_every, desc=f"train {name}",
+    )  # fmt: skip
+    return [h[1] for h in progress.history], progress.seconds
 
 
 def spectral_norms(model: nn.Module, size: int) -> list[float]:
@@ -185,41 +196,30 @@ def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
     return 10 * math.log10(1 / mse)
 
 
-def run(cfg: Config, out: Path) -> list[dict]:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "checkpoints").mkdir(exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    data_dir = out / "data"
-    train_data = frames_of(
-        build_dataset(data_dir / "train.npz", cfg.train_sequences, "train", size=cfg.size)
-    )
-    test_data = frames_of(
-        build_dataset(data_dir / "test.npz", cfg.test_sequences, "test", size=cfg.size)
-    )
+def run_experiment(cfg: Config, run: runner.Run) -> list[dict]:
+    data_dir = run.out / "data"
+    train_data, test_data = (
+        frames_of(build_dataset(data_dir / f"{split}_n{n}_size{cfg.size}_seed{cfg.seed}.npz",
+                                n, split, size=cfg.size, seed=cfg.seed))
+        for split, n in (("train", cfg.train_sequences), ("test", cfg.test_sequences))
+    )  # fmt: skip
     generator = torch.Generator().manual_seed(cfg.seed + 1)
     test_noisy = noisy(test_data, cfg.noise, generator)
     stream_clean = test_data.reshape(-1, 1, 1, cfg.size, cfg.size)
     repeats = math.ceil(cfg.rollout_frames / len(stream_clean))
     stream_clean = stream_clean.repeat(repeats, 1, 1, 1, 1)[: cfg.rollout_frames]
     stream_noisy = noisy(stream_clean, cfg.noise, generator)
+    test_noisy, test_data = test_noisy.to(run.device), test_data.to(run.device)
+    stream_noisy, stream_clean = stream_noisy.to(run.device), stream_clean.to(run.device)
     rows, trfs, rollouts = [], {}, {}
     for name in cfg.models:
-        model = build(name, cfg)
-        checkpoint = out / "checkpoints" / f"{name}.pt"
-        start = time.perf_counter()
-        if checkpoint.exists():
-            state = torch.load(checkpoint, weights_only=True)
-            model.load_state_dict(state["model"])
-            losses = state["losses"]
-        else:
-            losses = train(model, train_data, cfg, name)
-            save_atomically({"model": model.state_dict(), "losses": losses}, checkpoint)
-        train_seconds = time.perf_counter() - start
+        model = build(name, cfg).to(run.device)
+        losses, train_seconds = train(model, train_data, cfg, name, run)
         model.eval()
         with torch.no_grad():
             test_psnr = psnr(model(test_noisy), test_data)
         trf = temporal_receptive_field(
-            model, frames=cfg.trf_frames, size=cfg.size, steps=cfg.trf_steps, lr=0.1
+            model, cfg.trf_frames, cfg.size, steps=cfg.trf_steps, lr=0.1, device=run.device
         )
         report = instability_onset(
             model.step, zip(stream_noisy, stream_clean, strict=True), psnr_floor=0.0
@@ -228,7 +228,7 @@ def run(cfg: Config, out: Path) -> list[dict]:
         rows.append(
             {
                 "model": name,
-                "params": sum(p.numel() for p in model.parameters()),
+                "params": count_parameters(model),
                 "test_psnr": test_psnr,
                 "noisy_psnr": psnr(test_noisy, test_data),
                 "final_train_loss": float(np.mean(losses[-20:])),
@@ -244,35 +244,37 @@ def run(cfg: Config, out: Path) -> list[dict]:
             }
         )
         print(json.dumps(rows[-1]))
-    write_outputs(out, rows, trfs, rollouts)
+    write_outputs(run.out, rows, trfs, rollouts)
     return rows
 
 
-def write_outputs(out: Path, rows: list[dict], trfs: dict, rollouts: dict) -> None:
-    (out / "table.json").write_text(json.dumps(rows, indent=2))
-    lines = [
-        "| model | params | test PSNR (noisy) | conv spectral norms | TRF: memory, outputs "
-        "| onsets / frames | onset deciles 10/50/90 |",
-        "|---|---|---|---|---|---|---|",
-    ]
+def table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """The markdown table of ``table.json`` rows (also rendered into the docs)."""
+    header = ["model", "params", "test PSNR (noisy)", "conv spectral norms",
+              "TRF: memory, outputs", "onsets / frames", "onset deciles 10/50/90"]  # fmt: skip
+    body = []
     for r in rows:
         norms = ", ".join(f"{s:.2f}" for s in r["spectral_norms"]) or "(orthogonal transition)"
         deciles = r["onset_deciles"]
         dec = f"{deciles[0]:.0f} / {deciles[4]:.0f} / {deciles[8]:.0f}" if deciles else "-"
-        lines.append(
-            f"| {r['model']} | {r['params']} | {r['test_psnr']:.2f} ({r['noisy_psnr']:.2f}) "
-            f"| {norms} | {'far' if r['trf_reaches_far'] else 'short'}, "
-            f"{'diverge' if r['trf_diverges'] else 'bounded'} "
-            f"| {r['onsets']} / {r['rollout_frames']} | {dec} |"
-        )
-    table = "\n".join(lines) + "\n"
-    (out / "table.md").write_text(table)
+        body.append([r["model"], f"{r['params']:,}",
+                     f"{r['test_psnr']:.2f} ({r['noisy_psnr']:.2f})", norms,
+                     f"{'far' if r['trf_reaches_far'] else 'short'}, "
+                     f"{'diverge' if r['trf_diverges'] else 'bounded'}",
+                     f"{r['onsets']} / {r['rollout_frames']}", dec])  # fmt: skip
+    return header, body
+
+
+def write_outputs(out: Path, rows: list[dict], trfs: dict, rollouts: dict) -> None:
+    runner.write_json(out / "table.json", rows)
+    table = runner.markdown_table(*table_rows(rows))
+    runner.write_text(out / "table.md", table)
     print(table)
-    with open(out / "onsets.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "onset"])
-        for name, report in rollouts.items():
-            writer.writerows([name, o] for o in report.onsets)
+    runner.write_csv(
+        out / "onsets.csv",
+        ["model", "onset"],
+        [[name, o] for name, report in rollouts.items() for o in report.onsets],
+    )
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, trf in trfs.items():
         offsets = np.arange(len(trf.influence)) - trf.centre
@@ -287,8 +289,7 @@ def write_outputs(out: Path, rows: list[dict], trfs: dict, rollouts: dict) -> No
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "trf.png", dpi=90)
-    plt.close(fig)
+    runner.save_figure(fig, out / "trf.png", dpi=90)
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for name, report in rollouts.items():
         metric = np.array(report.metric)
@@ -299,31 +300,18 @@ def write_outputs(out: Path, rows: list[dict], trfs: dict, rollouts: dict) -> No
     ax.set_title("long rollout, state reset at PSNR < 0")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "rollout_psnr.png", dpi=90)
-    plt.close(fig)
+    runner.save_figure(fig, out / "rollout_psnr.png", dpi=90)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="default")
-    parser.add_argument("--models", nargs="+", choices=MODELS)
-    parser.add_argument("--resume", action="store_true", help="reuse trained checkpoints")
-    for name in ("steps", "rollout_frames", "trf_steps", "seed"):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
-    args = parser.parse_args(argv)
-    values = {**asdict(Config()), **PRESETS[args.preset]}
-    values.update(
-        {k: v for k, v in vars(args).items() if k in values and v is not None and k != "models"}
+    cfg, args = runner.parse_config(
+        Config, PRESETS, argv, __doc__.splitlines()[0], "default", validate
     )
-    if args.models:
-        values["models"] = tuple(args.models)
-    cfg = Config(**values)
-    if not args.resume and (args.out / "checkpoints").exists():
-        for stale in (args.out / "checkpoints").glob("*.pt"):
-            stale.unlink()
-    return run(cfg, args.out)
+    with runner.start(cfg, args, may_change=RESUMABLE) as run:
+        if run.world > 1:
+            raise runner.RunError("the stability experiment runs in one process (no torchrun)")
+        return run_experiment(cfg, run)
 
 
 if __name__ == "__main__":
-    main()
+    runner.cli(main)

@@ -2,37 +2,31 @@
 
     python -m experiments.video --preset cpu --out runs/video-cpu           # Moving-MNIST-S
     python -m experiments.video --preset cpu --speeds 1 2 3 --out runs/video-cpu
-    python -m experiments.video --preset paper --out runs/video-paper        # 64x64, a GPU
+    python -m experiments.video --preset gpu --device cuda --out runs/video-gpu
+    python -m experiments.video --preset paper --device cuda --out runs/video-paper
     torchrun --nproc_per_node 2 -m experiments.video --preset smoke --out runs/video-ddp
 
-10 input frames, 10 predicted. Adam, L1 + L2 loss (BCE for the dynamic-filter model, as
-in its paper), gradient-norm clipping, scheduled sampling (the probability of feeding the
-true frame instead of the model's own prediction falls linearly to 0), learning-rate decay
-on validation plateaus. Writes ``config.json``, ``metrics.csv`` (training loss),
-``table.md``/``table.json``, ``frame_metrics.json`` and ``frame_metrics.png`` (per
-predicted frame), ``strip_speed<k>.png`` (input / truth / each model), and checkpoints that
-``--resume`` continues from exactly.
+10 input frames, 10 predicted. Adam, MSE loss on a linear output head by default (BCE
+for the dynamic-filter model, as in its paper), gradient-norm clipping, scheduled
+sampling (the probability of feeding the true frame instead of the model's own
+prediction falls linearly to 0), learning-rate decay on validation plateaus. Writes
+``config.json``, ``metrics.csv`` (training loss), ``curves.json`` (validation MSE over
+training), ``table.md``/``table.json`` (with the blank-frame and copy-last-frame
+references), ``frame_metrics.json`` and ``frame_metrics.png`` (per predicted frame),
+``strip_speed<k>.png`` (input / truth / each model), and checkpoints that ``--resume``
+continues from exactly.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
-import os
-import time
-import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from cunitary import (
     ARMALSTMCell,
@@ -44,7 +38,8 @@ from cunitary import (
 from cunitary.dynamic import local_filter2d
 from cunitary.metrics import frame_metrics
 from cunitary.moving_mnist import build_dataset
-from experiments.memory import save_atomically
+from experiments import runner
+from experiments.runner import count_parameters, option
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -59,38 +54,55 @@ MODELS = (
     "complex_gated",
     "dfn",
 )
+CORE_MODELS = ("convlstm3", "armalstm", "rotation_convgru", "complex_gated")
+UNITARY_MODELS = ("rotation_convgru", "complex_gated")
+#: Rows every table carries: predict an empty frame; repeat the last input frame.
+REFERENCES = ("blank_frame", "copy_last_frame")
 INPUT_FRAMES = 10
 PREDICTED_FRAMES = 10
 
 
 @dataclass
 class Config:
-    models: list[str] = field(default_factory=lambda: list(MODELS))
-    speeds: list[int] = field(default_factory=lambda: [1])
-    size: int = 32
-    hidden: int = 12
-    layers: int = 3
-    skips: list[list[int]] = field(default_factory=lambda: [[1, 3]])
-    train_sequences: int = 1000
-    val_sequences: int = 50
-    test_sequences: int = 100
-    steps: int = 150
-    batch: int = 4
-    lr: float = 1e-3
-    clip: float = 3.0
-    sampling_steps: int = 75  # teacher forcing falls linearly from 1 to 0 over these steps
-    eval_every: int = 50
-    plateau_patience: int = 2
-    checkpoint_every: int = 50
-    budget_model: str = "armalstm"  # complex models are sized to this one's parameters
-    dfn_kernel: int = 9
-    seed: int = 0
+    models: list[str] = option(list(MODELS), "models to train", choices=MODELS)
+    speeds: list[int] = option([1], "digit speeds (1x, 2x, 3x)", minimum=1)
+    size: int = option(32, "frame size: 32 (Moving-MNIST-S) or 64", choices=(32, 64))
+    hidden: int = option(12, "channels per layer (unitary models: sized to the budget)", minimum=1)
+    layers: int = option(3, "recurrent layers", minimum=1)
+    skips: list[list[int]] = option([[1, 3]], "skip connections (i, j)", cli=False)
+    train_sequences: int = option(10_000, "training clips per speed", minimum=1)
+    val_sequences: int = option(100, "validation clips (curves, LR plateaus)", minimum=1)
+    test_sequences: int = option(500, "test clips", minimum=1)
+    steps: int = option(3000, "training steps per model", minimum=1)
+    batch: int = option(8, "batch size (split over DDP ranks)", minimum=1)
+    lr: float = option(1e-3, "Adam learning rate", minimum=0)
+    clip: float = option(3.0, "gradient-norm clip (0: off)", minimum=0)
+    sampling_steps: int = option(
+        1500, "teacher forcing falls linearly from 1 to 0 over these steps", minimum=0
+    )
+    eval_every: int = option(250, "steps between validation evaluations", minimum=1)
+    plateau_patience: int = option(4, "evaluations without progress before LR / 2", minimum=0)
+    checkpoint_every: int = option(250, "steps between checkpoints", minimum=1)
+    budget_model: str = option("armalstm", "unitary models get its parameter count", choices=MODELS)
+    dfn_kernel: int = option(9, "dynamic-filter size (odd)", minimum=1)
+    head: str = option(
+        "linear", "output head: the frame itself, or a sigmoid", choices=("linear", "sigmoid")
+    )
+    loss: str = option("mse", "training loss (dfn: BCE)", choices=("mse", "l1l2"))
+    loss_frames: str = option(
+        "all", "'all': the 9 next-frame predictions while reading count too",
+        choices=("all", "predicted"),
+    )  # fmt: skip
+    seed: int = option(0, "seed of the weights, the data and the batches", minimum=0)
 
+
+#: What --resume may change: more steps, other models/speeds (own checkpoints), and when
+#: checkpoints are written.
+RESUMABLE = ("steps", "models", "speeds", "checkpoint_every")
 
 PRESETS: dict[str, dict] = {
     "smoke": {
         "models": ["convlstm3", "armalstm", "rotation_convgru", "complex_gated", "dfn"],
-        "size": 32,
         "hidden": 4,
         "layers": 2,
         "skips": [[1, 2]],
@@ -105,6 +117,17 @@ PRESETS: dict[str, dict] = {
         "dfn_kernel": 5,
     },
     "cpu": {},
+    "gpu": {
+        "size": 64,
+        "hidden": 32,
+        "layers": 3,
+        "skips": [[1, 3]],
+        "steps": 5000,
+        "batch": 16,
+        "sampling_steps": 2500,
+        "eval_every": 500,
+        "checkpoint_every": 500,
+    },
     "paper": {
         "size": 64,
         "hidden": 32,
@@ -123,17 +146,26 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def validate(cfg: Config) -> None:
+    for skip in cfg.skips:
+        if len(skip) != 2 or not 1 <= skip[0] < skip[1] <= cfg.layers:
+            raise runner.RunError(f"skips must be pairs 1 <= i < j <= layers, got {cfg.skips}")
+    if cfg.dfn_kernel % 2 == 0:
+        raise runner.RunError(f"--dfn-kernel must be odd, got {cfg.dfn_kernel}")
+
+
 # -- models --------------------------------------------------------------------------------
 
 
-def cell_factory(name: str, hidden: int, size: int):
+def cell_factory(name: str, size: int):
     frame = (size, size)
     cells = {
         "convlstm3": partial(ConvLSTMCell, kernel_size=3),
         "convlstm5": partial(ConvLSTMCell, kernel_size=5),
         "convlstm3_dilated": partial(ConvLSTMCell, kernel_size=3, dilation=2),
         "armalstm": partial(ARMALSTMCell, kernel_size=3),
-        "armalstm_dilated": partial(ARMALSTMCell, kernel_size=3, dilation=2, ar_dilation=2),
+        # The ARMA paper's dilated ARMA-LSTM dilates the moving-average convolution only.
+        "armalstm_dilated": partial(ARMALSTMCell, kernel_size=3, dilation=2),
         "rotation_convgru": partial(RotationConvGRUCell, size=frame),
         "complex_gated": partial(ComplexConvGatedCell, size=frame),
         "dfn": partial(ConvLSTMCell, kernel_size=3),
@@ -146,7 +178,8 @@ def cell_factory(name: str, hidden: int, size: int):
 class VideoPredictor(nn.Module):
     """The backbone, and how its output becomes the next frame.
 
-    Most models emit the frame itself (a sigmoid). The dynamic-filter model (``dfn``)
+    Most models emit the frame itself: the last layer's output (``head="linear"``, as in
+    the ARMA authors' training script) or its sigmoid. The dynamic-filter model (``dfn``)
     emits a softmax ``k x k`` filter per pixel and applies it to its input frame: the
     prediction moves and blends the current pixels (De Brabandere et al. 2016).
     """
@@ -154,30 +187,40 @@ class VideoPredictor(nn.Module):
     def __init__(self, name: str, hidden: int, cfg: Config) -> None:
         super().__init__()
         self.name = name
+        self.head = cfg.head
         self.kernel = cfg.dfn_kernel
         out_channels = self.kernel**2 if name == "dfn" else 1
         self.backbone = ConvRNNStack(
-            cell_factory(name, hidden, cfg.size), 1, out_channels, hidden, cfg.layers,
+            cell_factory(name, cfg.size), 1, out_channels, hidden, cfg.layers,
             [tuple(s) for s in cfg.skips],
         )  # fmt: skip
 
     def step(self, frame: torch.Tensor, states):
         out, states = self.backbone.step(frame, states)
         if self.name == "dfn":
-            return local_filter2d(frame, torch.softmax(out, dim=1)), states
-        return torch.sigmoid(out), states
+            return local_filter2d(frame, torch.softmax(out.float(), dim=1)), states
+        return (torch.sigmoid(out) if self.head == "sigmoid" else out), states
 
-    def forward(self, frames: torch.Tensor, future: int, teacher: torch.Tensor | None = None):
+    def forward(
+        self,
+        frames: torch.Tensor,
+        future: int,
+        teacher: tuple[torch.Tensor, torch.Tensor] | None = None,
+        reading: bool = False,
+    ) -> torch.Tensor:
         """Read ``frames`` ``(B, T_in, 1, H, W)``, then predict ``future`` frames.
 
         ``teacher``: ``(B, future - 1, 1, H, W)`` true frames and a boolean mask per
         sample and step deciding whether the true or the predicted frame is fed back
-        (scheduled sampling); ``None`` feeds predictions only.
+        (scheduled sampling); ``None`` feeds predictions only. ``reading=True`` also
+        returns, first, the ``T_in - 1`` next-frame predictions made while reading.
         """
-        states, prediction = None, None
+        states, prediction, outputs = None, None, []
         for frame in frames.unbind(1):
+            if reading and prediction is not None:
+                outputs.append(prediction)
             prediction, states = self.step(frame, states)
-        outputs = [prediction]
+        outputs.append(prediction)
         for k in range(future - 1):
             fed = prediction
             if teacher is not None:
@@ -188,258 +231,259 @@ class VideoPredictor(nn.Module):
         return torch.stack(outputs, 1)
 
 
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
-
-
 def hidden_for(name: str, cfg: Config) -> int:
-    """``cfg.hidden``, except complex/unitary cells: the widest within the budget model."""
-    if name not in ("rotation_convgru", "complex_gated"):
+    """``cfg.hidden``, except the unitary cells: the widest within the budget model."""
+    if name not in UNITARY_MODELS:
         return cfg.hidden
-    budget = count_params(VideoPredictor(cfg.budget_model, cfg.hidden, cfg))
+    budget = count_parameters(VideoPredictor(cfg.budget_model, cfg.hidden, cfg))
     best = 1
     for hidden in range(1, 4 * cfg.hidden + 1):
-        if count_params(VideoPredictor(name, hidden, cfg)) <= budget:
+        if count_parameters(VideoPredictor(name, hidden, cfg)) <= budget:
             best = hidden
     return best
 
 
-# -- training ------------------------------------------------------------------------------
-
-
-def generator_for(cfg: Config, *parts: object) -> torch.Generator:
-    key = zlib.crc32("/".join(str(p) for p in (cfg.seed, *parts)).encode())
-    return torch.Generator().manual_seed(key)
+# -- data and losses -----------------------------------------------------------------------
 
 
 def load_split(cfg: Config, out: Path, split: str, n: int, speed: int) -> torch.Tensor:
-    path = out / "data" / f"{split}_speed{speed}_size{cfg.size}.npz"
-    data = build_dataset(path, n, split, speed=speed, size=cfg.size, seed=cfg.seed)
+    name = f"{split}_n{n}_speed{speed}_size{cfg.size}_seed{cfg.seed}.npz"
+    data = build_dataset(out / "data" / name, n, split, speed=speed, size=cfg.size, seed=cfg.seed)
     return torch.from_numpy(data)  # uint8 (N, 20, H, W)
 
 
-def as_frames(sequences: torch.Tensor) -> torch.Tensor:
-    return sequences.float().div(255).unsqueeze(2)
+def as_frames(sequences: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    return sequences.to(device, non_blocking=True).float().div(255).unsqueeze(2)
 
 
-def loss_fn(name: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def loss_fn(
+    name: str, prediction: torch.Tensor, target: torch.Tensor, loss: str = "mse"
+) -> torch.Tensor:
+    prediction = prediction.float()
     if name == "dfn":
         return nn.functional.binary_cross_entropy(prediction.clamp(1e-6, 1 - 1e-6), target)
-    return nn.functional.l1_loss(prediction, target) + nn.functional.mse_loss(prediction, target)
+    mse = nn.functional.mse_loss(prediction, target)
+    return mse + nn.functional.l1_loss(prediction, target) if loss == "l1l2" else mse
 
 
 def teacher_mask(cfg: Config, step: int, batch: int, rank: int) -> torch.Tensor:
     keep = max(0.0, 1.0 - step / max(1, cfg.sampling_steps))
-    g = generator_for(cfg, "sampling", step, rank)
+    g = runner.keyed_generator(cfg.seed, "sampling", step, rank)
     return torch.rand(batch, PREDICTED_FRAMES - 1, generator=g) < keep
 
 
 @torch.no_grad()
-def evaluate(model: VideoPredictor, data: torch.Tensor, batch: int = 16) -> dict[str, list]:
-    """Per-frame metrics (mean over sequences) and the predictions of the first sequence."""
-    model.eval()
+def evaluate(predict, data: torch.Tensor, device, batch: int = 16) -> dict[str, list]:
+    """Per-frame metrics (mean over sequences) and the predictions of the first sequence.
+
+    ``predict(inputs)`` maps ``(B, 10, 1, H, W)`` to the 10 predicted frames.
+    """
     sums: dict[str, torch.Tensor] = {}
     first = None
     for lo in range(0, len(data), batch):
-        frames = as_frames(data[lo : lo + batch])
+        frames = as_frames(data[lo : lo + batch], device)
         inputs, target = frames[:, :INPUT_FRAMES], frames[:, INPUT_FRAMES:]
-        prediction = model(inputs, PREDICTED_FRAMES).clamp(0, 1)
+        prediction = predict(inputs).float().clamp(0, 1)
         if first is None:
-            first = prediction[0, :, 0]
+            first = prediction[0, :, 0].cpu()
         for key, value in frame_metrics(prediction, target).items():
-            sums[key] = sums.get(key, 0) + value[..., 0].sum(0).double()
-    model.train()
+            sums[key] = sums.get(key, 0) + value[..., 0].sum(0).double().cpu()
     result = {k: (v / len(data)).tolist() for k, v in sums.items()}
     result["first_prediction"] = first
     return result
 
 
-def train(name: str, speed: int, cfg: Config, out: Path, resume: bool, rank: int, world: int):
-    train_data = load_split(cfg, out, "train", cfg.train_sequences, speed)
-    val_data = load_split(cfg, out, "val", cfg.val_sequences, speed)
+def reference_predictor(name: str):
+    """The table's reference rows: an empty frame, or the last input frame repeated."""
+    if name == "blank_frame":
+        return lambda inputs: torch.zeros_like(inputs)
+    return lambda inputs: inputs[:, -1:].expand(-1, PREDICTED_FRAMES, -1, -1, -1)
+
+
+def model_predictor(model: VideoPredictor):
+    def predict(inputs: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        try:
+            return model(inputs, PREDICTED_FRAMES)
+        finally:
+            model.train()
+
+    return predict
+
+
+# -- training ------------------------------------------------------------------------------
+
+
+def train(name: str, speed: int, cfg: Config, run: runner.Run):
+    train_data = load_split(cfg, run.out, "train", cfg.train_sequences, speed)
+    val_data = load_split(cfg, run.out, "val", cfg.val_sequences, speed)
     hidden = hidden_for(name, cfg)
     torch.manual_seed(cfg.seed)
-    model = VideoPredictor(name, hidden, cfg)
-    ddp = DistributedDataParallel(model) if world > 1 else model
+    model = VideoPredictor(name, hidden, cfg).to(run.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=0.5, patience=cfg.plateau_patience
     )
-    checkpoint = out / "checkpoints" / f"speed{speed}-{name}.pt"
-    start, history, seconds = 0, [], 0.0
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start, history, seconds = state["step"], state["history"], state["seconds"]
-    per_rank = max(1, cfg.batch // world)
-    progress = tqdm(range(start, cfg.steps), desc=f"speed {speed} {name}", initial=start,
-                    total=cfg.steps, disable=rank != 0, leave=False)  # fmt: skip
-    for step in progress:
-        tick = time.perf_counter()
-        g = generator_for(cfg, "batch", speed, step, rank)
+    per_rank = max(1, cfg.batch // run.world)
+    reading = cfg.loss_frames == "all"
+
+    def batch_loss(net: nn.Module, step: int):
+        g = runner.keyed_generator(cfg.seed, "batch", speed, step, run.rank)
         rows = torch.randint(0, len(train_data), (per_rank,), generator=g)
-        frames = as_frames(train_data[rows])
-        inputs, target = frames[:, :INPUT_FRAMES], frames[:, INPUT_FRAMES:]
-        mask = teacher_mask(cfg, step, per_rank, rank)
-        prediction = ddp(inputs, PREDICTED_FRAMES, (target[:, :-1], mask))
-        loss = loss_fn(name, prediction, target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        # Norm clipping: complex parameters have no clip_grad_value_ (torch 2.13).
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
-        seconds += time.perf_counter() - tick
-        history.append([step, loss.item()])
-        progress.set_postfix(loss=f"{loss.item():.4g}", refresh=False)
-        done = step + 1
-        if done % cfg.eval_every == 0:
-            val = evaluate(model, val_data)
-            scheduler.step(float(np.mean(val["mse"])))
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            save_atomically(
-                {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "step": done, "history": history,
-                 "seconds": seconds},
-                checkpoint,
-            )  # fmt: skip
-    return model, hidden, history, seconds
+        frames = as_frames(train_data[rows], run.device)
+        target = frames[:, INPUT_FRAMES:]
+        mask = teacher_mask(cfg, step, per_rank, run.rank).to(run.device)
+        teacher = (target[:, :-1], mask)
+        prediction = net(frames[:, :INPUT_FRAMES], PREDICTED_FRAMES, teacher, reading)
+        return (loss_fn(name, prediction, frames[:, 1:] if reading else target, cfg.loss),)
+
+    def validate_model(step: int) -> list[float]:
+        with run.autocast():
+            metrics = evaluate(model_predictor(model), val_data, run.device)
+        mse = float(np.mean(metrics["mse"]))
+        scheduler.step(mse)
+        return [mse, optimizer.param_groups[0]["lr"]]
+
+    progress = runner.train(
+        model, optimizer, batch_loss, run, steps=cfg.steps, clip=cfg.clip,
+        checkpoint=run.out / "checkpoints" / f"speed{speed}-{name}.pt",
+        checkpoint_every=cfg.checkpoint_every, scheduler=scheduler, evaluate=validate_model,
+        eval_every=cfg.eval_every, desc=f"speed {speed} {name}",
+    )  # fmt: skip
+    return model, hidden, progress
 
 
-def run(cfg: Config, out: Path, resume: bool, rank: int, world: int) -> list[dict]:
+def summary(name: str, speed: int, metrics: dict, **extra) -> dict:
+    return {
+        "model": name,
+        "speed": speed,
+        **extra,
+        **{f"test_{k}": float(np.mean(v)) for k, v in metrics.items()},
+    }
+
+
+def run_experiment(cfg: Config, run: runner.Run) -> list[dict]:
     results, curves, strips = [], {}, {}
     for speed in cfg.speeds:
-        test_data = load_split(cfg, out, "test", cfg.test_sequences, speed)
+        test_data = load_split(cfg, run.out, "test", cfg.test_sequences, speed)
         strips[speed] = {"input": as_frames(test_data[:1])[0, :, 0].numpy()}
+        if run.main:
+            for name in REFERENCES:
+                metrics = evaluate(reference_predictor(name), test_data, run.device)
+                metrics.pop("first_prediction")
+                curves[f"{name} (speed {speed})"] = metrics
+                results.append(summary(name, speed, metrics, hidden=0, params=0))
         for name in cfg.models:
-            model, hidden, history, seconds = train(name, speed, cfg, out, resume, rank, world)
-            if rank != 0:
+            model, hidden, progress = train(name, speed, cfg, run)
+            if not run.main:
                 continue
-            metrics = evaluate(model, test_data)
+            with run.autocast():
+                metrics = evaluate(model_predictor(model), test_data, run.device)
             strips[speed][name] = metrics.pop("first_prediction").numpy()
             curves[f"{name} (speed {speed})"] = metrics
+            history = progress.history
             results.append(
-                {
-                    "model": name,
-                    "speed": speed,
-                    "hidden": hidden,
-                    "params": count_params(model),
-                    **{f"test_{k}": float(np.mean(v)) for k, v in metrics.items()},
-                    "final_train_loss": float(np.mean([h[1] for h in history[-20:]])),
-                    "steps": len(history),
-                    "seconds_per_step": seconds / max(1, len(history)),
-                    "history": history,
-                }
-            )
-    if rank == 0:
-        write_outputs(out, cfg, results, curves, strips)
+                summary(
+                    name, speed, metrics, hidden=hidden, params=count_parameters(model),
+                    final_train_loss=float(np.mean([h[1] for h in history[-20:]])),
+                    steps=len(history), seconds_per_step=progress.seconds / max(1, len(history)),
+                    history=history, curve=progress.curve,
+                )
+            )  # fmt: skip
+    if run.main:
+        write_outputs(run.out, cfg, results, curves, strips)
     return results
 
 
 # -- outputs -------------------------------------------------------------------------------
 
 
-def write_outputs(out: Path, cfg: Config, results: list[dict], curves: dict, strips: dict):
-    rows = [{k: v for k, v in r.items() if k != "history"} for r in results]
-    (out / "table.json").write_text(json.dumps(rows, indent=2))
-    (out / "frame_metrics.json").write_text(json.dumps(curves, indent=2))
-    with open(out / "metrics.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "speed", "step", "loss"])
-        for r in results:
-            writer.writerows([r["model"], r["speed"], s, f"{v:.6g}"] for s, v in r["history"])
-    lines = [
-        "| model | speed | params | MSE/frame (x4096: sum) | MAE | PSNR | SSIM | BCE | s/step |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    pixels = cfg.size**2
+def table_rows(rows: list[dict], size: int) -> tuple[list[str], list[list[str]]]:
+    """The markdown table of ``table.json`` rows (also rendered into the docs)."""
+    header = ["model", "speed", "hidden", "params", f"MSE/frame (x{size * size}: sum)",
+              "/ blank", "MAE", "PSNR", "SSIM", "BCE", "s/step"]  # fmt: skip
+    blank = {r["speed"]: r["test_mse"] for r in rows if r["model"] == "blank_frame"}
+    body = []
     for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['speed']}x | {r['params']:,} | {r['test_mse']:.4f} "
-            f"({r['test_mse'] * pixels:.1f}) | {r['test_mae']:.4f} | {r['test_psnr']:.2f} "
-            f"| {r['test_ssim']:.3f} | {r['test_bce']:.4f} | {r['seconds_per_step']:.2f} |"
-        )
-    table = "\n".join(lines) + "\n"
-    (out / "table.md").write_text(table)
+        ratio = r["test_mse"] / blank[r["speed"]] if r["speed"] in blank else float("nan")
+        step = f"{r['seconds_per_step']:.2f}" if "seconds_per_step" in r else "-"
+        body.append([r["model"], f"{r['speed']}x", str(r["hidden"] or "-"),
+                     f"{r['params']:,}" if r["params"] else "-",
+                     f"{r['test_mse']:.4f} ({r['test_mse'] * size * size:.1f})", f"{ratio:.3f}",
+                     f"{r['test_mae']:.4f}", f"{r['test_psnr']:.2f}", f"{r['test_ssim']:.3f}",
+                     f"{r['test_bce']:.4f}", step])  # fmt: skip
+    return header, body
+
+
+def write_outputs(out: Path, cfg: Config, results: list[dict], curves: dict, strips: dict):
+    rows = [{k: v for k, v in r.items() if k not in ("history", "curve")} for r in results]
+    runner.write_json(out / "table.json", rows)
+    runner.write_json(out / "frame_metrics.json", curves)
+    trained = [r for r in results if "history" in r]
+    runner.write_json(
+        out / "curves.json",
+        [{"model": r["model"], "speed": r["speed"], "curve": r["curve"]} for r in trained],
+    )
+    runner.write_csv(
+        out / "metrics.csv",
+        ["model", "speed", "step", "loss"],
+        [[r["model"], r["speed"], s, f"{v:.6g}"] for r in trained for s, v in r["history"]],
+    )
+    table = runner.markdown_table(*table_rows(rows, cfg.size))
+    runner.write_text(out / "table.md", table)
     print(table)
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     for label, metrics in curves.items():
         for ax, key in zip(axes, ("mse", "psnr", "ssim"), strict=True):
-            ax.plot(range(1, PREDICTED_FRAMES + 1), metrics[key], marker=".", label=label)
+            style = "--" if label.split()[0] in REFERENCES else "-"
+            ax.plot(range(1, PREDICTED_FRAMES + 1), metrics[key], style, marker=".", label=label)
     for ax, key in zip(axes, ("MSE per pixel", "PSNR (dB)", "SSIM"), strict=True):
         ax.set_xlabel("predicted frame")
         ax.set_title(key)
     axes[0].legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "frame_metrics.png", dpi=90)
-    plt.close(fig)
+    runner.save_figure(fig, out / "frame_metrics.png", dpi=90)
     for speed, strip in strips.items():
-        names = ["input"] + [n for n in strip if n != "input"]
-        height = (len(names) + 1) * 0.95
-        fig, axes = plt.subplots(len(names) + 1, PREDICTED_FRAMES, figsize=(9, height))
-        truth_test = strip["input"]
+        plot_strip(out / f"strip_speed{speed}.png", strip)
+
+
+def plot_strip(path: Path, strip: dict[str, np.ndarray]) -> None:
+    """Input frames, true future, and each model's prediction of the first test clip."""
+    names = [n for n in strip if n != "input"]
+    clip = strip["input"]
+    rows = [("input", clip[:INPUT_FRAMES]), ("truth", clip[INPUT_FRAMES:])]
+    rows += [(n, strip[n]) for n in names]
+    fig, axes = plt.subplots(len(rows), PREDICTED_FRAMES, figsize=(9, len(rows) * 0.95),
+                             squeeze=False)  # fmt: skip
+    for row, (label, frames) in enumerate(rows):
         for col in range(PREDICTED_FRAMES):
-            axes[0, col].imshow(truth_test[col], cmap="gray", vmin=0, vmax=1)
-            axes[1, col].imshow(truth_test[INPUT_FRAMES + col], cmap="gray", vmin=0, vmax=1)
-            for row, name in enumerate(names[1:], start=2):
-                axes[row, col].imshow(strip[name][col], cmap="gray", vmin=0, vmax=1)
-        for row, label in enumerate(["input", "truth", *names[1:]]):
-            axes[row, 0].set_ylabel(label, rotation=0, ha="right", fontsize=7)
-        for ax in axes.flat:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout(pad=0.1)
-        fig.savefig(out / f"strip_speed{speed}.png", dpi=80)
-        plt.close(fig)
+            axes[row, col].imshow(frames[col], cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout(pad=0.1)
+    runner.save_figure(fig, path, dpi=80)
 
 
-def parse(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--models", nargs="+", choices=MODELS)
-    parser.add_argument("--speeds", nargs="+", type=int)
-    for name in ("steps", "batch", "hidden", "layers", "seed", "train_sequences", "size",
-                 "sampling_steps", "eval_every", "checkpoint_every"):  # fmt: skip
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
-    parser.add_argument("--lr", type=float)
-    args = parser.parse_args(argv)
-    values = {**asdict(Config()), **PRESETS[args.preset]}
-    values.update({k: v for k, v in vars(args).items() if k in values and v is not None})
-    cfg = Config(**values)
-    if cfg.size not in (32, 64):
-        parser.error(f"--size must be 32 or 64, got {cfg.size}")
-    if min(cfg.speeds) < 1:
-        parser.error(f"--speeds must be >= 1, got {cfg.speeds}")
-    return cfg, args
+# -- command line --------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None):
+    return runner.parse_config(Config, PRESETS, argv, __doc__.splitlines()[0], "cpu", validate)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     cfg, args = parse(argv)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if world > 1 else 0
-    out: Path = args.out
-    if rank == 0:
-        (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps({**asdict(cfg), "preset": args.preset, "world_size": world}, indent=2)
-        )
-        for speed in cfg.speeds:  # build the cached datasets once, before any rank reads them
-            for split, n in (("train", cfg.train_sequences), ("val", cfg.val_sequences),
-                             ("test", cfg.test_sequences)):  # fmt: skip
-                load_split(cfg, out, split, n, speed)
-    if world > 1:
-        dist.barrier()
-    try:
-        return run(cfg, out, args.resume, rank, world)
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
+    with runner.start(cfg, args, may_change=RESUMABLE) as run:
+        if run.main:  # build the cached datasets once, before any rank reads them
+            for speed in cfg.speeds:
+                for split, n in (("train", cfg.train_sequences), ("val", cfg.val_sequences),
+                                 ("test", cfg.test_sequences)):  # fmt: skip
+                    load_split(cfg, run.out, split, n, speed)
+        run.barrier()
+        return run_experiment(cfg, run)
 
 
 if __name__ == "__main__":
-    main()
+    runner.cli(main)

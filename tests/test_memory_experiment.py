@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from experiments import memory
+from experiments.runner import count_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--preset", "smoke", "--models", "cgrnn", "--checkpoint-every", "5"]
@@ -20,8 +21,8 @@ SMOKE = ["--preset", "smoke", "--models", "cgrnn", "--checkpoint-every", "5"]
 def test_budget_sizes_models_to_the_same_parameter_count():
     for name in memory.MODELS:
         hidden = memory.hidden_for_budget(name, "copy", 20_000)
-        params = memory.count_params(memory.SequenceModel(name, "copy", hidden))
-        bigger = memory.count_params(memory.SequenceModel(name, "copy", hidden + 1))
+        params = count_parameters(memory.SequenceModel(name, "copy", hidden))
+        bigger = count_parameters(memory.SequenceModel(name, "copy", hidden + 1))
         assert params <= 20_000 < bigger, name
 
 
@@ -29,7 +30,7 @@ def test_complex_parameters_count_twice():
     model = memory.SequenceModel("cgrnn", "copy", 8)
     real = sum(p.numel() for p in model.parameters() if not p.is_complex())
     cplx = sum(p.numel() for p in model.parameters() if p.is_complex())
-    assert memory.count_params(model) == real + 2 * cplx
+    assert count_parameters(model) == real + 2 * cplx
 
 
 def test_outputs_are_written(tmp_path):
@@ -61,7 +62,7 @@ def test_kill_and_resume_reproduces_an_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert checkpoint.exists()
-    interrupted_at = torch.load(checkpoint, weights_only=True)["step"]
+    interrupted_at = torch.load(checkpoint, weights_only=True)["progress"]["step"]
     assert 0 < interrupted_at < 120  # it really was killed mid-run
 
     resumed = memory.main([*args, "--out", str(killed), "--resume"])[0]
@@ -88,12 +89,14 @@ def test_ddp_two_processes_on_cpu(tmp_path):
         "lstm",
         "--steps",
         "6",
+        "--device",
+        "cpu",
         "--out",
         str(tmp_path),
     ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["world_size"] == 2
+    assert config["world_size"] == 2 and config["device"] == "cpu"
     rows = json.loads((tmp_path / "table.json").read_text())
     assert [r["model"] for r in rows] == ["cgrnn", "lstm"]

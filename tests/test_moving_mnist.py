@@ -159,3 +159,22 @@ def test_metrics_match_scikit_image(digits):
     assert float(frame_metrics(p, t)["bce"]) == pytest.approx(float(bce))
     with pytest.raises(ValueError, match="smaller than"):
         ssim(torch.rand(4, 4), torch.rand(4, 4))
+
+
+def test_a_cache_made_with_other_arguments_is_refused(tmp_path, digits):
+    path = tmp_path / "cache.npz"
+    train = build_dataset(path, 4, "train", speed=1, size=32, digits=digits[0])
+    for other in ({"split": "test"}, {"speed": 3}, {"seed": 7}, {"n": 5}):
+        args = {"n": 4, "split": "train", "speed": 1, "size": 32, **other}
+        with pytest.raises(ValueError, match="caches a dataset made with"):
+            build_dataset(path, digits=digits[0], **args)
+    with pytest.raises(ValueError, match="caches a dataset made with"):
+        build_dataset(path, 4, "train", speed=1, size=32, digits=digits[0][:100])
+    np.testing.assert_array_equal(build_dataset(path, 4, "train", speed=1, size=32), train)
+
+
+def test_degenerate_generator_arguments(digits):
+    still = generate_moving_mnist(digits[0][:3], 2, 4, size=DIGIT_SIZE, seed=0)
+    assert still.shape == (2, 4, 28, 28) and (still == still[:, :1]).all()
+    with pytest.raises(ValueError, match="speed"):
+        generate_moving_mnist(digits[0][:3], 2, 4, speed=float("inf"))

@@ -17,11 +17,23 @@ def test_smoke_run_writes_outputs_and_resumes(tmp_path):
         assert (out / name).exists(), name
     srnc = rows[1]
     assert all(abs(s - 1.0) < 0.02 for s in srnc["spectral_norms"])
-    # resume: the trained weights are reloaded, not retrained
+    # resume at the same length: the trained weights are reloaded, not retrained
     saved = torch.load(out / "checkpoints" / "unconstrained.pt", weights_only=True)
     again = stability.main(
         ["--out", str(out), "--preset", "smoke", "--models", "unconstrained", "--resume"]
     )
     assert again[0]["final_train_loss"] == rows[0]["final_train_loss"]
     assert again[0]["test_psnr"] == rows[0]["test_psnr"]
-    assert saved["losses"] and json.loads((out / "config.json").read_text())["steps"] == 3
+    assert saved["progress"]["step"] == 3
+    assert json.loads((out / "config.json").read_text())["config"]["steps"] == 3
+
+
+def test_resume_with_more_steps_continues_exactly(tmp_path):
+    args = ["--preset", "smoke", "--models", "unconstrained"]
+    full = stability.main([*args, "--steps", "6", "--out", str(tmp_path / "full")])
+    stability.main([*args, "--steps", "3", "--out", str(tmp_path / "part")])
+    (tmp_path / "part" / "checkpoints" / "mine.pt").write_bytes(b"a user's file")
+    resumed = stability.main([*args, "--steps", "6", "--out", str(tmp_path / "part"), "--resume"])
+    assert resumed[0]["final_train_loss"] == full[0]["final_train_loss"]
+    assert resumed[0]["test_psnr"] == full[0]["test_psnr"]
+    assert (tmp_path / "part" / "checkpoints" / "mine.pt").read_bytes() == b"a user's file"

@@ -1,0 +1,132 @@
+"""The shared experiment runner: argument checks, folder guards, resume guards, atomic files."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from experiments import memory, runner, video
+
+SMOKE = ["--preset", "smoke", "--models", "lstm", "--steps", "6"]
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "message"),
+    [
+        (memory, ["--batch", "0"], "--batch must be"),
+        (memory, ["--clip", "-1"], "--clip must be"),
+        (memory, ["--steps", "0"], "--steps must be"),
+        (memory, ["--lr", "nan"], "--lr must be"),
+        (memory, ["--T", "1"], "--T must be"),
+        (video, ["--steps", "0"], "--steps must be"),
+        (video, ["--batch", "0"], "--batch must be"),
+        (video, ["--eval-every", "0"], "--eval-every must be"),
+        (video, ["--checkpoint-every", "0"], "--checkpoint-every must be"),
+        (video, ["--dfn-kernel", "4"], "--dfn-kernel must be odd"),
+        (video, ["--device", "tpu"], "--device must be"),
+    ],
+)
+def test_nonsense_arguments_are_refused_before_anything_is_written(
+    tmp_path, capsys, module, args, message
+):
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--preset", "smoke", *args, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_machine_without_it_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        memory.main([*SMOKE, "--device", "cuda", "--out", str(tmp_path)])
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_a_finished_run_is_not_overwritten_without_being_told(tmp_path):
+    first = memory.main([*SMOKE, "--out", str(tmp_path)])
+    table = (tmp_path / "table.json").read_text()
+    with pytest.raises(runner.RunError, match="already holds a run"):
+        memory.main([*SMOKE, "--lr", "0.01", "--out", str(tmp_path)])
+    assert (tmp_path / "table.json").read_text() == table
+    again = memory.main([*SMOKE, "--lr", "0.01", "--out", str(tmp_path), "--overwrite"])
+    assert again[0]["history"] != first[0]["history"]
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["lr"] == 0.01
+
+
+def test_resume_refuses_a_change_of_what_was_measured_and_records_allowed_ones(tmp_path):
+    memory.main([*SMOKE, "--out", str(tmp_path)])
+    for change in (["--lr", "0.01"], ["--params", "3000"], ["--optimizer", "adam"]):
+        with pytest.raises(runner.RunError, match="would change what"):
+            memory.main([*SMOKE, *change, "--out", str(tmp_path), "--resume"])
+    longer = memory.main([*SMOKE[:-1], "9", "--out", str(tmp_path), "--resume"])
+    assert len(longer[0]["history"]) == 9
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["config"]["steps"] == 9
+    assert config["resumes"][-1]["changed"] == {"steps": [6, 9]}
+    with pytest.raises(runner.RunError, match="past --steps"):
+        memory.main([*SMOKE[:-1], "7", "--out", str(tmp_path), "--resume"])
+
+
+def test_a_checkpoint_of_another_configuration_is_refused(tmp_path):
+    memory.main([*SMOKE, "--out", str(tmp_path / "a")])
+    memory.main([*SMOKE, "--lr", "0.01", "--out", str(tmp_path / "b")])
+    stale = tmp_path / "a" / "checkpoints" / "copy-T8-lstm.pt"
+    (tmp_path / "b" / "checkpoints" / "copy-T8-lstm.pt").write_bytes(stale.read_bytes())
+    with pytest.raises(runner.RunError, match="another configuration"):
+        memory.main([*SMOKE, "--lr", "0.01", "--out", str(tmp_path / "b"), "--resume"])
+
+
+def test_an_unreadable_checkpoint_is_named(tmp_path):
+    memory.main([*SMOKE, "--out", str(tmp_path)])
+    checkpoint = tmp_path / "checkpoints" / "copy-T8-lstm.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    with pytest.raises(runner.RunError, match="copy-T8-lstm.pt"):
+        memory.main([*SMOKE, "--out", str(tmp_path), "--resume"])
+
+
+def test_a_non_finite_loss_stops_training_and_names_the_step(tmp_path):
+    model = nn.Linear(2, 1)
+    run = runner.Run(tmp_path, torch.device("cpu"), 0, 1, False, False, {})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def batch_loss(net, step):
+        x = torch.ones(4, 2) * (float("nan") if step == 3 else 1.0)
+        return (net(x).pow(2).mean(),)
+
+    with pytest.raises(FloatingPointError, match="at step 3"):
+        runner.train(model, optimizer, batch_loss, run, steps=10,
+                     checkpoint=tmp_path / "c.pt", checkpoint_every=2)  # fmt: skip
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["progress"]["step"] == 2
+    assert torch.isfinite(model.weight).all()
+
+
+def test_files_are_written_by_rename_and_leave_no_temporaries(tmp_path):
+    runner.write_json(tmp_path / "a" / "x.json", {"k": 1})
+    runner.write_csv(tmp_path / "a" / "x.csv", ["a", "b"], [[1, 2]])
+    runner.save_atomically({"w": torch.ones(2)}, tmp_path / "a" / "x.pt")
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"k": 1}
+    assert (tmp_path / "a" / "x.csv").read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.csv", "x.json", "x.pt"]
+
+    def fail(path):
+        path.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        runner._replace(tmp_path / "a" / "x.json", fail)
+    assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"k": 1}
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.csv", "x.json", "x.pt"]
+
+
+def test_keyed_generators_depend_on_every_part():
+    draw = [torch.rand(3, generator=runner.keyed_generator(*k)) for k in
+            [(0, "copy", 1), (0, "copy", 1), (1, "copy", 1), (0, "adding", 1)]]  # fmt: skip
+    assert torch.equal(draw[0], draw[1])
+    assert not torch.equal(draw[0], draw[2]) and not torch.equal(draw[0], draw[3])
+
+
+def test_complex_parameters_count_twice():
+    model = nn.Linear(3, 2, dtype=torch.complex64)
+    assert runner.count_parameters(model) == 2 * (3 * 2 + 2)

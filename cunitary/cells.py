@@ -126,8 +126,8 @@ class UnitaryTransition(nn.Module):
             real_dtype = (
                 torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
             )
-            angles = self.angles.to(real_dtype)
-            return lambda h: F._spectral_apply(h, angles, 1, self.real)
+            phasor = F._phasors(self.angles.to(real_dtype), 1, self.real)
+            return lambda h: F._spectral_apply(h, phasor, 1, self.real)
         mat_t = self.matrix(dtype).mT
         return lambda h: h @ mat_t
 

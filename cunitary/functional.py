@@ -32,6 +32,9 @@ from ._checks import (
 
 __all__ = [
     "odd_symmetric",
+    "unit_phasor",
+    "kernel_phasors",
+    "fourier_interpolate",
     "circulant",
     "circulant2d",
     "circulant_matrix",
@@ -118,66 +121,76 @@ def _prepare(x: Tensor, angles: Tensor, ndim: int, real: bool, name: str) -> Ten
 
 
 class _UnitarySpectral(torch.autograd.Function):
-    r"""``ifftn(exp(i angles) * fftn(x))`` with a hand-written backward.
+    r"""``ifftn(P * fftn(x))`` for unit phasors ``P``, with a hand-written backward.
 
     Autograd through the composition keeps one more full-size spectrum and multiplies
     twice in the backward pass; here the products are done in place. For
-    :math:`y = F^{-1}\operatorname{diag}(P)F x`, :math:`P = e^{i\Omega}`, and upstream
-    gradient :math:`g` with :math:`G = \operatorname{fftn}(g)`:
+    :math:`y = F^{-1}\operatorname{diag}(P)F x` and upstream gradient :math:`g` with
+    :math:`G = \operatorname{fftn}(g)`, and :math:`\hat y = P\odot\hat x`:
 
     .. math::
         \nabla_x = \operatorname{ifftn}(\bar P\odot G), \qquad
-        \nabla_\Omega = \tfrac1N\,\Im\bigl(G\odot\overline{\hat y}\bigr)
-        \text{ summed over broadcast axes.}
+        \nabla_P = \tfrac1N\,\overline{\hat x}\odot G
+                 = \tfrac1N\,P\odot\overline{\hat y}\odot G
+        \text{ summed over broadcast axes}
 
-    Tested against the plain autograd composition and finite differences.
+    (PyTorch's convention for complex gradients; for :math:`P = e^{i\Omega}` the chain
+    rule gives :math:`\nabla_\Omega = \tfrac1N\Im(G\odot\overline{\hat y})`). The
+    phasors arrive precomputed, so any angle parameterisation, and a phasor computed once
+    per sequence, share this path. Tested against the plain autograd composition and
+    finite differences.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, angles: Tensor, dims: tuple[int, ...]) -> Tensor:
-        phase = torch.polar(torch.ones_like(angles), angles)
+    def forward(ctx, x: Tensor, phasor: Tensor, dims: tuple[int, ...]) -> Tensor:
         spectrum = torch.fft.fftn(x, dim=dims)
         # In place unless broadcasting grows the shape: a fresh full-size buffer costs
         # page faults that showed up as ~15% of the layer's time on CPU.
-        if torch.broadcast_shapes(spectrum.shape, phase.shape) == spectrum.shape:
-            spectrum.mul_(phase)
+        if torch.broadcast_shapes(spectrum.shape, phasor.shape) == spectrum.shape:
+            spectrum.mul_(phasor)
         else:
-            spectrum = spectrum * phase
-        ctx.save_for_backward(spectrum, phase)
+            spectrum = spectrum * phasor
+        ctx.save_for_backward(spectrum, phasor)
         ctx.dims = dims
         ctx.x_shape = x.shape
-        ctx.angles_shape = angles.shape
         return torch.fft.ifftn(spectrum, dim=dims)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor):
-        spectrum, phase = ctx.saved_tensors
+        spectrum, phasor = ctx.saved_tensors
         g = torch.fft.fftn(grad, dim=ctx.dims)
-        grad_angles = None
+        grad_phasor = None
         if ctx.needs_input_grad[1]:
             n = math.prod(g.shape[d] for d in ctx.dims)
-            product = (g * spectrum.conj()).imag
-            grad_angles = product.sum_to_size(ctx.angles_shape) / n
+            reduced = (g * spectrum.conj()).sum_to_size(phasor.shape)
+            grad_phasor = reduced.mul_(phasor).div_(n)
         grad_x = None
         if ctx.needs_input_grad[0]:
-            g.mul_(phase.conj())
+            g.mul_(phasor.conj())
             grad_x = torch.fft.ifftn(g, dim=ctx.dims).sum_to_size(ctx.x_shape)
-        return grad_x, grad_angles, None
+        return grad_x, grad_phasor, None
+
+
+def _phasors(angles: Tensor, ndim: int, real: bool) -> Tensor:
+    r""":math:`e^{i\Omega}` on the full grid, or, for ``real``, the odd-symmetric angles'
+    phasors on the half grid that ``rfftn`` keeps."""
+    if real:
+        angles = _half_odd_angles(angles, ndim)
+    return torch.polar(torch.ones_like(angles), angles)
 
 
 def _spectral_apply(
-    x: Tensor, angles: Tensor, ndim: int, real: bool, mix: Tensor | None = None
+    x: Tensor, phasor: Tensor, ndim: int, real: bool, mix: Tensor | None = None
 ) -> Tensor:
-    """``M F^{-1} diag(exp(i angles)) F x`` where ``M`` mixes the axis before the
-    frequency axes (channels). Angles are already validated and cast."""
+    """``M F^{-1} diag(P) F x`` where ``M`` mixes the axis before the frequency axes
+    (channels). ``phasor`` is full-grid, or half-grid (``rfftn`` layout) when ``real``,
+    already validated and cast."""
     dims = tuple(range(-ndim, 0))
     if real:
-        spectrum = torch.fft.rfftn(x, dim=dims)
-        phase = torch.polar(torch.ones_like(angles[..., :1]), _half_odd_angles(angles, ndim))
-        y = torch.fft.irfftn(spectrum * phase, s=x.shape[-ndim:], dim=dims)
+        y = torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * phasor, s=x.shape[-ndim:], dim=dims)
     else:
-        y = _UnitarySpectral.apply(x.to(complex_dtype_of(x)), angles, dims)
+        y = _UnitarySpectral.apply(x.to(complex_dtype_of(x)), phasor, dims)
     # The channel mix commutes with the per-channel DFT: applying it here is the same
     # operator as applying it to the spectra.
     return y if mix is None else _mix_channels(y, mix.to(y.dtype), ndim)
@@ -188,6 +201,96 @@ def _mix_channels(x: Tensor, mix: Tensor, ndim: int) -> Tensor:
     ``ndim`` axes). Mixing commutes with the per-channel DFT, so it may act on spectra."""
     # (C, C) @ (..., C, N) keeps memory contiguous; moving the channel axis last copies.
     return (mix @ x.flatten(-ndim)).unflatten(-1, x.shape[-ndim:])
+
+
+def unit_phasor(z: Tensor, ndim: int) -> Tensor:
+    r""":math:`z/|z|` with the phase of (numerically) zero entries set to 0.
+
+    An entry counts as zero when :math:`|z| \le \epsilon\max|z|` over the last ``ndim``
+    axes (:math:`\epsilon` the dtype's machine epsilon): its phase is not determined by
+    the data, so it gets phasor 1 and no gradient. Elsewhere the result has modulus 1 to
+    rounding and the gradient of :math:`z/|z|`.
+    """
+    magnitude = z.abs()
+    dims = tuple(range(-ndim, 0))
+    eps = torch.finfo(magnitude.dtype).eps
+    floor = (eps * magnitude.detach().amax(dim=dims, keepdim=True)).clamp_min(
+        torch.finfo(magnitude.dtype).tiny
+    )
+    zero = magnitude.detach() <= floor
+    safe = torch.where(zero, torch.ones_like(z), z)
+    return safe / torch.where(zero, torch.ones_like(magnitude), magnitude)
+
+
+def kernel_phasors(kernel: Tensor, size: tuple[int, ...], half: bool = False) -> Tensor:
+    r"""Unit phasors :math:`K(\omega)/|K(\omega)|` of a small centred kernel's DFT.
+
+    ``kernel`` ``(..., k)`` or ``(..., k, k)`` (odd ``k``) holds the taps at offsets
+    :math:`-r..r`, :math:`r = (k-1)/2`; it is zero-padded to ``size`` with the centre at
+    index 0 and transformed. The result is the spectrum of the all-pass "phase part" of
+    that convolution. A real kernel has a Hermitian DFT, so its phases are odd-symmetric
+    (and :math:`\pm1` at self-conjugate frequencies): the operator is orthogonal.
+
+    Args:
+        kernel: real or complex taps; the last ``len(size)`` axes are the kernel's.
+        size: the signal's ``(n,)`` or ``(H, W)``.
+        half: return the ``rfftn`` half grid (``kernel`` must be real).
+
+    Returns:
+        Complex phasors of shape ``(..., *size)`` (or the half grid).
+    """
+    ndim = len(size)
+    k = kernel.shape[-ndim:]
+    if any(ki % 2 == 0 or ki > n for ki, n in zip(k, size, strict=True)):
+        raise ValueError(f"kernel taps {tuple(k)} must be odd and fit in size {tuple(size)}")
+    pad: list[int] = []
+    for ki, n in zip(reversed(k), reversed(size), strict=True):
+        pad += [0, n - ki]
+    padded = torch.nn.functional.pad(kernel, pad)
+    centred = padded.roll([-(ki // 2) for ki in k], dims=tuple(range(-ndim, 0)))
+    dims = tuple(range(-ndim, 0))
+    spectrum = torch.fft.rfftn(centred, dim=dims) if half else torch.fft.fftn(centred, dim=dims)
+    return unit_phasor(spectrum, ndim)
+
+
+def fourier_interpolate(samples: Tensor, size: tuple[int, ...]) -> Tensor:
+    r"""Trigonometric interpolation of periodic samples to a finer grid.
+
+    Along each of the last ``len(size)`` axes, ``g`` samples of a periodic function are
+    taken to the unique trigonometric polynomial of degree :math:`< g/2` through them
+    (for even ``g`` the Nyquist term is split evenly between :math:`\pm g/2`) and
+    evaluated at ``n >= g`` equispaced points: zero-padding of the DFT, as
+    ``scipy.signal.resample`` does. Smooth (infinitely differentiable) and periodic, so
+    it suits eigen-angles, which live on the circle of frequencies.
+
+    Args:
+        samples: real ``(..., g)`` or ``(..., g1, g2)``.
+        size: target ``(n,)`` or ``(H, W)``, each at least the sample count.
+
+    Returns:
+        Real ``(..., *size)``; equal to ``samples`` where ``size`` equals their shape.
+    """
+    out = samples
+    for axis, n in zip(range(-len(size), 0), size, strict=True):
+        g = out.shape[axis]
+        if n < g:
+            raise ValueError(f"size {tuple(size)} must be at least the samples' {g} per axis")
+        if n == g:
+            continue
+        spectrum = torch.fft.fft(out, dim=axis)
+        low = (g + 1) // 2  # frequencies 0 .. low-1 and -(g-low) .. -1 keep their place
+        parts = [spectrum.narrow(axis, 0, low)]
+        shape = list(spectrum.shape)
+        shape[axis] = n - g
+        gap = torch.zeros(shape, dtype=spectrum.dtype, device=spectrum.device)
+        high = spectrum.narrow(axis, low, g - low)
+        if g % 2 == 0:  # the Nyquist sample stands for +g/2 and -g/2: half to each
+            nyquist = high.narrow(axis, 0, 1) / 2
+            high = torch.cat([nyquist, high.narrow(axis, 1, g - low - 1)], dim=axis)
+            gap.narrow(axis, 0, 1).copy_(nyquist)
+        parts += [gap, high]
+        out = torch.fft.ifft(torch.cat(parts, dim=axis), dim=axis).real * (n / g)
+    return out
 
 
 def circulant(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
@@ -220,7 +323,7 @@ def circulant(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
         True
     """
     angles = _prepare(x, angles, 1, real, "circulant")
-    return _spectral_apply(x, angles, 1, real)
+    return _spectral_apply(x, _phasors(angles, 1, real), 1, real)
 
 
 def circulant2d(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
@@ -244,18 +347,23 @@ def circulant2d(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
         Complex tensor (real when ``real=True``).
     """
     angles = _prepare(x, angles, 2, real, "circulant2d")
-    return _spectral_apply(x, angles, 2, real)
+    return _spectral_apply(x, _phasors(angles, 2, real), 2, real)
+
+
+def _phasor_matrix(phasor: Tensor, ndim: int, real: bool, size: tuple[int, ...]) -> Tensor:
+    """Dense matrix of the depthwise operator with ``phasor`` (full grid, or half grid when
+    ``real``): apply it to the identity. Pure FFTs, so the backward pass is FFTs as well
+    (an index-gather build would scatter-add instead)."""
+    n = math.prod(size)
+    dtype = phasor.real.dtype
+    eye = torch.eye(n, dtype=dtype, device=phasor.device)
+    basis = eye.reshape(n, *([1] * (phasor.dim() - ndim)), *size)  # (n, ..., *size)
+    columns = _spectral_apply(basis, phasor, ndim, real)  # (n, ..., *size): M e_j
+    return columns.flatten(-ndim).movedim(0, -1)  # (..., n, n)
 
 
 def _operator_matrix(angles: Tensor, ndim: int, real: bool) -> Tensor:
-    """Dense matrix of the depthwise operator: apply it to the identity. Pure FFTs, so the
-    backward pass is FFTs as well (an index-gather build would scatter-add instead)."""
-    size = angles.shape[-ndim:]
-    n = math.prod(size)
-    eye = torch.eye(n, dtype=angles.dtype, device=angles.device)
-    basis = eye.reshape(n, *([1] * (angles.dim() - ndim)), *size)  # (n, ..., *size)
-    columns = _spectral_apply(basis, angles, ndim, real)  # (n, ..., *size): M e_j
-    return columns.flatten(-ndim).movedim(0, -1)  # (..., n, n)
+    return _phasor_matrix(_phasors(angles, ndim, real), ndim, real, tuple(angles.shape[-ndim:]))
 
 
 def circulant_matrix(angles: Tensor, real: bool = False) -> Tensor:

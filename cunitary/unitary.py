@@ -3,32 +3,61 @@ r"""Unitary convolutions parameterised by unit-circle eigen-angles.
 A circular convolution is diagonalised by the DFT, :math:`C = F^{-1}\operatorname{diag}
 (\varphi)F`. Writing :math:`\varphi = e^{i\omega}` with real, unconstrained angles
 :math:`\omega` makes every such operator unitary, with condition number exactly 1, and
-plain unconstrained optimisers keep it unitary. (Seed: complex-gated-memory-cells, §5.4-5.8.)
+plain unconstrained optimisers keep it unitary. The angles are free per frequency, the
+phases of a small kernel's DFT, or a coarse grid interpolated to every frequency.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
+from . import init as cinit
 from ._checks import check_numeric, check_tensor, check_trailing, real_dtype_of
 
-__all__ = ["UnitaryConv1d", "UnitaryConv2d", "FourierRotation"]
+__all__ = ["UnitaryConv1d", "UnitaryConv2d", "FourierRotation", "cached"]
 
 _INITS = ("uniform", "zero", "small")
-_METHODS = ("auto", "fft", "matmul")
+_METHODS = ("fft", "matmul")
+_ANGLES = ("full", "kernel", "grid")
+_DEFAULT_ANGLE_SIZE = {"kernel": 3, "grid": 8}
 
-# Largest operator size (n, or H*W) for which method="auto" applies a dense matrix
-# instead of FFTs. `python -m experiments.bench unitary` (2-core CPU, batch 64,
-# forward+backward; docs/results.rst) found no size where a matrix built inside forward
-# beats the FFT path: building it costs an FFT of the identity. Built once and reused for
-# 16 steps of a recurrence it wins up to n = 64; recurrent cells should call matrix()
-# once per sequence instead. Raise this on hardware where the table says otherwise.
-MATMUL_MAX_SIZE = 0
+# Phasors computed once per `with cached():` block, keyed by layer, grid and dtype.
+_phasor_cache: dict | None = None
+
+
+@contextlib.contextmanager
+def cached() -> Iterator[None]:
+    r"""Compute each unitary layer's phasors :math:`e^{i\Omega}` once inside the block.
+
+    A recurrence applies the same transition at every step; inside ``with cached():``
+    the angles-to-phasors map (and, for ``angles="kernel"``, the kernel's FFT) runs once
+    per layer, and autograd accumulates the gradient of all steps into that one result.
+    The analogue of :func:`torch.nn.utils.parametrize.cached`; the parameters must not
+    change inside the block. :class:`~cunitary.ConvRNNStack` and the video models enter it
+    for every sequence.
+
+    Examples:
+        >>> layer = UnitaryConv2d(8, channels=2)
+        >>> x = torch.randn(3, 2, 8, 8)
+        >>> with cached():
+        ...     y = layer(layer(x))
+        >>> torch.allclose(y.norm(), x.norm(), rtol=1e-5)
+        True
+    """
+    global _phasor_cache
+    outer = _phasor_cache
+    _phasor_cache = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _phasor_cache = outer
 
 
 def _complex_of(dtype: torch.dtype) -> torch.dtype:
@@ -42,17 +71,28 @@ class _ChannelMix(nn.Module):
     def __init__(self, channels: int, real: bool, dtype: torch.dtype, device=None) -> None:
         super().__init__()
         weight_dtype = dtype if real else _complex_of(dtype)
-        self.linear = orthogonal(
-            nn.Linear(channels, channels, bias=False, dtype=weight_dtype, device=device)
-        )
+        # No random init here: reset() draws it, so that reset_parameters() under the same
+        # seed reproduces the constructor exactly.
+        holder = nn.Module()
+        holder.weight = nn.Parameter(torch.eye(channels, dtype=weight_dtype, device=device))
+        self.linear = orthogonal(holder)
 
     @property
     def matrix(self) -> Tensor:
         return self.linear.weight
 
-    def reset_identity(self) -> None:
+    def reset(self, random: bool) -> None:
+        """A Haar-random unitary (orthogonal) matrix, or the identity."""
         w = self.linear.weight
-        self.linear.weight = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
+        start = torch.empty_like(w)
+        with torch.no_grad():
+            if not random:
+                start.copy_(torch.eye(w.shape[0], dtype=w.dtype, device=w.device))
+            elif w.is_complex():
+                cinit.haar_unitary_(start)
+            else:
+                torch.nn.init.orthogonal_(start)
+            self.linear.weight = start
 
 
 class _EigenAngleConv(nn.Module):
@@ -68,6 +108,8 @@ class _EigenAngleConv(nn.Module):
         mix: bool,
         init: str,
         method: str,
+        angles: str,
+        angle_size: int | None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -78,6 +120,8 @@ class _EigenAngleConv(nn.Module):
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
         if method not in _METHODS:
             raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        if angles not in _ANGLES:
+            raise ValueError(f"angles must be one of {_ANGLES}, got {angles!r}")
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -85,32 +129,67 @@ class _EigenAngleConv(nn.Module):
         self.channels = channels
         self.real = bool(real)
         self.method = method
-        self.angles = nn.Parameter(torch.empty(channels, *size, device=device, dtype=dtype))
+        self.angle_kind = angles
+        self.init = init
+        factory = {"device": device, "dtype": dtype}
+        if angles == "full":
+            if angle_size is not None:
+                raise ValueError("angle_size is for angles='kernel' or 'grid', not 'full'")
+            self.angle_size = None
+            self.angles = nn.Parameter(torch.empty(channels, *size, **factory))
+        else:
+            k = _DEFAULT_ANGLE_SIZE[angles] if angle_size is None else angle_size
+            if not isinstance(k, int) or isinstance(k, bool) or k < 1 or k > min(size):
+                raise ValueError(
+                    f"angle_size must be an int in [1, {min(size)}] for size {size}, got {k!r}"
+                )
+            if angles == "kernel" and k % 2 == 0:
+                raise ValueError(f"angle_size (the kernel size) must be odd, got {k}")
+            self.angle_size = k
+            if angles == "kernel":
+                kernel_dtype = dtype if self.real else _complex_of(dtype)
+                self.kernel = nn.Parameter(
+                    torch.empty(channels, *(k,) * self.ndim, device=device, dtype=kernel_dtype)
+                )
+            else:
+                self.grid = nn.Parameter(torch.empty(channels, *(k,) * self.ndim, **factory))
         self.mixer = _ChannelMix(channels, self.real, dtype, device) if mix else None
-        self.reset_parameters(init)
+        self.reset_parameters()
 
-    def reset_parameters(self, init: str = "uniform", scale: float = 0.1) -> None:
-        r"""Re-initialise the angles (and the channel mix).
+    def reset_parameters(self, init: str | None = None, scale: float = 0.1) -> None:
+        r"""Re-initialise the angle parameters (and the channel mix).
 
         Args:
-            init: ``"uniform"``: :math:`\omega \sim U(-\pi, \pi)`, a random unitary
-                circulant with a global kernel, and a random channel mix;
-                ``"zero"``: the identity operator; ``"small"``:
-                :math:`\omega \sim U(-\text{scale}, \text{scale})`, near the identity,
-                with an identity channel mix.
-            scale: half-width of the ``"small"`` initialisation, in radians.
+            init: ``None`` repeats the constructor's ``init``. ``"uniform"``: a random
+                operator (angles :math:`\sim U(-\pi, \pi)`, per frequency or on the grid;
+                a standard normal kernel) and a random channel mix; ``"zero"``: the
+                identity operator (zero angles; a unit impulse kernel) and the identity
+                mix; ``"small"``: near the identity (angles, or kernel taps around the
+                impulse, :math:`\sim U(-\text{scale}, \text{scale})`) with the identity mix.
+            scale: half-width of the ``"small"`` initialisation.
         """
+        init = self.init if init is None else init
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
         with torch.no_grad():
-            if init == "uniform":
-                self.angles.uniform_(-math.pi, math.pi)
-            elif init == "zero":
-                self.angles.zero_()
+            if self.angle_kind == "kernel":
+                kernel = self.kernel
+                if init == "uniform":
+                    kernel.normal_()
+                else:
+                    kernel.uniform_(-scale, scale) if init == "small" else kernel.zero_()
+                    centre = (slice(None), *(k // 2 for k in kernel.shape[1:]))
+                    kernel[centre] += 1
             else:
-                self.angles.uniform_(-scale, scale)
-        if self.mixer is not None and init != "uniform":
-            self.mixer.reset_identity()
+                values = self.angles if self.angle_kind == "full" else self.grid
+                if init == "uniform":
+                    values.uniform_(-math.pi, math.pi)
+                elif init == "zero":
+                    values.zero_()
+                else:
+                    values.uniform_(-scale, scale)
+        if self.mixer is not None:
+            self.mixer.reset(random=init == "uniform")
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -130,24 +209,66 @@ class _EigenAngleConv(nn.Module):
         check_trailing(name, x, (self.channels, *self.size), what)
         return x
 
-    def _use_matmul(self) -> bool:
-        if self.method == "auto":
-            return math.prod(self.size) <= MATMUL_MAX_SIZE
-        return self.method == "matmul"
+    def _full_angles(self) -> Tensor:
+        """Per-frequency angles before the odd-symmetric projection (full and grid)."""
+        if self.angle_kind == "full":
+            return self.angles
+        return F.fourier_interpolate(self.grid, self.size)
+
+    def phasors(self, half: bool = False, dtype: torch.dtype | None = None) -> Tensor:
+        r"""The eigenvalues :math:`e^{i\Omega}` the operator applies, ``(channels, *size)``.
+
+        Args:
+            half: the half grid ``rfftn`` keeps (``real=True`` layers only).
+            dtype: real dtype of the computation (float32 or float64); the parameters'
+                by default.
+
+        Inside :func:`cached` the result is computed once per layer, grid and dtype.
+        """
+        if half and not self.real:
+            raise ValueError("half=True is for real=True layers (their spectrum is Hermitian)")
+        real_dtype = self._parameter_dtype() if dtype is None else dtype
+        key = (id(self), half, real_dtype)
+        if _phasor_cache is not None and key in _phasor_cache:
+            return _phasor_cache[key]
+        if self.angle_kind == "kernel":
+            kernel = self.kernel.to(real_dtype if self.real else _complex_of(real_dtype))
+            phasor = F.kernel_phasors(kernel, self.size, half=half)
+        else:
+            angles = self._full_angles().to(real_dtype)
+            if self.real and not half:
+                angles = F.odd_symmetric(angles, self.ndim)
+            phasor = F._phasors(angles, self.ndim, half)
+        if _phasor_cache is not None:
+            _phasor_cache[key] = phasor
+        return phasor
+
+    def _parameter_dtype(self) -> torch.dtype:
+        param = self.kernel if self.angle_kind == "kernel" else self._angle_parameter()
+        return param.real.dtype if param.is_complex() else param.dtype
+
+    def _angle_parameter(self) -> Tensor:
+        return self.angles if self.angle_kind == "full" else self.grid
 
     def effective_angles(self) -> Tensor:
-        """The eigen-angles the operator uses: odd-symmetric when ``real=True``."""
-        return F.odd_symmetric(self.angles, self.ndim) if self.real else self.angles
+        """The eigen-angles the operator uses, ``(channels, *size)``: odd-symmetric when
+        ``real=True``; for ``angles="kernel"`` the phases of the kernel's DFT."""
+        if self.angle_kind == "kernel":
+            return torch.angle(self.phasors())
+        angles = self._full_angles()
+        return F.odd_symmetric(angles, self.ndim) if self.real else angles
 
     def eigenvalues(self) -> Tensor:
         r"""Eigenvalues :math:`e^{i\Omega}` of the depthwise operator, ``(channels, *size)``."""
-        angles = self.effective_angles()
-        return torch.polar(torch.ones_like(angles), angles)
+        return self.phasors()
 
-    def _depthwise_matrices(self, angles: Tensor) -> Tensor:
-        if self.ndim == 1:
-            return F.circulant_matrix(angles, real=self.real)
-        return F.circulant2d_matrix(angles, real=self.real)
+    def num_angle_parameters(self) -> int:
+        """Real parameters of the eigen-angles (a complex kernel tap counts twice)."""
+        param = self.kernel if self.angle_kind == "kernel" else self._angle_parameter()
+        return param.numel() * (2 if param.is_complex() else 1)
+
+    def _depthwise_matrices(self, phasor: Tensor) -> Tensor:
+        return F._phasor_matrix(phasor, self.ndim, self.real, self.size)
 
     def _depthwise_matmul(self, x: Tensor, mats: Tensor) -> Tensor:
         """``x_c @ mats[c].T`` for every channel, as one batched ``(C, B, N) @ (C, N, N)``."""
@@ -157,36 +278,29 @@ class _EigenAngleConv(nn.Module):
         y = per_channel @ mats.mT
         return y.transpose(0, 1).reshape(*lead, self.channels, *self.size)
 
-    def _operate(self, x: Tensor, angles: Tensor) -> Tensor:
-        """Depthwise operator with ``angles`` then channel mix (angles already cast)."""
-        if not self._use_matmul():
-            mix = None if self.mixer is None else self.mixer.matrix
-            return F._spectral_apply(x, angles, self.ndim, self.real, mix)
+    def _operate(self, x: Tensor, phasor: Tensor, mix: Tensor | None) -> Tensor:
+        """Depthwise operator with ``phasor`` then the channel mix ``mix``."""
+        if self.method == "fft":
+            return F._spectral_apply(x, phasor, self.ndim, self.real, mix)
         if not self.real:
             x = x.to(_complex_of(real_dtype_of(x)))
-        mats = self._depthwise_matrices(angles).to(x.dtype)  # (C, N, N)
-        y = self._depthwise_matmul(x, mats)
-        if self.mixer is not None:
-            y = F._mix_channels(y, self.mixer.matrix.to(y.dtype), self.ndim)
-        return y
+        y = self._depthwise_matmul(x, self._depthwise_matrices(phasor).to(x.dtype))
+        return y if mix is None else F._mix_channels(y, mix.to(y.dtype), self.ndim)
 
     # -- public API --------------------------------------------------------------------
 
     def forward(self, x: Tensor) -> Tensor:
         x = self._check_input(x)
-        return self._operate(x, self.angles.to(real_dtype_of(x)))
+        phasor = self.phasors(half=self.real, dtype=real_dtype_of(x))
+        return self._operate(x, phasor, None if self.mixer is None else self.mixer.matrix)
 
     def inverse(self, y: Tensor) -> Tensor:
         """Apply the inverse operator, which is the adjoint (conjugate transpose)."""
         y = self._check_input(y, "y")
         if self.mixer is not None:
             y = F._mix_channels(y, self.mixer.matrix.mH.to(y.dtype), self.ndim)
-        angles = -self.angles.to(real_dtype_of(y))
-        if self._use_matmul():
-            if not self.real:
-                y = y.to(_complex_of(real_dtype_of(y)))
-            return self._depthwise_matmul(y, self._depthwise_matrices(angles).to(y.dtype))
-        return F._spectral_apply(y, angles, self.ndim, self.real)
+        phasor = self.phasors(half=self.real, dtype=real_dtype_of(y)).conj()
+        return self._operate(y, phasor, None)
 
     adjoint = inverse
 
@@ -197,7 +311,7 @@ class _EigenAngleConv(nn.Module):
             ``(channels * N, channels * N)`` with ``N = prod(size)``: complex, or real
             when ``real=True``. Row-major: ``y.flatten(-k) == x.flatten(-k) @ M.T``.
         """
-        mats = self._depthwise_matrices(self.angles)  # (C, N, N)
+        mats = self._depthwise_matrices(self.phasors(half=self.real))  # (C, N, N)
         c, n = self.channels, mats.shape[-1]
         if self.mixer is None:
             return torch.block_diag(*mats.unbind(0))
@@ -207,9 +321,12 @@ class _EigenAngleConv(nn.Module):
 
     def extra_repr(self) -> str:
         size = self.size[0] if self.ndim == 1 else self.size
+        angles = self.angle_kind if self.angle_size is None else (
+            f"{self.angle_kind}, angle_size={self.angle_size}"
+        )  # fmt: skip
         return (
             f"size={size}, channels={self.channels}, real={self.real}, mix={self.mix}, "
-            f"method={self.method!r}"
+            f"angles={angles}, init={self.init!r}, method={self.method!r}"
         )
 
 
@@ -227,7 +344,21 @@ class UnitaryConv1d(_EigenAngleConv):
     :math:`\lVert y\rVert = \lVert x\rVert`, its inverse is its adjoint, and stacking
     layers without a mix adds their angles. With ``real=True`` the angles are made
     odd-symmetric, :math:`\Omega(-k) = -\Omega(k)`, and the operator is real orthogonal.
-    (Seed: complex-gated-memory-cells, §5.5-5.7.)
+    (Wolter & Yao, *Complex gated recurrent neural networks*; the eigen-angle
+    parameterisation of circulant transitions.)
+
+    The angles :math:`\omega_c` come from one of three parameterisations:
+
+    * ``angles="full"``: one free angle per frequency, ``n`` parameters per channel;
+      reaches every unitary circulant.
+    * ``angles="kernel"``: the phases of the DFT of a centred ``k``-tap kernel,
+      :math:`e^{i\omega} = K(\omega)/|K(\omega)|` (:func:`~cunitary.functional.kernel_phasors`):
+      ``k`` real taps (``real=True``) or ``k`` complex taps per channel. Reaches the
+      all-pass phase parts of ``k``-tap filters, circular shifts by up to
+      :math:`\pm(k-1)/2` samples among them.
+    * ``angles="grid"``: ``g`` angles on a coarse grid of frequencies, trigonometrically
+      interpolated to ``n`` (:func:`~cunitary.functional.fourier_interpolate`): smooth
+      angle functions of degree below :math:`g/2`; ``g = n`` is ``"full"``.
 
     Args:
         size: signal length ``n``.
@@ -236,17 +367,17 @@ class UnitaryConv1d(_EigenAngleConv):
         mix: follow the depthwise operator by a learnable unitary (orthogonal when
             ``real``) channel mix, parameterised by
             ``torch.nn.utils.parametrizations.orthogonal``.
-        init: ``"uniform"`` (random angles in :math:`[-\pi, \pi)`), ``"zero"`` (identity)
-            or ``"small"`` (near identity); see :meth:`reset_parameters`.
-        method: ``"fft"``, ``"matmul"`` (dense :math:`n\times n` matrices built in every
-            forward) or ``"auto"`` (matmul up to ``cunitary.unitary.MATMUL_MAX_SIZE``,
-            0 by default: measured on CPU, a matrix built per call never beats the FFT).
-            For a recurrence, build :meth:`matrix` once per sequence and apply it with
-            ``@``: that wins for ``n <= 64`` on a 2-core CPU (see the benchmark page).
-        device, dtype: of the angles (float32 or float64); a complex mix uses the
-            matching complex dtype. Note that ``module.double()`` does not convert
-            complex parameters, so build with ``dtype=torch.float64`` for double
-            precision with ``mix=True``.
+        init: ``"uniform"`` (a random operator), ``"zero"`` (the identity) or ``"small"``
+            (near the identity); see :meth:`reset_parameters`.
+        method: ``"fft"``, or ``"matmul"`` (dense :math:`n\times n` matrices built in every
+            forward; for a recurrence, build :meth:`matrix` once per sequence instead).
+        angles: ``"full"``, ``"kernel"`` or ``"grid"``, as above.
+        angle_size: the kernel size ``k`` (odd, default 3) or the grid size ``g``
+            (default 8); ``None`` for ``"full"``.
+        device: of the parameters.
+        dtype: float32 or float64 (a complex mix or kernel uses the matching complex
+            dtype; ``module.double()`` does not convert complex parameters, so build with
+            ``dtype=torch.float64`` for double precision).
 
     Shape:
         - Input: :math:`(*, C, n)`, real or complex (complex64/128); real input to a
@@ -255,7 +386,9 @@ class UnitaryConv1d(_EigenAngleConv):
           precision.
 
     Attributes:
-        angles: real eigen-angles of shape ``(C, n)``.
+        angles: (``"full"``) real eigen-angles of shape ``(C, n)``.
+        kernel: (``"kernel"``) taps of shape ``(C, k)``, complex unless ``real``.
+        grid: (``"grid"``) real angles of shape ``(C, g)``.
 
     Examples:
         >>> layer = UnitaryConv1d(64, channels=4)
@@ -265,6 +398,8 @@ class UnitaryConv1d(_EigenAngleConv):
         True
         >>> torch.allclose(layer.inverse(y), x, atol=1e-5)
         True
+        >>> UnitaryConv1d(64, channels=4, angles="kernel").num_angle_parameters()
+        24
     """
 
     ndim = 1
@@ -276,13 +411,17 @@ class UnitaryConv1d(_EigenAngleConv):
         real: bool = False,
         mix: bool = False,
         init: str = "uniform",
-        method: str = "auto",
+        method: str = "fft",
+        angles: str = "full",
+        angle_size: int | None = None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ValueError(f"size must be a positive int, got {size!r}")
-        super().__init__((size,), channels, real, mix, init, method, device, dtype)
+        super().__init__(
+            (size,), channels, real, mix, init, method, angles, angle_size, device, dtype
+        )
 
 
 class UnitaryConv2d(_EigenAngleConv):
@@ -296,20 +435,32 @@ class UnitaryConv2d(_EigenAngleConv):
     eigenvalues :math:`e^{i\Omega}` it is unitary and its kernel
     :math:`\operatorname{ifft2}(e^{i\Omega})` covers the whole image (a global receptive
     field). ``real=True`` makes :math:`\Omega(-k,-l) = -\Omega(k,l)`: an orthogonal
-    operator on real images. ``mix=True`` adds a learnable unitary channel mix.
-    (Seed: complex-gated-memory-cells, §5.8.)
+    operator on real images. ``mix=True`` adds a learnable unitary channel mix. The
+    angles are ``"full"`` (:math:`HW` per channel), the phases of a ``k x k`` kernel's
+    DFT (``"kernel"``: :math:`k^2` real or complex taps per channel, shifts by up to
+    :math:`\pm(k-1)/2` pixels included) or a ``g x g`` grid interpolated to ``H x W``
+    (``"grid"``: :math:`g^2` per channel); see :class:`UnitaryConv1d`.
 
     Args:
         size: ``(H, W)`` or an int for square images.
-        channels, real, mix, init, method, device, dtype: as in :class:`UnitaryConv1d`;
-            ``"auto"`` uses dense matrices when ``H * W <= MATMUL_MAX_SIZE``.
+        channels: number of channels ``C``; each has its own angles.
+        real: orthogonal variant for real images.
+        mix: add a learnable unitary (orthogonal when ``real``) channel mix.
+        init: ``"uniform"``, ``"zero"`` (identity) or ``"small"``.
+        method: ``"fft"`` or ``"matmul"`` (dense ``HW x HW`` matrices per forward).
+        angles: ``"full"``, ``"kernel"`` or ``"grid"``.
+        angle_size: ``k`` (odd, default 3) or ``g`` (default 8).
+        device: of the parameters.
+        dtype: float32 or float64.
 
     Shape:
         - Input: :math:`(*, C, H, W)`.
         - Output: :math:`(*, C, H, W)`, complex (real when ``real=True``).
 
     Attributes:
-        angles: real eigen-angles of shape ``(C, H, W)``.
+        angles: (``"full"``) real eigen-angles of shape ``(C, H, W)``.
+        kernel: (``"kernel"``) taps ``(C, k, k)``, complex unless ``real``.
+        grid: (``"grid"``) real angles ``(C, g, g)``.
 
     Examples:
         >>> layer = UnitaryConv2d((32, 32), channels=3, real=True, mix=True)
@@ -317,6 +468,13 @@ class UnitaryConv2d(_EigenAngleConv):
         >>> y = layer(x)
         >>> y.dtype, torch.allclose(y.norm(), x.norm(), rtol=1e-5)
         (torch.float32, True)
+        >>> shift = UnitaryConv2d(8, real=True, angles="kernel", init="zero")
+        >>> with torch.no_grad():
+        ...     _ = shift.kernel.zero_()
+        ...     shift.kernel[0, 1, 2] = 1.0  # the tap at offset (0, +1)
+        >>> image = torch.rand(1, 1, 8, 8)
+        >>> torch.allclose(shift(image), image.roll(1, dims=-1), atol=1e-6)
+        True
     """
 
     ndim = 2
@@ -328,7 +486,9 @@ class UnitaryConv2d(_EigenAngleConv):
         real: bool = False,
         mix: bool = False,
         init: str = "uniform",
-        method: str = "auto",
+        method: str = "fft",
+        angles: str = "full",
+        angle_size: int | None = None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -341,7 +501,7 @@ class UnitaryConv2d(_EigenAngleConv):
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size)
         ):
             raise ValueError(f"size must be an int or a pair of positive ints (H, W), got {size!r}")
-        super().__init__(size, channels, real, mix, init, method, device, dtype)
+        super().__init__(size, channels, real, mix, init, method, angles, angle_size, device, dtype)
 
 
 class FourierRotation(nn.Module):

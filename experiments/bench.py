@@ -36,7 +36,6 @@ from cunitary import (
     UnitaryConv2d,
     UnitaryRNN,
 )
-from cunitary import unitary as unitary_module
 
 
 def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
@@ -206,15 +205,13 @@ def run_unitary(repeats: int) -> dict:
     print(
         f"\nPer call, the dense path (matrix built inside forward) beats FFT up to n = "
         f"{crossover}; with the matrix built once per 16-step sequence, up to n = "
-        f"{crossover_seq}. method='auto' uses matmul up to MATMUL_MAX_SIZE = "
-        f"{unitary_module.MATMUL_MAX_SIZE}."
+        f"{crossover_seq}."
     )
     return {
         "conv2d": conv2d,
         "conv1d": conv1d,
         "measured_crossover": crossover,
         "measured_crossover_seq16": crossover_seq,
-        "matmul_max_size": unitary_module.MATMUL_MAX_SIZE,
     }
 
 

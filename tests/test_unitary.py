@@ -170,13 +170,10 @@ def test_extra_repr():
     assert "size=(4, 6)" in text and "channels=3" in text and "real=True" in text
 
 
-def test_auto_method_threshold(monkeypatch):
-    from cunitary import unitary
-
-    monkeypatch.setattr(unitary, "MATMUL_MAX_SIZE", 16)
-    assert UnitaryConv1d(16)._use_matmul() and not UnitaryConv1d(17)._use_matmul()
-    assert UnitaryConv2d(4)._use_matmul() and not UnitaryConv2d((4, 5))._use_matmul()
-    assert not UnitaryConv1d(8, method="fft")._use_matmul()
+def test_method_is_fft_or_matmul():
+    for method in ("auto", "dense"):
+        with pytest.raises(ValueError, match="method must be one of"):
+            UnitaryConv1d(8, method=method)
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -399,7 +396,7 @@ def test_fused_spectral_backward_matches_autograd_composition(x_shape, angle_sha
     x = rand_complex(x_shape, torch.complex128, gen).requires_grad_()
     w = torch.randn(angle_shape, dtype=torch.float64, generator=gen, requires_grad=True)
     plain = torch.fft.ifftn(torch.fft.fftn(x, dim=dims) * torch.exp(1j * w), dim=dims)
-    fast = F._spectral_apply(x, w, ndim, real=False)
+    fast = F._spectral_apply(x, F._phasors(w, ndim, False), ndim, real=False)
     torch.testing.assert_close(fast, plain)
     cotangent = rand_complex(plain.shape, torch.complex128, gen)
     g_plain = torch.autograd.grad(plain, (x, w), cotangent)
@@ -414,3 +411,203 @@ def test_double_backward_is_refused_not_wrong():
     (g,) = torch.autograd.grad(F.circulant(x, w).abs().pow(2).sum(), w, create_graph=True)
     with pytest.raises(RuntimeError):
         g.sum().backward()
+
+
+# -- compact angle parameterisations -------------------------------------------------------
+
+
+def kernel_phasors_np(kernel: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """K/|K| of the centred kernel's DFT, by explicit sums over the taps."""
+    ndim = len(size)
+    grids = np.meshgrid(*[np.arange(n) for n in size], indexing="ij")
+    spectrum = np.zeros((kernel.shape[0], *size), dtype=np.complex128)
+    for index in np.ndindex(*kernel.shape[1:]):
+        offsets = [i - k // 2 for i, k in zip(index, kernel.shape[1:], strict=True)]
+        phase = sum(-2j * np.pi * o * g / n for o, g, n in zip(offsets, grids, size, strict=True))
+        spectrum += kernel[(slice(None), *index)][(...,) + (None,) * ndim] * np.exp(phase)
+    magnitude = np.abs(spectrum)
+    return np.where(magnitude > 1e-12, spectrum / np.maximum(magnitude, 1e-300), 1.0)
+
+
+def dense_np(phasors: np.ndarray) -> np.ndarray:
+    """Block-diagonal F^-1 diag(P) F, each block built by numpy FFTs of the identity."""
+    size = phasors.shape[1:]
+    n = int(np.prod(size))
+    axes = tuple(range(1, len(size) + 1))
+    blocks = []
+    for p in phasors:
+        eye = np.eye(n).reshape(n, *size)
+        cols = np.fft.ifftn(np.fft.fftn(eye, axes=axes) * p, axes=axes).reshape(n, n)
+        blocks.append(cols.T)
+    return scipy.linalg.block_diag(*blocks)
+
+
+@pytest.mark.parametrize("real", [False, True])
+@pytest.mark.parametrize("size", [(7,), (8,), (6, 5), (4, 4)])
+@pytest.mark.parametrize("k", [1, 3])
+def test_kernel_angles_give_the_phase_of_the_kernel_dft(real, size, k):
+    cls = UnitaryConv1d if len(size) == 1 else UnitaryConv2d
+    arg = size[0] if len(size) == 1 else size
+    layer = cls(arg, channels=2, real=real, angles="kernel", angle_size=k, dtype=torch.float64)
+    kernel = layer.kernel.detach().numpy()
+    want = kernel_phasors_np(kernel, size)
+    np.testing.assert_allclose(layer.eigenvalues().detach().numpy(), want, atol=1e-12)
+    dense = dense_np(want)
+    np.testing.assert_allclose(dense.conj().T @ dense, np.eye(len(dense)), atol=1e-12)
+    got = layer.matrix().detach().numpy()
+    np.testing.assert_allclose(got, dense.real if real else dense, atol=1e-12)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 2, *size, dtype=torch.float64, generator=gen)
+    x = x if real else rand_complex(x.shape, torch.complex128, gen)
+    y = layer(x)
+    assert y.dtype == x.dtype
+    want_y = x.flatten(-len(size) - 1).numpy() @ dense.T
+    np.testing.assert_allclose(y.flatten(-len(size) - 1).detach().numpy(), want_y, atol=1e-12)
+    torch.testing.assert_close(y.norm(), x.norm())
+    assert layer.num_angle_parameters() == 2 * k ** len(size) * (1 if real else 2)
+
+
+@pytest.mark.parametrize("shift", [(-1, 0), (1, 1), (0, -1)])
+def test_kernel_angles_reach_shifts(shift):
+    layer = UnitaryConv2d((6, 7), real=True, angles="kernel", init="zero")
+    with torch.no_grad():
+        layer.kernel.zero_()
+        layer.kernel[0, 1 + shift[0], 1 + shift[1]] = 1.0
+    x = torch.rand(2, 1, 6, 7)
+    torch.testing.assert_close(layer(x), x.roll(shift, dims=(-2, -1)), atol=1e-6, rtol=0)
+    torch.testing.assert_close(layer.inverse(layer(x)), x, atol=1e-6, rtol=0)
+
+
+def test_kernel_angles_survive_zeros_of_the_spectrum():
+    # Taps (1, 0, -1): K(w) = 2i sin(w) vanishes at w = 0 and w = pi.
+    layer = UnitaryConv1d(8, real=True, angles="kernel", dtype=torch.float64)
+    with torch.no_grad():
+        layer.kernel.copy_(torch.tensor([[1.0, 0.0, -1.0]]))
+    phasors = layer.eigenvalues()
+    torch.testing.assert_close(phasors.abs(), torch.ones(1, 8, dtype=torch.float64))
+    assert phasors[0, 0] == 1 and phasors[0, 4] == 1
+    x = torch.randn(4, 1, 8, dtype=torch.float64)
+    y = layer(x)
+    y.pow(2).sum().backward()
+    assert torch.isfinite(layer.kernel.grad).all()
+    torch.testing.assert_close(y.norm(), x.norm())
+
+
+@pytest.mark.parametrize("angles", ["kernel", "grid"])
+@pytest.mark.parametrize("real", [False, True])
+def test_compact_angles_gradcheck(angles, real):
+    layer = UnitaryConv2d((6, 5), channels=2, real=real, mix=True, angles=angles,
+                          angle_size=3, dtype=torch.float64)  # fmt: skip
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 2, 6, 5, dtype=torch.float64, generator=gen)
+    x = (x if real else rand_complex(x.shape, torch.complex128, gen)).requires_grad_()
+    params = [p for p in layer.parameters()]
+
+    def run(x, *values):
+        saved = [p.data for p in params]
+        for p, v in zip(params, values, strict=True):
+            p.data = v
+        try:
+            return torch.func.functional_call(
+                layer, {n: v for (n, _), v in zip(layer.named_parameters(), values, strict=True)}, x
+            )
+        finally:
+            for p, v in zip(params, saved, strict=True):
+                p.data = v
+
+    values = [p.detach().clone().requires_grad_() for p in params]
+    assert torch.autograd.gradcheck(run, (x, *values))
+
+
+@pytest.mark.parametrize("g,n", [(3, 7), (4, 9), (5, 5), (6, 16), (1, 4)])
+def test_fourier_interpolation_matches_scipy_resample(g, n):
+    from scipy.signal import resample
+
+    gen = np.random.default_rng(g * 100 + n)
+    samples = gen.standard_normal((2, g))
+    got = F.fourier_interpolate(torch.tensor(samples), (n,)).numpy()
+    np.testing.assert_allclose(got, resample(samples, n, axis=-1), atol=1e-12)
+    np.testing.assert_allclose(got[:, :: n // g] if n % g == 0 else got[:, :1], (
+        samples if n % g == 0 else samples[:, :1]), atol=1e-12)  # fmt: skip
+    grid = gen.standard_normal((3, g, g + 1))
+    got2 = F.fourier_interpolate(torch.tensor(grid), (n, n + 2)).numpy()
+    want2 = resample(resample(grid, n, axis=-2), n + 2, axis=-1)
+    np.testing.assert_allclose(got2, want2, atol=1e-12)
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_grid_angles_are_interpolated_and_odd_for_real(real):
+    from scipy.signal import resample
+
+    layer = UnitaryConv2d((8, 6), channels=2, real=real, angles="grid", angle_size=4,
+                          dtype=torch.float64)  # fmt: skip
+    grid = layer.grid.detach().numpy()
+    full = resample(resample(grid, 8, axis=-2), 6, axis=-1)
+    want = odd_part_np(full, (-2, -1)) if real else full
+    np.testing.assert_allclose(layer.effective_angles().detach().numpy(), want, atol=1e-12)
+    dense = dense_np(np.exp(1j * want))
+    np.testing.assert_allclose(layer.matrix().detach().numpy(), dense.real if real else dense,
+                               atol=1e-12)  # fmt: skip
+    assert layer.num_angle_parameters() == 2 * 16
+    same = UnitaryConv2d((8, 6), angles="grid", angle_size=6, init="zero")
+    assert same.grid.shape == (1, 6, 6)
+
+
+def test_compact_angle_arguments_are_checked():
+    with pytest.raises(ValueError, match="angles must be one of"):
+        UnitaryConv1d(8, angles="spline")
+    with pytest.raises(ValueError, match="odd"):
+        UnitaryConv1d(8, angles="kernel", angle_size=4)
+    with pytest.raises(ValueError, match="angle_size must be"):
+        UnitaryConv2d((8, 5), angles="grid", angle_size=6)
+    with pytest.raises(ValueError, match="angle_size is for"):
+        UnitaryConv1d(8, angle_size=3)
+
+
+@pytest.mark.parametrize("angles", ["full", "kernel", "grid"])
+@pytest.mark.parametrize("init", ["uniform", "zero", "small"])
+def test_reset_parameters_repeats_the_constructor_init(angles, init):
+    torch.manual_seed(5)
+    layer = UnitaryConv2d(8, channels=3, mix=True, angles=angles, init=init)
+    state = {k: v.clone() for k, v in layer.state_dict().items()}
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(1.0)
+    torch.manual_seed(5)
+    layer.reset_parameters()
+    for k, v in layer.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+    if init == "zero":
+        x = torch.randn(2, 3, 8, 8, dtype=torch.complex64)
+        torch.testing.assert_close(layer(x), x, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("angles", ["full", "kernel"])
+def test_cached_phasors_are_computed_once_with_the_same_gradients(angles, monkeypatch):
+    from cunitary import unitary
+
+    layer = UnitaryConv2d(8, channels=2, real=True, angles=angles)
+    x = torch.randn(3, 2, 8, 8)
+
+    def loss():
+        y = x
+        for _ in range(4):
+            y = torch.tanh(layer(y))
+        return y.pow(2).sum()
+
+    plain = torch.autograd.grad(loss(), list(layer.parameters()))
+    calls = []
+    original = unitary._EigenAngleConv.phasors
+
+    def counting(self, *args, **kwargs):
+        calls.append(unitary._phasor_cache is not None and len(unitary._phasor_cache))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(unitary._EigenAngleConv, "phasors", counting)
+    with unitary.cached():
+        value = loss()
+    assert calls == [0, 1, 1, 1]  # computed on the first call, then found in the cache
+    cached = torch.autograd.grad(value, list(layer.parameters()))
+    for a, b in zip(cached, plain, strict=True):
+        torch.testing.assert_close(a, b)
+    assert unitary._phasor_cache is None

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_int, check_numeric, check_odd_int, check_tensor
+from .unitary import cached
 
 __all__ = [
     "ar_coefficients",
@@ -739,7 +740,8 @@ class ConvRNNStack(nn.Module):
         if x.dim() != 5:
             raise ValueError(f"x must have shape (B, T, C, H, W), got {tuple(x.shape)}")
         ys = []
-        for frame in x.unbind(1):
-            y, states = self.step(frame, states)
-            ys.append(y)
+        with cached():  # the unitary transitions' phasors: once per sequence
+            for frame in x.unbind(1):
+                y, states = self.step(frame, states)
+                ys.append(y)
         return torch.stack(ys, dim=1), states  # type: ignore[return-value]

@@ -706,6 +706,23 @@ class _ConvCell(nn.Module):
         return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
 
 
+def _complex_conv_weight(weight: Tensor, real_input_channels: int) -> Tensor:
+    r"""The real weight that computes a complex convolution on stacked real parts.
+
+    For :math:`W = A + iB` acting on :math:`u = u_r + iu_i`, :math:`\Re(W*u) = A*u_r - B*u_i`
+    and :math:`\Im(W*u) = B*u_r + A*u_i`: one real convolution of
+    :math:`[u_r, u_i]` with :math:`\begin{pmatrix}A & -B\\ B & A\end{pmatrix}`. The first
+    ``real_input_channels`` inputs have no imaginary part, so their :math:`u_i` columns
+    are dropped. Input order ``[u_r, u_i of the complex channels]``; output
+    ``[Re, Im]``.
+    """
+    a, b = weight.real, weight.imag
+    skip = real_input_channels
+    return torch.cat(
+        [torch.cat([a, -b[:, skip:]], 1), torch.cat([b, a[:, skip:]], 1)], 0
+    )  # (2 C_out, C_in + C_complex, k, k)
+
+
 class RotationConvGRUCell(_ConvCell):
     r"""Convolutional rotation-GRU cell (real): 3x3 conv gates, orthogonal 2-D rotation.
 
@@ -718,13 +735,19 @@ class RotationConvGRUCell(_ConvCell):
 
     with :math:`\mathcal W` a :class:`~cunitary.UnitaryConv2d` ``(real=True)``:
     an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
-    mix when ``mix=True``).
+    mix when ``mix=True``), its angles per frequency or compact (``angles``).
 
     Args:
-        in_channels, hidden_channels: channel counts.
+        in_channels: input channels.
+        hidden_channels: state channels.
         size: ``(H, W)`` of the frames (the rotation's eigen-angles live on this grid).
         kernel_size: gate convolution size (odd).
         mix: add an orthogonal channel mix to the rotation.
+        angles: the rotation's angle parameterisation, ``"full"``, ``"kernel"`` or
+            ``"grid"`` (see :class:`~cunitary.UnitaryConv2d`).
+        angle_size: its kernel or grid size.
+        device: of the parameters.
+        dtype: float32 or float64.
 
     Inputs ``x`` :math:`(B, C_{in}, H, W)`, ``h`` :math:`(B, C_h, H, W)` (zeros if
     omitted); output :math:`(B, C_h, H, W)`.
@@ -739,6 +762,8 @@ class RotationConvGRUCell(_ConvCell):
         size: int | tuple[int, int],
         kernel_size: int = 3,
         mix: bool = False,
+        angles: str = "full",
+        angle_size: int | None = None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -748,14 +773,23 @@ class RotationConvGRUCell(_ConvCell):
         pad = self.padding
         self.gates = nn.Conv2d(both, 2 * hidden_channels, kernel_size, padding=pad, **factory)
         self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
-        self.rotation = UnitaryConv2d(size, hidden_channels, real=True, mix=mix, **factory)
+        self.rotation = UnitaryConv2d(
+            size, hidden_channels, real=True, mix=mix, angles=angles, angle_size=angle_size,
+            **factory,
+        )  # fmt: skip
         self.size = self.rotation.size
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
         reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
         candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
-        return self.rotation(candidate + update * (h - candidate))
+        return self.rotation(torch.lerp(candidate, h, update))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
+            f"kernel_size={self.gates.kernel_size[0]}"
+        )
 
 
 class ComplexConvGatedCell(_ConvCell):
@@ -768,14 +802,26 @@ class ComplexConvGatedCell(_ConvCell):
         H_t &= (1 - Z_t)\odot H_{t-1} + Z_t\odot C_t,
         \end{aligned}
 
-    with complex 3x3 convolutions, per-channel mod-sigmoid gates and
+    with complex 3x3 convolutions, per-channel mod-sigmoid gates
+    :math:`\sigma_\alpha(z) = \sigma(\alpha\Re z + (1-\alpha)\Im z)` and
     :math:`\mathcal U` a complex :class:`~cunitary.UnitaryConv2d` (depthwise eigen-angles,
-    optional unitary channel mix): the 2-D counterpart of :class:`ComplexGatedCell`.
+    per frequency or compact, optional unitary channel mix): the 2-D counterpart of
+    :class:`ComplexGatedCell`. The weights are complex; each complex convolution runs as
+    one real convolution over the stacked real and imaginary parts (real input channels
+    contribute no imaginary part), and the gates never leave real arithmetic.
 
     Args:
-        in_channels, hidden_channels, size, kernel_size, mix: as in
-            :class:`RotationConvGRUCell`.
+        in_channels: input channels.
+        hidden_channels: state channels.
+        size: ``(H, W)`` of the frames.
+        kernel_size: gate convolution size (odd).
+        mix: add a unitary channel mix to the transition.
+        angles: the transition's angle parameterisation (see
+            :class:`~cunitary.UnitaryConv2d`).
+        angle_size: its kernel or grid size.
         gate_bias: initial gate bias (real and imaginary part).
+        device: of the parameters.
+        dtype: float32 or float64 (the complex weights use the matching complex dtype).
 
     Inputs ``x`` :math:`(B, C_{in}, H, W)` real or complex, ``h``
     :math:`(B, C_h, H, W)` complex; output complex :math:`(B, C_h, H, W)`.
@@ -790,6 +836,8 @@ class ComplexConvGatedCell(_ConvCell):
         size: int | tuple[int, int],
         kernel_size: int = 3,
         mix: bool = False,
+        angles: str = "full",
+        angle_size: int | None = None,
         gate_bias: float = 4.0,
         device=None,
         dtype: torch.dtype | None = None,
@@ -801,17 +849,80 @@ class ComplexConvGatedCell(_ConvCell):
         ch = hidden_channels
         self.gates = nn.Conv2d(in_channels + ch, 2 * ch, kernel_size, padding=pad, **cfactory)
         self.candidate = nn.Conv2d(in_channels, ch, kernel_size, padding=pad, **cfactory)
-        with torch.no_grad():
-            self.gates.bias.fill_(complex(gate_bias, gate_bias))
-        self.gate_alpha = nn.Parameter(torch.full((2 * ch, 1, 1), 0.5, dtype=dtype, device=device))
-        self.modrelu_bias = nn.Parameter(torch.zeros(ch, 1, 1, dtype=dtype, device=device))
-        self.transition = UnitaryConv2d(size, ch, mix=mix, device=device, dtype=dtype)
+        self.gate_bias = float(gate_bias)
+        self.gate_alpha = nn.Parameter(torch.empty(2 * ch, 1, 1, dtype=dtype, device=device))
+        self.modrelu_bias = nn.Parameter(torch.empty(ch, 1, 1, dtype=dtype, device=device))
+        self.transition = UnitaryConv2d(
+            size, ch, mix=mix, angles=angles, angle_size=angle_size, device=device, dtype=dtype
+        )
         self.size = self.transition.size
+        self._reset_gates()
+
+    def _reset_gates(self) -> None:
+        with torch.no_grad():
+            self.gates.bias.fill_(complex(self.gate_bias, self.gate_bias))
+            self.gate_alpha.fill_(0.5)
+            self.modrelu_bias.zero_()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every parameter as the constructor does."""
+        self.gates.reset_parameters()
+        self.candidate.reset_parameters()
+        self._reset_gates()
+        self.transition.reset_parameters()
+
+    def _gate_logits(self, parts: list[Tensor], real_channels: int) -> Tensor:
+        r""":math:`\alpha\Re z + (1-\alpha)\Im z` of the complex gate convolution
+        :math:`z = W * [X, H]`, as one real convolution with ``2 C_h`` outputs.
+
+        With :math:`W = A + iB` and :math:`u = u_r + iu_i`, the functional is
+        :math:`(\alpha A + (1-\alpha)B) * u_r + ((1-\alpha)A - \alpha B) * u_i`: the same
+        function and parameters as the complex convolution followed by mod-sigmoid's
+        projection, at half the multiply-adds (the imaginary outputs are never formed).
+        """
+        a, b = self.gates.weight.real, self.gates.weight.imag
+        alpha = self.gate_alpha.view(-1, 1, 1, 1)
+        on_real = alpha * a + (1 - alpha) * b
+        on_imag = ((1 - alpha) * a - alpha * b)[:, real_channels:]
+        weight = torch.cat([on_real, on_imag], 1)
+        bias = self.gate_alpha.view(-1) * self.gates.bias.real
+        bias = bias + (1 - self.gate_alpha.view(-1)) * self.gates.bias.imag
+        return nn.functional.conv2d(torch.cat(parts, 1), weight, bias, padding=self.padding)
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
-        x, h = x.to(self.gates.weight.dtype), h.to(self.gates.weight.dtype)
-        gates = F.mod_sigmoid(self.gates(torch.cat([x, h], 1)), self.gate_alpha)
+        h = h.to(self.gates.weight.dtype)
+        if x.is_complex():
+            x = x.to(h.dtype)
+            x_parts, x_imag, real_x = [x.real], [x.imag], 0
+        else:
+            x = x.to(self.gate_alpha.dtype)
+            x_parts, x_imag, real_x = [x], [], self.in_channels
+        # Real arithmetic on contiguous real and imaginary planes: no complex promotion
+        # of the real gates, and elementwise kernels that vectorise.
+        h_re, h_im = h.real, h.imag
+        gates = torch.sigmoid(self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x))
         reset, update = gates.chunk(2, dim=1)
-        pre = self.candidate(x) + self.transition(reset * h)
-        return h + update * (F.modrelu(pre, self.modrelu_bias) - h)
+        weight = _complex_conv_weight(self.candidate.weight, real_x)
+        bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])
+        c = nn.functional.conv2d(
+            torch.cat([*x_parts, *x_imag], 1), weight, bias, padding=self.padding
+        )
+        ch = self.hidden_channels
+        transported = self.transition(torch.complex(reset * h_re, reset * h_im))
+        pre_re = transported.real + c[:, :ch]
+        pre_im = transported.imag + c[:, ch:]
+        # modReLU, ReLU(|z| + b) z / |z|, and 0 where |z| is below the smallest normal.
+        radius = torch.hypot(pre_re, pre_im)
+        alive = radius > torch.finfo(radius.dtype).tiny
+        scale = torch.relu(radius + self.modrelu_bias) / torch.where(alive, radius, 1)
+        scale = torch.where(alive, scale, 0)
+        return torch.complex(
+            torch.lerp(h_re, pre_re * scale, update), torch.lerp(h_im, pre_im * scale, update)
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
+            f"kernel_size={self.gates.kernel_size[0]}, gate_bias={self.gate_bias}"
+        )

@@ -4,22 +4,24 @@
     python -m experiments.bench cells [--repeats 3] [--json runs/bench_cells.json]
     python -m experiments.bench arma [--repeats 20] [--json runs/bench_arma.json]
     python -m experiments.bench data [--repeats 5]    # Moving-MNIST generator, one thread
+    python -m experiments.bench video [--device cuda] [--sizes cpu gpu paper]
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
-between machines (absolute milliseconds do not).
+between machines (absolute milliseconds do not). ``--device cuda`` times on a GPU (the
+clock stops after a synchronisation) and reports peak allocated GPU memory; on the CPU
+peak memory is the resident set of a fresh process running one step.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -36,6 +38,9 @@ from cunitary import (
     UnitaryConv2d,
     UnitaryRNN,
 )
+from experiments import runner
+
+CPU = torch.device("cpu")
 
 
 def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
@@ -47,50 +52,70 @@ def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
     return step
 
 
-def time_interleaved(cases: list[tuple[Callable[[], torch.Tensor], torch.Tensor]], repeats: int):
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(
+    cases: list[tuple[Callable[[], torch.Tensor], torch.Tensor]],
+    repeats: int,
+    device: torch.device = CPU,
+):
     """Median seconds of forward + backward (fixed random cotangent) for each case.
 
     The cases run round-robin, one repetition each per round, so that machine noise and
-    thermal drift hit every case alike and their ratios stay meaningful.
+    thermal drift hit every case alike and their ratios stay meaningful. On CUDA the
+    clock stops after a device synchronisation.
     """
-    steps = [_fwd_bwd_step(fn, probe) for fn, probe in cases]
+    return time_steps([_fwd_bwd_step(fn, probe) for fn, probe in cases], repeats, device)
+
+
+def time_steps(steps: list[Callable[[], object]], repeats: int, device: torch.device = CPU):
+    """Median seconds of each callable, interleaved round-robin after two warm-up calls."""
     for step in steps:
         for _ in range(2):
             step()
+    _synchronize(device)
     samples: list[list[float]] = [[] for _ in steps]
     for _ in range(repeats):
         for k, step in enumerate(steps):
             start = time.perf_counter()
             step()
+            _synchronize(device)
             samples[k].append(time.perf_counter() - start)
     return [statistics.median(s) for s in samples]
 
 
-def _probe(shape: tuple[int, ...], complex_output: bool) -> torch.Tensor:
+def _probe(shape: tuple[int, ...], complex_output: bool, device=CPU) -> torch.Tensor:
     shape = (*shape, 2) if complex_output else shape
-    return torch.randn(shape)
+    return torch.randn(shape, device=device)
 
 
-def bench_conv2d(repeats: int) -> list[dict]:
+def bench_conv2d(repeats: int, device: torch.device = CPU) -> list[dict]:
     b, c, h, w = 16, 32, 64, 64
-    xc = torch.randn(b, c, h, w, dtype=torch.complex64, requires_grad=True)
-    xr = torch.randn(b, c, h, w, requires_grad=True)
-    pc, pr = _probe((b, c, h, w), True), _probe((b, c, h, w), False)
-    unitary = UnitaryConv2d((h, w), channels=c)
-    unitary_real = UnitaryConv2d((h, w), channels=c, real=True)
-    unitary_mix = UnitaryConv2d((h, w), channels=c, mix=True)
-    dense = nn.Conv2d(c, c, 3, padding=1)
-    depthwise = nn.Conv2d(c, c, 3, padding=1, groups=c)
+    xc = torch.randn(b, c, h, w, dtype=torch.complex64, device=device, requires_grad=True)
+    xr = torch.randn(b, c, h, w, device=device, requires_grad=True)
+    pc, pr = _probe((b, c, h, w), True, device), _probe((b, c, h, w), False, device)
+    unitary = UnitaryConv2d((h, w), channels=c, device=device)
+    unitary_kernel = UnitaryConv2d((h, w), channels=c, angles="kernel", device=device)
+    unitary_real = UnitaryConv2d((h, w), channels=c, real=True, device=device)
+    kernel_real = UnitaryConv2d((h, w), channels=c, real=True, angles="kernel", device=device)
+    unitary_mix = UnitaryConv2d((h, w), channels=c, mix=True, device=device)
+    dense = nn.Conv2d(c, c, 3, padding=1, device=device)
+    depthwise = nn.Conv2d(c, c, 3, padding=1, groups=c, device=device)
     cases = [
         ("fft2 + ifft2 round trip (complex)", lambda: torch.fft.ifft2(torch.fft.fft2(xc)), pc),
         ("UnitaryConv2d (complex)", lambda: unitary(xc), pc),
+        ("UnitaryConv2d angles='kernel' (complex)", lambda: unitary_kernel(xc), pc),
         ("UnitaryConv2d mix=True (complex)", lambda: unitary_mix(xc), pc),
         ("rfft2 + irfft2 round trip (real)", lambda: torch.fft.irfft2(torch.fft.rfft2(xr)), pr),
         ("UnitaryConv2d real=True", lambda: unitary_real(xr), pr),
+        ("UnitaryConv2d real=True, angles='kernel'", lambda: kernel_real(xr), pr),
         ("nn.Conv2d 3x3 dense (real)", lambda: dense(xr), pr),
         ("nn.Conv2d 3x3 depthwise (real)", lambda: depthwise(xr), pr),
     ]
-    seconds = time_interleaved([(fn, p) for _, fn, p in cases], repeats)
+    seconds = time_interleaved([(fn, p) for _, fn, p in cases], repeats, device)
     rows = [{"case": name, "seconds": t} for (name, _, _), t in zip(cases, seconds, strict=True)]
     by_name = {r["case"]: r["seconds"] for r in rows}
     for r in rows:
@@ -102,13 +127,13 @@ def bench_conv2d(repeats: int) -> list[dict]:
     return rows
 
 
-def bench_conv1d(repeats: int, batch: int = 64) -> list[dict]:
+def bench_conv1d(repeats: int, device: torch.device = CPU, batch: int = 64) -> list[dict]:
     rows = []
     for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
-        x = torch.randn(batch, 1, n, dtype=torch.complex64, requires_grad=True)
-        probe = _probe((batch, 1, n), True)
-        fft_layer = UnitaryConv1d(n, method="fft")
-        mm_layer = UnitaryConv1d(n, method="matmul")
+        x = torch.randn(batch, 1, n, dtype=torch.complex64, device=device, requires_grad=True)
+        probe = _probe((batch, 1, n), True, device)
+        fft_layer = UnitaryConv1d(n, method="fft", device=device)
+        mm_layer = UnitaryConv1d(n, method="matmul", device=device)
         with torch.no_grad():
             mm_layer.angles.copy_(fft_layer.angles)
         # The dense path is O(n^2) per vector: fewer repeats keep large n affordable.
@@ -119,10 +144,11 @@ def bench_conv1d(repeats: int, batch: int = 64) -> list[dict]:
                 (lambda layer=mm_layer, x=x: layer(x), probe),
             ],
             dense_repeats,
+            device,
         )
         # Recurrent use: the matrix is built once per sequence and applied every step.
         steps = 16
-        xs = torch.randn(steps, batch, n, dtype=torch.complex64)
+        xs = torch.randn(steps, batch, n, dtype=torch.complex64, device=device)
 
         def fft_steps(layer=fft_layer, xs=xs):
             h = torch.zeros_like(xs[0])
@@ -137,9 +163,9 @@ def bench_conv1d(repeats: int, batch: int = 64) -> list[dict]:
                 h = h @ mat.T + xt
             return h
 
-        probe_steps = _probe((batch, n), True)
+        probe_steps = _probe((batch, n), True, device)
         t_fft_seq, t_mm_seq = time_interleaved(
-            [(fft_steps, probe_steps), (mm_steps, probe_steps)], max(3, dense_repeats // 4)
+            [(fft_steps, probe_steps), (mm_steps, probe_steps)], max(3, dense_repeats // 4), device
         )
         rows.append(
             {
@@ -164,9 +190,9 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
 
 
-def run_unitary(repeats: int) -> dict:
+def run_unitary(repeats: int, device: torch.device = CPU) -> dict:
     torch.manual_seed(0)
-    conv2d = bench_conv2d(repeats)
+    conv2d = bench_conv2d(repeats, device)
     print_table(
         "UnitaryConv2d, forward+backward on (16, 32, 64, 64)",
         ["case", "ms", "/ FFT round trip", "/ Conv2d dense", "/ Conv2d depthwise"],
@@ -181,7 +207,7 @@ def run_unitary(repeats: int) -> dict:
             for r in conv2d
         ],
     )
-    conv1d = bench_conv1d(repeats)
+    conv1d = bench_conv1d(repeats, device)
     print_table(
         "UnitaryConv1d, batch 64, one channel, complex64: forward+backward",
         ["n", "fft ms", "matmul ms", "matmul / fft", "16 steps: fft ms", "matmul ms", "ratio"],
@@ -244,14 +270,14 @@ def _cell_probe(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.randn(x.shape[0], x.shape[1], width)
 
 
-def _peak_rss_mib(case: str, hidden: int, steps: int) -> float:
-    """Peak resident memory added by one forward+backward, measured in a fresh process."""
-    code = (
-        "import sys; from experiments.bench import _memory_case; "
-        f"_memory_case({case!r}, {hidden}, {steps})"
-    )
+def _peak_rss_mib(code: str) -> float:
+    """Peak resident memory added by the step that ``code`` runs, in a fresh process.
+
+    ``code`` defines ``step()``, which runs once: its first call, allocations included.
+    """
+    program = f"{code}\nfrom experiments.bench import _measured_rss\nprint(_measured_rss(step))"
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -264,46 +290,69 @@ def _proc_status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _memory_case(case: str, hidden: int, steps: int) -> None:
+def _measured_rss(step: Callable[[], object]) -> float:
     # ru_maxrss is no use here: Linux carries it across exec, so a child of a large
     # benchmark process starts at its parent's peak. VmHWM belongs to this process's
-    # address space, and writing 5 to clear_refs resets it to the current RSS.
-    torch.manual_seed(0)
-    model = _cell_models(hidden)[case]()
-    x = torch.randn(CELL_BATCH, steps, CELL_INPUT)
-    output, probe = _fwd_bwd_pair(model, x)
+    # address space, and writing 5 to clear_refs resets it to the current RSS. No warm-up
+    # call: freed pages stay resident, so a second step would find its memory in place.
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     before = _proc_status_kib("VmRSS")
-    output().backward(probe)
-    print((_proc_status_kib("VmHWM") - before) / 1024)
+    step()
+    return (_proc_status_kib("VmHWM") - before) / 1024
 
 
-def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:
+def _peak_cuda_mib(step: Callable[[], object], device: torch.device) -> float:
+    step()
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    step()
+    torch.cuda.synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+
+
+def _cell_step_code(case: str, hidden: int, steps: int) -> str:
+    return (
+        "import torch\n"
+        "from experiments.bench import _cell_models, _fwd_bwd_pair, CELL_BATCH, CELL_INPUT\n"
+        f"torch.manual_seed(0)\nmodel = _cell_models({hidden})[{case!r}]()\n"
+        f"x = torch.randn(CELL_BATCH, {steps}, CELL_INPUT)\n"
+        "output, probe = _fwd_bwd_pair(model, x)\n"
+        "def step():\n    output().backward(probe)\n"
+    )
+
+
+def run_cells(
+    repeats: int, device: torch.device = CPU, hidden: int = 128, steps: int = 1000
+) -> dict:
     torch.manual_seed(0)
-    x = torch.randn(CELL_BATCH, steps, CELL_INPUT)
-    models = {name: make() for name, make in _cell_models(hidden).items()}
-    cases = []
-    for model in models.values():
-        cases.append(_fwd_bwd_pair(model, x))
-    seconds = time_interleaved(cases, repeats)
+    x = torch.randn(CELL_BATCH, steps, CELL_INPUT, device=device)
+    models = {name: make().to(device) for name, make in _cell_models(hidden).items()}
+    cases = [_fwd_bwd_pair(model, x) for model in models.values()]
+    seconds = time_interleaved(cases, repeats, device)
     rows = []
     by_name = dict(zip(models, seconds, strict=True))
-    for name, t in by_name.items():
-        params = sum(p.numel() * (2 if p.is_complex() else 1) for p in models[name].parameters())
+    for (name, model), case in zip(models.items(), cases, strict=True):
+        t = by_name[name]
+        if device.type == "cuda":
+            output, probe = case
+            peak = _peak_cuda_mib(lambda o=output, p=probe: o().backward(p), device)
+        else:
+            peak = _peak_rss_mib(_cell_step_code(name, hidden, steps))
         rows.append(
             {
                 "model": name,
-                "real_params": params,
+                "real_params": runner.count_parameters(model),
                 "seconds": t,
                 "vs_lstm": t / by_name["nn.LSTM"],
                 "vs_gru": t / by_name["nn.GRU"],
-                "peak_mib": _peak_rss_mib(name, hidden, steps),
+                "peak_mib": peak,
             }
         )
     print_table(
         f"One training step (forward+backward), batch {CELL_BATCH}, T = {steps}, "
-        f"hidden {hidden}, input {CELL_INPUT}",
+        f"hidden {hidden}, input {CELL_INPUT}, {device}",
         ["model", "real params", "s", "/ nn.LSTM", "/ nn.GRU", "peak MiB"],
         [
             [
@@ -319,12 +368,14 @@ def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:
     )
     scan_rows = []
     for length in (1000, 8192):
-        u = torch.randn(CELL_BATCH, length, hidden, dtype=torch.complex64, requires_grad=True)
-        closed = LinearUnitaryRecurrence(hidden)
-        loop = LinearUnitaryRecurrence(hidden, method="loop")
+        u = torch.randn(
+            CELL_BATCH, length, hidden, dtype=torch.complex64, device=device, requires_grad=True
+        )
+        closed = LinearUnitaryRecurrence(hidden).to(device)
+        loop = LinearUnitaryRecurrence(hidden, method="loop").to(device)
         loop.load_state_dict(closed.state_dict())
         t_closed, t_loop = time_interleaved(
-            [_fwd_bwd_pair(closed, u), _fwd_bwd_pair(loop, u)], max(1, repeats)
+            [_fwd_bwd_pair(closed, u), _fwd_bwd_pair(loop, u)], max(1, repeats), device
         )
         scan_rows.append(
             {
@@ -351,41 +402,114 @@ def run_cells(repeats: int, hidden: int = 128, steps: int = 1000) -> dict:
     return {"models": rows, "scan": scan_rows, "hidden": hidden, "steps": steps}
 
 
+# -- Moving-MNIST training steps ------------------------------------------------------------
+
+#: Rows of the video table: (label, model, angles, hidden or None for the budget rule).
+VIDEO_ROWS = (
+    ("convlstm3", "convlstm3", "full", None),
+    ("armalstm", "armalstm", "full", None),
+    ("rotation_convgru (full angles, budget)", "rotation_convgru", "full", None),
+    ("rotation_convgru (kernel angles, budget)", "rotation_convgru", "kernel", None),
+    ("complex_gated (full angles, budget)", "complex_gated", "full", None),
+    ("complex_gated (kernel angles, budget)", "complex_gated", "kernel", None),
+    ("rotation_convgru (kernel angles, = ConvLSTM channels)", "rotation_convgru", "kernel", 0),
+    ("complex_gated (kernel angles, = ConvLSTM channels)", "complex_gated", "kernel", 0),
+)
+
+
+def _video_step_code(size: str, label: str, device: str) -> str:
+    return (
+        "import torch\nfrom experiments.bench import _video_case\n"
+        f"step = _video_case({size!r}, {label!r}, torch.device({device!r}))[0]\n"
+    )
+
+
+def _video_case(size: str, label: str, device: torch.device):
+    """One training step of a Moving-MNIST model at a preset's size (teacher forcing on,
+    loss on all 19 predicted frames, Adam): ``(step, hidden, params)``."""
+    from experiments import video
+
+    _, name, angles, hidden = next(r for r in VIDEO_ROWS if r[0] == label)
+    cfg = video.Config(**{**video.PRESETS[size], "angles": angles})
+    hidden = video.hidden_for(name, cfg) if hidden is None else cfg.hidden
+    torch.manual_seed(0)
+    model = video.VideoPredictor(name, hidden, cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters())
+    frames = torch.rand(cfg.batch, 20, 1, cfg.size, cfg.size, device=device)
+    mask = torch.ones(cfg.batch, 9, dtype=torch.bool, device=device)
+
+    def step() -> None:
+        prediction = model(frames[:, :10], 10, (frames[:, 10:19], mask), reading=True)
+        loss = video.loss_fn(name, prediction, frames[:, 1:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step, hidden, runner.count_parameters(model)
+
+
+def run_video(repeats: int, device: torch.device = CPU, sizes: Sequence[str] = ("cpu",)) -> dict:
+    """s/step and peak memory of one training step per model, as ratios to ConvLSTM."""
+    tables = {}
+    for size in sizes:
+        cases = [_video_case(size, label, device) for label, *_ in VIDEO_ROWS]
+        seconds = time_steps([step for step, _, _ in cases], repeats, device)
+        rows = []
+        for (label, *_), (step, hidden, params), t in zip(VIDEO_ROWS, cases, seconds, strict=True):
+            if device.type == "cuda":
+                peak = _peak_cuda_mib(step, device)
+            else:
+                peak = _peak_rss_mib(_video_step_code(size, label, str(device)))
+            rows.append({"model": label, "hidden": hidden, "params": params, "seconds": t,
+                         "vs_convlstm": t / seconds[0], "peak_mib": peak})  # fmt: skip
+        for r in rows:
+            r["peak_vs_convlstm"] = r["peak_mib"] / rows[0]["peak_mib"]
+        print_table(
+            f"Moving-MNIST training step, '{size}' preset size, {device}",
+            ["model", "channels", "params", "s/step", "/ ConvLSTM", "peak MiB", "/ ConvLSTM"],
+            [[r["model"], str(r["hidden"]), f"{r['params']:,}", f"{r['seconds']:.3f}",
+              f"{r['vs_convlstm']:.2f}", f"{r['peak_mib']:.0f}", f"{r['peak_vs_convlstm']:.2f}"]
+             for r in rows],
+        )  # fmt: skip
+        tables[size] = rows
+    return tables
+
+
 # -- ARMA layers ---------------------------------------------------------------------------
 
 
-def _arma_with_random_ar(**kwargs) -> ARMA2d:
-    layer = ARMA2d(32, 32, 3, **kwargs)
+def _arma_with_random_ar(device: torch.device = CPU, **kwargs) -> ARMA2d:
+    layer = ARMA2d(32, 32, 3, **kwargs).to(device)
     with torch.no_grad():  # non-zero AR taps: the solve is not skipped or trivial
         layer.ar_alpha.normal_()
         layer.ar_beta.normal_()
     return layer
 
 
-def run_arma(repeats: int) -> dict:
+def run_arma(repeats: int, device: torch.device = CPU) -> dict:
     torch.manual_seed(0)
     shape = (16, 32, 64, 64)
-    x = torch.randn(shape, requires_grad=True)
-    probe = torch.randn(shape)
-    conv = nn.Conv2d(32, 32, 3, padding=1)
-    arma = _arma_with_random_ar()
-    arma5 = _arma_with_random_ar(ar_kernel_size=5)
-    arma_pad = _arma_with_random_ar(ar_padding=8)
+    x = torch.randn(shape, device=device, requires_grad=True)
+    probe = torch.randn(shape, device=device)
+    conv = nn.Conv2d(32, 32, 3, padding=1, device=device)
+    arma = _arma_with_random_ar(device)
+    arma5 = _arma_with_random_ar(device, ar_kernel_size=5)
+    arma_pad = _arma_with_random_ar(device, ar_padding=8)
     cases = [
         ("nn.Conv2d 3x3", lambda: conv(x)),
         ("ARMA2d 3x3, AR 3x3", lambda: arma(x)),
         ("ARMA2d 3x3, AR 5x5", lambda: arma5(x)),
         ("ARMA2d 3x3, AR 3x3, ar_padding=8", lambda: arma_pad(x)),
     ]
-    seconds = time_interleaved([(fn, probe) for _, fn in cases], repeats)
+    seconds = time_interleaved([(fn, probe) for _, fn in cases], repeats, device)
     rows = [
         {"case": name, "seconds": t, "vs_conv2d": t / seconds[0]}
         for (name, _), t in zip(cases, seconds, strict=True)
     ]
     # The recurrent cells of the video backbone, one step at 64x64, batch 16.
-    frame = torch.randn(16, 1, 64, 64, requires_grad=True)
-    cell_probe = torch.randn(16, 32, 64, 64)
-    lstm, arma_lstm = ConvLSTMCell(1, 32), ARMALSTMCell(1, 32)
+    frame = torch.randn(16, 1, 64, 64, device=device, requires_grad=True)
+    cell_probe = torch.randn(16, 32, 64, 64, device=device)
+    lstm, arma_lstm = ConvLSTMCell(1, 32).to(device), ARMALSTMCell(1, 32).to(device)
     steps = [
         ("ConvLSTMCell 3x3 (5 steps)", lstm),
         ("ARMALSTMCell 3x3 (5 steps)", arma_lstm),
@@ -400,7 +524,7 @@ def run_arma(repeats: int) -> dict:
 
         return run
 
-    cell_seconds = time_interleaved([(unroll(c), cell_probe) for _, c in steps], repeats)
+    cell_seconds = time_interleaved([(unroll(c), cell_probe) for _, c in steps], repeats, device)
     cell_rows = [
         {"case": name, "seconds": t, "vs_convlstm": t / cell_seconds[0]}
         for (name, _), t in zip(steps, cell_seconds, strict=True)
@@ -461,18 +585,27 @@ def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "suite", choices=["unitary", "cells", "arma", "data"], help="which table to run"
+        "suite", choices=["unitary", "cells", "arma", "data", "video"], help="which table to run"
     )
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repetitions (unitary 20, cells 3)"
     )
+    parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:k'")
+    parser.add_argument(
+        "--sizes", nargs="+", choices=["cpu", "gpu", "paper"], default=None,
+        help="video: the presets' model sizes (default: cpu; on CUDA all three)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = {"cells": 3, "data": 5}.get(args.suite, 20)
+        args.repeats = {"cells": 3, "data": 5, "video": 5}.get(args.suite, 20)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    try:
+        device = runner.resolve_device(args.device)
+    except runner.RunError as error:
+        parser.error(str(error))
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     env = {
@@ -480,21 +613,19 @@ def main(argv: list[str] | None = None) -> None:
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
     }
-    print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}")
-    if args.suite == "unitary":
-        results = {"env": env, "unitary": run_unitary(args.repeats)}
-    elif args.suite == "data":
+    print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}, {env['device']}")
+    if args.suite == "data":
         results = {"env": env, "data": run_data(args.repeats)}
-    elif args.suite == "arma":
-        results = {"env": env, "arma": run_arma(args.repeats)}
+    elif args.suite == "video":
+        sizes = args.sizes or (("cpu", "gpu", "paper") if device.type == "cuda" else ("cpu",))
+        results = {"env": env, "video": run_video(args.repeats, device, sizes)}
     else:
-        results = {"env": env, "cells": run_cells(args.repeats)}
+        suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells}[args.suite]
+        results = {"env": env, args.suite: suite(args.repeats, device)}
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=2))
-        tmp.replace(args.json)
+        runner.write_json(args.json, results)
         print(f"wrote {args.json}")
 
 

@@ -38,6 +38,7 @@ from cunitary import (
 from cunitary.dynamic import local_filter2d
 from cunitary.metrics import frame_metrics
 from cunitary.moving_mnist import build_dataset
+from cunitary.unitary import cached
 from experiments import runner
 from experiments.runner import count_parameters, option
 
@@ -84,6 +85,12 @@ class Config:
     plateau_patience: int = option(4, "evaluations without progress before LR / 2", minimum=0)
     checkpoint_every: int = option(250, "steps between checkpoints", minimum=1)
     budget_model: str = option("armalstm", "unitary models get its parameter count", choices=MODELS)
+    angles: str = option(
+        "full",
+        "eigen-angles of the unitary models' transitions",
+        choices=("full", "kernel", "grid"),
+    )
+    angle_size: int = option(0, "their kernel (odd) or grid size; 0: the default", minimum=0)
     dfn_kernel: int = option(9, "dynamic-filter size (odd)", minimum=1)
     head: str = option(
         "linear", "output head: the frame itself, or a sigmoid", choices=("linear", "sigmoid")
@@ -152,13 +159,18 @@ def validate(cfg: Config) -> None:
             raise runner.RunError(f"skips must be pairs 1 <= i < j <= layers, got {cfg.skips}")
     if cfg.dfn_kernel % 2 == 0:
         raise runner.RunError(f"--dfn-kernel must be odd, got {cfg.dfn_kernel}")
+    if cfg.angles == "full" and cfg.angle_size:
+        raise runner.RunError("--angle-size is for --angles kernel or grid")
+    if cfg.angles == "kernel" and cfg.angle_size and cfg.angle_size % 2 == 0:
+        raise runner.RunError(f"--angle-size (a kernel size) must be odd, got {cfg.angle_size}")
 
 
 # -- models --------------------------------------------------------------------------------
 
 
-def cell_factory(name: str, size: int):
+def cell_factory(name: str, size: int, angles: str = "full", angle_size: int | None = None):
     frame = (size, size)
+    unitary = {"size": frame, "angles": angles, "angle_size": angle_size}
     cells = {
         "convlstm3": partial(ConvLSTMCell, kernel_size=3),
         "convlstm5": partial(ConvLSTMCell, kernel_size=5),
@@ -166,8 +178,8 @@ def cell_factory(name: str, size: int):
         "armalstm": partial(ARMALSTMCell, kernel_size=3),
         # The ARMA paper's dilated ARMA-LSTM dilates the moving-average convolution only.
         "armalstm_dilated": partial(ARMALSTMCell, kernel_size=3, dilation=2),
-        "rotation_convgru": partial(RotationConvGRUCell, size=frame),
-        "complex_gated": partial(ComplexConvGatedCell, size=frame),
+        "rotation_convgru": partial(RotationConvGRUCell, **unitary),
+        "complex_gated": partial(ComplexConvGatedCell, **unitary),
         "dfn": partial(ConvLSTMCell, kernel_size=3),
     }
     if name not in cells:
@@ -191,7 +203,8 @@ class VideoPredictor(nn.Module):
         self.kernel = cfg.dfn_kernel
         out_channels = self.kernel**2 if name == "dfn" else 1
         self.backbone = ConvRNNStack(
-            cell_factory(name, cfg.size), 1, out_channels, hidden, cfg.layers,
+            cell_factory(name, cfg.size, cfg.angles, cfg.angle_size or None), 1, out_channels,
+            hidden, cfg.layers,
             [tuple(s) for s in cfg.skips],
         )  # fmt: skip
 
@@ -216,18 +229,19 @@ class VideoPredictor(nn.Module):
         returns, first, the ``T_in - 1`` next-frame predictions made while reading.
         """
         states, prediction, outputs = None, None, []
-        for frame in frames.unbind(1):
-            if reading and prediction is not None:
-                outputs.append(prediction)
-            prediction, states = self.step(frame, states)
-        outputs.append(prediction)
-        for k in range(future - 1):
-            fed = prediction
-            if teacher is not None:
-                truth, use_truth = teacher
-                fed = torch.where(use_truth[:, k, None, None, None], truth[:, k], prediction)
-            prediction, states = self.step(fed, states)
+        with cached():  # the unitary transitions' phasors: once per sequence
+            for frame in frames.unbind(1):
+                if reading and prediction is not None:
+                    outputs.append(prediction)
+                prediction, states = self.step(frame, states)
             outputs.append(prediction)
+            for k in range(future - 1):
+                fed = prediction
+                if teacher is not None:
+                    truth, use_truth = teacher
+                    fed = torch.where(use_truth[:, k, None, None, None], truth[:, k], prediction)
+                prediction, states = self.step(fed, states)
+                outputs.append(prediction)
         return torch.stack(outputs, 1)
 
 

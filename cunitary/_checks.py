@@ -68,3 +68,12 @@ def check_angles(name: str, angles: object, ndim: int) -> torch.Tensor:
     if angles.dim() < ndim:
         raise ValueError(f"{name} must have at least {ndim} dimension(s), got {angles.dim()}")
     return angles
+
+
+def check_precision(name: str, x: torch.Tensor, parameter: torch.Tensor) -> None:
+    """Require ``x`` in the parameters' precision (float32 vs float64), as a TypeError."""
+    if real_dtype_of(x) != real_dtype_of(parameter):
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the parameters are {parameter.dtype}; convert "
+            "one of them (module.double() or x.float())"
+        )

@@ -23,7 +23,7 @@ def _modrelu_parts(a: Tensor, beta: Tensor) -> tuple[Tensor, Tensor, Tensor, Ten
     """Modulus, unit phasor (0 below the smallest normal), k = relu(|a| + beta), k'."""
     tiny = torch.finfo(a.real.dtype).tiny
     rho = a.abs()
-    alive = rho > tiny
+    alive = ~(rho <= tiny)  # NaN counts as alive, so that it propagates
     safe_rho = torch.where(alive, rho, torch.ones_like(rho))
     unit = torch.where(alive, a / safe_rho, torch.zeros_like(a))
     shifted = rho + beta

@@ -1,14 +1,17 @@
 r"""Complex activations as modules.
 
 Learnable parameters are real and have shape ``()`` or ``(num_features,)``; in the latter
-case they broadcast against the **last** axis of the input (the feature axis of a
-recurrent state ``(B, F)`` or a sequence ``(B, T, F)``). Every activation is finite, in
+case they apply along the input's feature axis ``dim``: the last axis by default (a
+recurrent state ``(B, F)``, a sequence ``(B, T, F)``), ``dim=1`` for the channels of
+images ``(B, C, H, W)``, as in ``nn.BatchNorm2d``. Every activation is finite, in
 value and gradient, at :math:`z = 0` and at :math:`|z| = 10^{-20}`. The seed's analysis
 of each one (holomorphy, derivative bounds) is checked numerically in
 :mod:`cunitary.analysis` and tabulated in the docs.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
@@ -28,21 +31,54 @@ __all__ = [
 ]
 
 
-def _feature_parameter(num_features: int | None, value: float, learnable: bool = True):
+def _feature_parameter(
+    num_features: int | None, value: float, learnable: bool = True, device=None, dtype=None
+):
     if num_features is not None and (
         not isinstance(num_features, int) or isinstance(num_features, bool) or num_features < 1
     ):
         raise ValueError(f"num_features must be a positive int or None, got {num_features!r}")
     shape = () if num_features is None else (num_features,)
-    tensor = torch.full(shape, float(value))
+    tensor = torch.full(shape, float(value), device=device, dtype=dtype)
     return nn.Parameter(tensor) if learnable else tensor
 
 
-def _features_repr(p: Tensor) -> str:
-    return "" if p.dim() == 0 else f"num_features={p.shape[0]}, "
+def _features_repr(p: Tensor, dim: int = -1) -> str:
+    if p.dim() == 0:
+        return ""
+    return f"num_features={p.shape[0]}, " + ("" if dim == -1 else f"dim={dim}, ")
 
 
-class PhaseReLU(nn.Module):
+class _PerFeature(nn.Module):
+    """An activation whose parameters are scalars or one value per feature along ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+        self.dim = dim
+
+    def _along(self, z: Tensor, *params: Tensor) -> list[Tensor]:
+        """``params`` shaped to broadcast along ``z``'s feature axis, after checking it."""
+        if not isinstance(z, Tensor):
+            raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+        out = []
+        for p in params:
+            if p.dim() == 0:
+                out.append(p)
+                continue
+            if not -z.dim() <= self.dim < z.dim() or z.shape[self.dim] != p.shape[0]:
+                raise ValueError(
+                    f"{type(self).__name__}(num_features={p.shape[0]}) applies along dim="
+                    f"{self.dim}, so z.shape[{self.dim}] must be {p.shape[0]}; got z of "
+                    f"shape {tuple(z.shape)}"
+                )
+            trailing = z.dim() - (self.dim % z.dim()) - 1
+            out.append(p.view(-1, *([1] * trailing)))
+        return out
+
+
+class PhaseReLU(_PerFeature):
     r"""Phase-ReLU with learnable sectors.
 
     .. math::
@@ -57,7 +93,7 @@ class PhaseReLU(nn.Module):
     with ``a = c = 1, b = d = 0`` is zReLU. (Seed: complex-gated-memory-cells, §5.1.)
 
     Args:
-        num_features: size of the last input axis for per-feature ``a, b (, c, d)``;
+        num_features: size of the feature axis for per-feature ``a, b (, c, d)``;
             ``None`` for scalars.
         a, b: initial sine-sector frequency and offset. ``a = 1, b = 0`` keeps the upper
             half plane.
@@ -65,6 +101,9 @@ class PhaseReLU(nn.Module):
         c, d: initial cosine-sector frequency and offset.
         temperature: 0 for the exact step (``H(0) = 1``), > 0 for the sigmoid surrogate.
             A plain attribute: anneal it during training.
+        dim: the feature axis (``-1``; ``1`` for image channels).
+        device: of the parameters.
+        dtype: of the parameters.
 
     Shape:
         Input and output: :math:`(*)`, complex.
@@ -84,24 +123,32 @@ class PhaseReLU(nn.Module):
         c: float = 1.0,
         d: float = 0.0,
         temperature: float = 0.0,
+        dim: int = -1,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(dim)
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        self.a = _feature_parameter(num_features, a)
-        self.b = _feature_parameter(num_features, b)
+        factory = {"device": device, "dtype": dtype}
+        self.a = _feature_parameter(num_features, a, **factory)
+        self.b = _feature_parameter(num_features, b, **factory)
         self.cosine = cosine
         if cosine:
-            self.c = _feature_parameter(num_features, c)
-            self.d = _feature_parameter(num_features, d)
+            self.c = _feature_parameter(num_features, c, **factory)
+            self.d = _feature_parameter(num_features, d, **factory)
         self.temperature = float(temperature)
 
     def forward(self, z: Tensor) -> Tensor:
-        c, d = (self.c, self.d) if self.cosine else (None, None)
-        return F.phase_relu(z, self.a, self.b, c, d, temperature=self.temperature)
+        if self.cosine:
+            a, b, c, d = self._along(z, self.a, self.b, self.c, self.d)
+        else:
+            (a, b), c, d = self._along(z, self.a, self.b), None, None
+        return F.phase_relu(z, a, b, c, d, temperature=self.temperature)
 
     def extra_repr(self) -> str:
-        return f"{_features_repr(self.a)}cosine={self.cosine}, temperature={self.temperature}"
+        features = _features_repr(self.a, self.dim)
+        return f"{features}cosine={self.cosine}, temperature={self.temperature}"
 
 
 class ZReLU(nn.Module):
@@ -117,7 +164,7 @@ class ZReLU(nn.Module):
         return F.zrelu(z)
 
 
-class ModReLU(nn.Module):
+class ModReLU(_PerFeature):
     r"""modReLU with a learnable (per-feature) bias.
 
     .. math::
@@ -131,19 +178,36 @@ class ModReLU(nn.Module):
     seed's objection (§5.2.2). (Arjovsky et al. 2016.)
 
     Args:
-        num_features: last-axis size for a per-feature bias; ``None`` for a scalar.
+        num_features: size of the feature axis for a per-feature bias; ``None`` for a
+            scalar.
         bias: initial bias.
+        dim: the feature axis (``-1``; ``1`` for image channels).
+        device: of the bias.
+        dtype: of the bias.
+
+    Examples:
+        >>> act = ModReLU(num_features=8, bias=-0.1, dim=1)  # one bias per channel
+        >>> act(torch.randn(4, 8, 32, 32, dtype=torch.complex64)).shape
+        torch.Size([4, 8, 32, 32])
     """
 
-    def __init__(self, num_features: int | None = None, bias: float = 0.0) -> None:
-        super().__init__()
-        self.bias = _feature_parameter(num_features, bias)
+    def __init__(
+        self,
+        num_features: int | None = None,
+        bias: float = 0.0,
+        dim: int = -1,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(dim)
+        self.bias = _feature_parameter(num_features, bias, device=device, dtype=dtype)
 
     def forward(self, z: Tensor) -> Tensor:
-        return F.modrelu(z, self.bias)
+        (bias,) = self._along(z, self.bias)
+        return F.modrelu(z, bias)
 
     def extra_repr(self) -> str:
-        return _features_repr(self.bias).rstrip(", ")
+        return _features_repr(self.bias, self.dim).rstrip(", ")
 
 
 class CReLU(nn.Module):
@@ -186,8 +250,8 @@ class PhaseAmplitude(nn.Module):
 
     def __init__(self, m: float = 1.0) -> None:
         super().__init__()
-        if not m > 0:
-            raise ValueError(f"m must be > 0, got {m}")
+        if not (m > 0 and math.isfinite(m)):
+            raise ValueError(f"m must be a finite number > 0, got {m}")
         self.m = float(m)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -197,7 +261,7 @@ class PhaseAmplitude(nn.Module):
         return f"m={self.m}"
 
 
-class Hirose(nn.Module):
+class Hirose(_PerFeature):
     r"""Hirose's amplitude-phase activation with a learnable scale.
 
     .. math::
@@ -207,31 +271,42 @@ class Hirose(nn.Module):
     training. (Hirose 1994; used by Wolter & Yao 2018.)
 
     Args:
-        num_features: last-axis size for a per-feature ``m``; ``None`` for a scalar.
-        m: initial value.
+        num_features: size of the feature axis for a per-feature ``m``; ``None`` for a
+            scalar.
+        m: initial value (non-zero).
         learnable: make ``m`` a parameter.
+        dim: the feature axis (``-1``; ``1`` for image channels).
+        device: of ``m``.
+        dtype: of ``m``.
     """
 
     def __init__(
-        self, num_features: int | None = None, m: float = 1.0, learnable: bool = True
+        self,
+        num_features: int | None = None,
+        m: float = 1.0,
+        learnable: bool = True,
+        dim: int = -1,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        if m == 0:
-            raise ValueError("m must be non-zero")
-        value = _feature_parameter(num_features, m, learnable)
+        super().__init__(dim)
+        if not (m != 0 and math.isfinite(m)):
+            raise ValueError(f"m must be finite and non-zero, got {m}")
+        value = _feature_parameter(num_features, m, learnable, device, dtype)
         if learnable:
             self.m = value
         else:
             self.register_buffer("m", value)
 
     def forward(self, z: Tensor) -> Tensor:
-        return F.hirose(z, self.m)
+        (m,) = self._along(z, self.m)
+        return F.hirose(z, m)
 
     def extra_repr(self) -> str:
-        return _features_repr(self.m).rstrip(", ")
+        return _features_repr(self.m, self.dim).rstrip(", ")
 
 
-class ModSigmoid(nn.Module):
+class ModSigmoid(_PerFeature):
     r"""Real-valued gate of a complex pre-activation, with learnable mixing.
 
     .. math::
@@ -241,26 +316,37 @@ class ModSigmoid(nn.Module):
     of complex gated RNNs. (Wolter & Yao 2018.)
 
     Args:
-        num_features: last-axis size for a per-feature ``alpha``; ``None`` for a scalar.
+        num_features: size of the feature axis for a per-feature ``alpha``; ``None`` for a
+            scalar.
         alpha: initial mixing weight.
         learnable: make ``alpha`` a parameter.
+        dim: the feature axis (``-1``; ``1`` for image channels).
+        device: of ``alpha``.
+        dtype: of ``alpha``.
     """
 
     def __init__(
-        self, num_features: int | None = None, alpha: float = 0.5, learnable: bool = True
+        self,
+        num_features: int | None = None,
+        alpha: float = 0.5,
+        learnable: bool = True,
+        dim: int = -1,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        value = _feature_parameter(num_features, alpha, learnable)
+        super().__init__(dim)
+        value = _feature_parameter(num_features, alpha, learnable, device, dtype)
         if learnable:
             self.alpha = value
         else:
             self.register_buffer("alpha", value)
 
     def forward(self, z: Tensor) -> Tensor:
-        return F.mod_sigmoid(z, self.alpha)
+        (alpha,) = self._along(z, self.alpha)
+        return F.mod_sigmoid(z, alpha)
 
     def extra_repr(self) -> str:
-        return _features_repr(self.alpha).rstrip(", ")
+        return _features_repr(self.alpha, self.dim).rstrip(", ")
 
 
 class CayleyActivation(nn.Module):

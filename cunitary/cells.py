@@ -19,7 +19,14 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
 from . import init as cinit
-from ._checks import check_int, check_numeric, check_tensor, complex_dtype_of
+from ._checks import (
+    check_int,
+    check_numeric,
+    check_precision,
+    check_tensor,
+    complex_dtype_of,
+    real_dtype_of,
+)
 from ._fused import ComplexGatedScan
 from .activations import Hirose, ModReLU
 from .unitary import UnitaryConv2d
@@ -148,6 +155,8 @@ class ComplexReadout(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, **factory) -> None:
         super().__init__()
+        check_int("in_features", in_features)
+        check_int("out_features", out_features)
         self.linear = nn.Linear(2 * in_features, out_features, bias=bias, **factory)
 
     def forward(self, h: Tensor) -> Tensor:
@@ -192,6 +201,13 @@ class _Cell(nn.Module):
         return None
 
     def state_dtype(self, x: Tensor) -> torch.dtype:
+        """The state's dtype for input ``x``, which must match the parameters' precision."""
+        param = next(self.parameters(), None)
+        if param is not None and real_dtype_of(param) != real_dtype_of(x):
+            raise TypeError(
+                f"input has dtype {x.dtype} but the parameters are {param.dtype}; convert "
+                f"one of them (e.g. build with dtype=torch.float64)"
+            )
         return complex_dtype_of(x) if self.state_is_complex else x.dtype
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
@@ -206,9 +222,27 @@ class _Cell(nn.Module):
         if h is None:
             h = torch.zeros(x.shape[0], self.hidden_size, dtype=dtype, device=x.device)
         else:
-            h = _check_features("h", h, self.hidden_size, self.state_is_complex).to(dtype)
+            h = _check_features("h", h, self.hidden_size, self.state_is_complex)
+            if tuple(h.shape) != (x.shape[0], self.hidden_size):
+                raise ValueError(
+                    f"h must have shape {(x.shape[0], self.hidden_size)} to match x, got "
+                    f"{tuple(h.shape)}"
+                )
+            h = _same_precision("h", h, dtype)
         out = self.step(self.project(x), h, self.prepare(dtype))
         return out.squeeze(0) if unbatched else out
+
+
+def _same_precision(name: str, h: Tensor, dtype: torch.dtype) -> Tensor:
+    """Cast a real state to complex, but refuse to change its precision silently."""
+    if real_dtype_of(h) != (
+        torch.float64 if dtype in (torch.float64, torch.complex128) else torch.float32
+    ):
+        raise TypeError(
+            f"{name} has dtype {h.dtype} but the input makes the state {dtype}; pass both "
+            "in the same precision"
+        )
+    return h.to(dtype)
 
 
 def _check_features(name: str, x: object, size: int, allow_complex: bool) -> Tensor:
@@ -491,7 +525,13 @@ class _RecurrentSequence(nn.Module):
             if tuple(h0.shape) != expected:
                 raise ValueError(f"h0 must have shape {expected}, got {tuple(h0.shape)}")
             check_numeric("h0", h0, allow_complex=cell0.state_is_complex)
-            h0 = h0.to(dtype)
+            h0 = _same_precision("h0", h0, dtype)
+        if x.shape[1] == 0:  # no time steps: no outputs, the state unchanged
+            empty = x.new_zeros(batch, 0, self.hidden_size, dtype=dtype)
+            output = empty if self.batch_first else empty.transpose(0, 1)
+            if unbatched:
+                output, h0 = output.squeeze(0 if self.batch_first else 1), h0.squeeze(1)
+            return output, h0
         finals = []
         layer_input = x
         for layer, h in zip(self.layers, h0.unbind(0), strict=True):
@@ -661,7 +701,11 @@ class LinearUnitaryRecurrence(nn.Module):
                 raise ValueError(f"h0 must have shape {expected}, got {tuple(h0.shape)}")
             h0 = h0[0]
         states = F.unitary_scan(x, self.angles, h0, method=self.method)
-        h_n = states[:, -1].unsqueeze(0)
+        if states.shape[1] == 0:  # no time steps: the state is h0
+            zeros = states.new_zeros(1, states.shape[0], self.hidden_size)
+            h_n = zeros if h0 is None else h0.to(states.dtype).unsqueeze(0)
+        else:
+            h_n = states[:, -1].unsqueeze(0)
         return (states if self.batch_first else states.transpose(0, 1)), h_n
 
     def extra_repr(self) -> str:
@@ -701,6 +745,7 @@ class _ConvCell(nn.Module):
     def _inputs(self, x: object, h: object) -> tuple[Tensor, Tensor]:
         allow = self.state_is_complex
         x = _check_image("x", x, self.in_channels, self.size, allow_complex=allow)
+        check_precision("x", x, self.gates.weight)
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
         return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
@@ -914,7 +959,7 @@ class ComplexConvGatedCell(_ConvCell):
         pre_im = transported.imag + c[:, ch:]
         # modReLU, ReLU(|z| + b) z / |z|, and 0 where |z| is below the smallest normal.
         radius = torch.hypot(pre_re, pre_im)
-        alive = radius > torch.finfo(radius.dtype).tiny
+        alive = ~(radius <= torch.finfo(radius.dtype).tiny)  # NaN propagates
         scale = torch.relu(radius + self.modrelu_bias) / torch.where(alive, radius, 1)
         scale = torch.where(alive, scale, 0)
         return torch.complex(

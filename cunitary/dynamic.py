@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_int, check_numeric, check_odd_int, check_tensor
+from ._checks import check_int, check_numeric, check_odd_int, check_precision, check_tensor
 from .functional import circulant2d
 
 __all__ = [
@@ -156,7 +156,9 @@ class DynamicConv2d(nn.Module):
         self.in_channels = check_int("in_channels", in_channels)
         self.out_channels = check_int("out_channels", out_channels)
         self.kernel_size = check_odd_int("kernel_size", kernel_size)
-        self.context_channels = check_int("context_channels", context_channels or in_channels)
+        self.context_channels = check_int(
+            "context_channels", in_channels if context_channels is None else context_channels
+        )
         hidden = check_int("hidden_channels", hidden_channels)
         taps = out_channels * in_channels * kernel_size**2
         self.features = nn.Sequential(
@@ -174,6 +176,7 @@ class DynamicConv2d(nn.Module):
     def filters(self, context: Tensor) -> tuple[Tensor, Tensor]:
         """Generated ``(weight (B, C_out, C_in, k, k), bias (B, C_out))``."""
         context = _image("context", context, self.context_channels)
+        check_precision("context", context, next(self.parameters()))
         raw = self.head(self.features(context))
         k = self.kernel_size
         weight = raw[:, : -self.out_channels].reshape(-1, self.out_channels, self.in_channels, k, k)
@@ -231,6 +234,7 @@ class DynamicLocalFilter2d(nn.Module):
     def filters(self, context: Tensor) -> Tensor:
         """Per-pixel filters ``(B, k*k, H, W)``, non-negative, summing to 1 over taps."""
         context = _image("context", context, self.context_channels)
+        check_precision("context", context, next(self.parameters()))
         return torch.softmax(self.generator(context), dim=1)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
@@ -283,7 +287,9 @@ class UnitaryDynamicFilter2d(nn.Module):
             raise ValueError(f"size must be an int or (H, W), got {size!r}")
         self.size = (check_int("size[0]", size[0]), check_int("size[1]", size[1]))
         self.channels = check_int("channels", channels)
-        self.context_channels = check_int("context_channels", context_channels or channels)
+        self.context_channels = check_int(
+            "context_channels", channels if context_channels is None else context_channels
+        )
         self.real = bool(real)
         hidden = check_int("hidden_channels", hidden_channels)
         self.generator = _generator(self.context_channels, hidden, channels)
@@ -291,6 +297,7 @@ class UnitaryDynamicFilter2d(nn.Module):
     def angles(self, context: Tensor) -> Tensor:
         """Generated eigen-angles ``(B, C, H, W)``."""
         context = _image("context", context, self.context_channels)
+        check_precision("context", context, next(self.parameters()))
         if tuple(context.shape[-2:]) != self.size:
             raise ValueError(f"context must be {self.size} frames, got {tuple(context.shape)}")
         return self.generator(context)
@@ -306,4 +313,8 @@ class UnitaryDynamicFilter2d(nn.Module):
             if x.is_complex():
                 raise TypeError("a complex x needs a real context to generate the angles from")
             context = x
+        elif isinstance(context, Tensor) and context.dim() == 4 and context.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"context must have x's batch {x.shape[0]}, got shape {tuple(context.shape)}"
+            )
         return circulant2d(x, self.angles(context), real=self.real)

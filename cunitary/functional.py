@@ -187,6 +187,8 @@ def _spectral_apply(
     (channels). ``phasor`` is full-grid, or half-grid (``rfftn`` layout) when ``real``,
     already validated and cast."""
     dims = tuple(range(-ndim, 0))
+    if x.numel() == 0:  # pocketfft/MKL refuse empty batches; the answer is empty
+        return x * 0 if real else x.to(complex_dtype_of(x)) * 0
     if real:
         y = torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * phasor, s=x.shape[-ndim:], dim=dims)
     else:
@@ -445,7 +447,15 @@ def unitary_scan(
         check_tensor("h0", h0)
         check_numeric("h0", h0)
         check_trailing("h0", h0, tuple(angles.shape[-1:]), "(n,)")
+        expected = (*u.shape[:-2], u.shape[-1])
+        if tuple(h0.shape) != expected:
+            raise ValueError(f"h0 must have shape {expected} (u without its time axis), got "
+                             f"{tuple(h0.shape)}")  # fmt: skip
+        if real_dtype_of(h0) != real_dtype_of(u):
+            raise TypeError(f"h0 has dtype {h0.dtype}, u has {u.dtype}: use one precision")
         h0 = h0.to(dtype)
+    if u.numel() == 0:  # no time steps or an empty batch: no states
+        return u * 0
     if method == "loop":
         angles = angles.to(real_dtype_of(u))
         h = torch.zeros_like(u[..., 0, :]) if h0 is None else h0
@@ -620,11 +630,11 @@ def _polar(z: Tensor) -> tuple[Tensor, Tensor]:
     r"""Modulus and unit phasor :math:`u = z/|z|` with finite gradients everywhere.
 
     Values with :math:`|z|` below the smallest normal float count as zero (``u = 0``):
-    their true phase gradient (about :math:`1/|z|`) is not representable.
+    their true phase gradient (about :math:`1/|z|`) is not representable. NaN stays NaN.
     """
     tiny = torch.finfo(real_dtype_of(z)).tiny
-    alive = z.detach().abs() > tiny
-    z = torch.where(alive, z, torch.zeros_like(z))
+    dead = z.detach().abs() <= tiny  # NaN is not dead: it propagates
+    z = torch.where(dead, torch.zeros_like(z), z)
     return z.abs(), torch.sgn(z)
 
 
@@ -719,6 +729,8 @@ def phase_amplitude(z: Tensor, m: float | Tensor = 1.0) -> Tensor:
     r"""Phase-amplitude squashing: :math:`f(z) = \tanh(|z|/m)\,e^{i\arg z}`.
     (Seed §5.2.5.)"""
     z = _check_complex("z", z)
+    if not isinstance(m, Tensor) and not (m > 0 and math.isfinite(m)):
+        raise ValueError(f"m must be a finite number > 0, got {m}")
     r, u = _polar(z)
     return torch.tanh(r / _param(m, z)) * u
 
@@ -731,6 +743,8 @@ def hirose(z: Tensor, m: float | Tensor = 1.0) -> Tensor:
     learnable ``m`` keeps the scale positive. (Hirose 1994; Wolter & Yao 2018.)
     """
     z = _check_complex("z", z)
+    if not isinstance(m, Tensor) and not (m != 0 and math.isfinite(m)):
+        raise ValueError(f"m must be finite and non-zero (the scale is m**2), got {m}")
     r, u = _polar(z)
     return torch.tanh(r / _param(m, z) ** 2) * u
 

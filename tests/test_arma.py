@@ -19,7 +19,13 @@ from cunitary import (
     ConvRNNStack,
     RotationConvGRUCell,
 )
-from cunitary.arma import ar_coefficients, ar_filter1d, ar_parameters, ar_solve2d
+from cunitary.arma import (
+    ar_coefficients,
+    ar_filter1d,
+    ar_parameters,
+    ar_solve2d,
+    sos_filter1d,
+)
 
 
 def dense_ar_matrix(ar_filter: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -396,3 +402,40 @@ def test_backbone_wiring_and_generic_cells():
         ConvRNNStack(partial(ConvLSTMCell), 1, 1, 4, num_layers=3, skips=[(3, 2)])
     with pytest.raises(ValueError, match="B, T, C, H, W"):
         net(torch.randn(2, 1, 8, 8))
+
+
+@pytest.mark.parametrize("T", [1000, 10_000])
+def test_sos_filter_is_exact_for_repeated_poles_near_the_circle(T):
+    """Two identical sections with a double real pole at 0.999, and two with complex
+    poles at radius 0.999 near -1, against scipy.signal.sosfilt."""
+    rho = 0.999
+    x = np.random.default_rng(T).standard_normal((2, 3, T))
+    for section in ([1.0, -2 * rho, rho * rho], [1.0, 1.996, 0.998]):
+        sections = np.array([section, section])
+        sos = np.concatenate([np.tile([[1.0, 0.0, 0.0]], (2, 1)), sections], axis=1)
+        want = scipy.signal.sosfilt(sos, x)
+        got = sos_filter1d(torch.tensor(x), torch.tensor(sections)).numpy()
+        assert np.abs(got - want).max() < 1e-7 * np.abs(want).max()
+
+
+def test_causal_arma_filters_by_sections_and_matches_its_polynomial():
+    torch.manual_seed(0)
+    layer = CausalARMA1d(2, 3, ar_order=3, dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_reflection.normal_()
+    x = torch.randn(2, 40, 2, dtype=torch.float64)
+    pad = layer.dilation * (layer.kernel_size - 1)
+    ma = layer.ma(torch.nn.functional.pad(x.transpose(1, 2), (pad, 0))).detach().numpy()
+    poly = layer.ar_polynomial().detach().numpy()
+    want = np.stack([scipy.signal.lfilter([1.0], poly[f], ma[:, f]) for f in range(3)], 1)
+    np.testing.assert_allclose(layer(x).transpose(1, 2).detach().numpy(), want, atol=1e-10)
+    # the issue's case: all reflections at 4.0 (repeated poles at radius ~0.999)
+    with torch.no_grad():
+        layer.ar_reflection.fill_(4.0)
+    long = torch.randn(1, 4000, 2, dtype=torch.float64)
+    sections = layer.ar_sections().detach().numpy()
+    ma = layer.ma(torch.nn.functional.pad(long.transpose(1, 2), (pad, 0))).detach().numpy()
+    sos = [np.concatenate([np.tile([[1.0, 0.0, 0.0]], (len(s), 1)), s], 1) for s in sections]
+    want = np.stack([scipy.signal.sosfilt(sos[f], ma[:, f]) for f in range(3)], 1)
+    got = layer(long).transpose(1, 2).detach().numpy()
+    assert np.abs(got - want).max() < 1e-7 * np.abs(want).max()

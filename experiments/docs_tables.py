@@ -1,0 +1,215 @@
+"""Render the documentation's results tables (and curve figures) from committed JSON.
+
+    python -m experiments.docs_tables            # writes docs/_generated/*.rst and figures
+    python -m experiments.docs_tables --check    # exit 1 if a table differs from its JSON
+
+Every number on the results pages comes from a file under ``docs/results/`` written by
+the command that measured it (each folder's README or ``config.json`` names it). The
+pages ``.. include::`` the tables rendered here, so a table cannot drift from its file;
+``tests/test_docs_tables.py`` runs the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+GENERATED = ROOT / "docs" / "_generated"
+STATIC = ROOT / "docs" / "_static"
+
+
+def _load(path: Path):
+    return json.loads(path.read_text())
+
+
+def list_table(header: Sequence[str], rows: Sequence[Sequence[str]], source: str) -> str:
+    """An rst ``list-table`` with a caption line naming its JSON."""
+    lines = [f".. list-table:: (``{source}``)", "   :header-rows: 1", ""]
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines += [f"     - {cell}" for cell in row[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+# -- Moving-MNIST ----------------------------------------------------------------------------
+
+PROTOCOL_RUNS = (
+    ("A_mse_lin_all", "A"),
+    ("B_mse_lin_pred", "B"),
+    ("C_l1l2_lin_all", "C"),
+    ("D_mse_sig_all", "D"),
+    ("E_lr2e-3_pat2", "E"),
+    ("F_samp750_pat2", "F"),
+)
+
+
+def _protocol_runs() -> list[dict]:
+    folder = RESULTS / "video-protocol"
+    blank = _load(folder / "A_mse_lin_all" / "curves.json")[0]["val_blank_mse"]
+    runs = []
+    for name, label in PROTOCOL_RUNS:
+        cfg = _load(folder / name / "config.json")["config"]
+        curve = _load(folder / name / "curves.json")[0]["curve"]
+        rows = _load(folder / name / "table.json")
+        model = next(r for r in rows if r["model"] == "convlstm3")
+        runs.append({"label": label, "cfg": cfg, "curve": curve, "blank": blank, "test": model})
+    return runs
+
+
+def video_protocol() -> str:
+    test_blank = next(
+        r["test_mse"]
+        for r in _load(RESULTS / "video-protocol" / "C_l1l2_lin_all" / "table.json")
+        if r["model"] == "blank_frame"
+    )
+    rows = []
+    for run in _protocol_runs():
+        cfg, curve = run["cfg"], run["curve"]
+        at = {step: mse / run["blank"] for step, mse, _ in curve}
+        rows.append([
+            run["label"], {"mse": "MSE", "l1l2": "L1 + L2"}[cfg["loss"]], cfg["head"],
+            cfg["loss_frames"], f"{cfg['lr']:g}",
+            str(cfg["sampling_steps"]), "halve" if cfg["plateau_patience"] < 100 else "off",
+            str(cfg["steps"]), *(f"{at[s]:.3f}" if s in at else "-" for s in (500, 1500)),
+            f"{at[cfg['steps']]:.3f}", f"{run['test']['test_mse'] / test_blank:.3f}",
+        ])  # fmt: skip
+    header = ["run", "loss", "head", "loss frames", "lr", "sampling steps", "LR plateau",
+              "steps", "val MSE / blank at 500", "at 1,500", "at end",
+              "test MSE / blank (100 clips)"]  # fmt: skip
+    return list_table(header, rows, "docs/results/video-protocol/*/")
+
+
+def video_protocol_figure() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments import runner
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for run in _protocol_runs():
+        cfg = run["cfg"]
+        label = (f"{run['label']}: {cfg['loss']}, {cfg['head']}, frames={cfg['loss_frames']}, "
+                 f"lr {cfg['lr']:g}, sampling {cfg['sampling_steps']}")  # fmt: skip
+        steps = [c[0] for c in run["curve"]]
+        ax.plot(steps, [c[1] / run["blank"] for c in run["curve"]], marker=".", label=label)
+    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="blank frame")
+    ax.axhline(0.7, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation MSE / blank-frame MSE")
+    ax.set_title("ConvLSTM 3x3, 3 x 12 channels, Moving-MNIST-S, one CPU thread")
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    runner.save_figure(fig, STATIC / "video_protocol_curves.png", dpi=100)
+
+
+def _video_table(folder: Path) -> str:
+    rows = _load(folder / "table.json")
+    config = _load(folder / "config.json")
+    size = config["config"]["size"]
+    blank = {r["speed"]: r["test_mse"] for r in rows if r["model"] == "blank_frame"}
+    body = []
+    for r in rows:
+        step = f"{r['seconds_per_step']:.2f}" if "seconds_per_step" in r else "-"
+        body.append([
+            f"``{r['model']}``", f"{r['speed']}x", str(r["hidden"] or "-"),
+            f"{r['params']:,}" if r["params"] else "-",
+            f"{r['test_mse']:.4f} ({r['test_mse'] * size * size:.1f})",
+            f"{r['test_mse'] / blank[r['speed']]:.3f}", f"{r['test_mae']:.4f}",
+            f"{r['test_psnr']:.2f}", f"{r['test_ssim']:.3f}", f"{r['test_bce']:.3f}", step,
+        ])  # fmt: skip
+    header = ["model", "speed", "channels", "params", f"MSE / pixel (x{size * size}: / frame)",
+              "/ blank", "MAE", "PSNR (dB)", "SSIM", "BCE", "s/step"]  # fmt: skip
+    return list_table(header, body, _relative(folder / "table.json"))
+
+
+# -- benchmarks ------------------------------------------------------------------------------
+
+
+def bench_video() -> str:
+    data = _load(RESULTS / "bench" / "bench_video_cpu.json")
+    rows = []
+    for size, table in data["video"].items():
+        for r in table:
+            rows.append([size, r["model"], str(r["hidden"]), f"{r['params']:,}",
+                         f"{r['seconds']:.3f}", f"{r['vs_convlstm']:.2f}",
+                         f"{r['peak_mib']:.0f}", f"{r['peak_vs_convlstm']:.2f}"])  # fmt: skip
+    header = ["size", "model", "channels", "params", "s/step", "/ ConvLSTM", "peak MiB",
+              "/ ConvLSTM"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_video_cpu.json")
+
+
+def bench_unitary() -> str:
+    data = _load(RESULTS / "bench" / "bench_unitary.json")["unitary"]
+    rows = [[r["case"], f"{1e3 * r['seconds']:.2f}", f"{r['vs_fft_round_trip']:.2f}",
+             f"{r['vs_conv2d_dense']:.2f}"] for r in data["conv2d"]]  # fmt: skip
+    header = ["(16, 32, 64, 64), forward + backward", "ms", "/ FFT round trip",
+              "/ nn.Conv2d 3x3"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_unitary.json")
+
+
+def bench_cells() -> str:
+    data = _load(RESULTS / "bench" / "bench_cells.json")["cells"]
+    rows = [[r["model"], f"{r['real_params']:,}", f"{r['seconds']:.3f}", f"{r['vs_lstm']:.2f}",
+             f"{r['peak_mib']:.0f}"] for r in data["models"]]  # fmt: skip
+    header = [f"batch 64, T = {data['steps']}, H = {data['hidden']}", "real params", "s",
+              "/ nn.LSTM", "peak MiB"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_cells.json")
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+
+def _optional(path: Path, render: Callable[[], str]) -> Callable[[], str | None]:
+    """Render only once the run's JSON is committed."""
+    return lambda: render() if path.exists() else None
+
+
+TABLES: dict[str, Callable[[], str | None]] = {
+    "video_protocol.rst": video_protocol,
+    "video_cpu.rst": _optional(
+        RESULTS / "video-cpu" / "table.json", lambda: _video_table(RESULTS / "video-cpu")
+    ),
+    "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
+    "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),
+    "bench_cells.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_cells),
+}
+
+
+def render_all() -> dict[str, str]:
+    return {name: text for name, make in TABLES.items() if (text := make()) is not None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, do not write")
+    args = parser.parse_args(argv)
+    tables = render_all()
+    if args.check:
+        stale = [n for n, t in tables.items() if not (GENERATED / n).exists()
+                 or (GENERATED / n).read_text() != t]  # fmt: skip
+        for name in stale:
+            print(f"docs/_generated/{name} differs from its JSON", file=sys.stderr)
+        return 1 if stale else 0
+    from experiments import runner
+
+    for name, text in tables.items():
+        runner.write_text(GENERATED / name, text)
+    video_protocol_figure()
+    print(f"wrote {len(tables)} tables to {_relative(GENERATED)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

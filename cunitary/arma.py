@@ -46,45 +46,40 @@ def ar_coefficients(alpha: Tensor, beta: Tensor, margin: float = 1e-2) -> tuple[
     r"""Map unconstrained ``(alpha, beta)`` to a stable length-3 AR factor ``[a_-1, 1, a_1]``.
 
     .. math::
-        \begin{pmatrix} a_{-1} \\ a_{1} \end{pmatrix}
-        = \frac{1 - \epsilon}{\sqrt 2}
-          \begin{pmatrix} \cos\frac\pi4 & -\sin\frac\pi4 \\ \sin\frac\pi4 & \cos\frac\pi4
-          \end{pmatrix}
-          \begin{pmatrix} \tanh\alpha \\ \tanh\beta \end{pmatrix}
+        a_{-1} + a_1 = (1 - \epsilon)\tanh\alpha, \qquad a_1 - a_{-1} = \beta
 
-    ``tanh`` squashes the plane into the square :math:`(-1, 1)^2`; the rotation by
-    :math:`\pi/4` and the scale :math:`1/\sqrt2` turn that square into the diamond
-    :math:`|a_{-1}| + |a_1| < 1`, since
-    :math:`|u - v|/2 + |u + v|/2 = \max(|u|, |v|)`. On the diamond the factor's spectrum
-    :math:`1 + a_{-1}e^{i\omega} + a_1 e^{-i\omega}` has modulus at least
-    :math:`1 - |a_{-1}| - |a_1| \ge \epsilon`, so division by it is stable for *any*
-    parameters, including saturated ``tanh`` (which reaches 1.0 in floating point; hence
-    the margin :math:`\epsilon`). ARMA paper, Theorem 7.
+    The factor's spectrum :math:`1 + a_{-1}e^{i\omega} + a_1 e^{-i\omega}
+    = 1 + (a_{-1} + a_1)\cos\omega + i(a_{-1} - a_1)\sin\omega` has modulus at least
+    :math:`1 - |a_{-1} + a_1|`, reached at :math:`\omega = 0` or :math:`\pi` (ARMA paper,
+    Theorem 6), so it never vanishes exactly when :math:`|a_{-1} + a_1| < 1`: a strip,
+    unbounded along the difference of the taps. The map reaches all of it (up to the
+    margin :math:`\epsilon`, which keeps the minimum at :math:`\epsilon` even when
+    ``tanh`` saturates to 1.0 in floating point). The ARMA paper's construction (squash
+    both coordinates, rotate by :math:`\pi/4`) reaches only the diamond
+    :math:`|a_{-1}| + |a_1| < 1` inside it, which misses stable taps such as
+    :math:`(0.9, -0.5)`.
 
     Returns:
         ``(a_minus, a_plus)``, each shaped like the broadcast of ``alpha`` and ``beta``.
     """
     margin = _margin(margin)
-    u, v = torch.tanh(alpha), torch.tanh(beta)
-    scale = 0.5 * (1.0 - margin)
-    return scale * (u - v), scale * (u + v)
+    total = (1.0 - margin) * torch.tanh(alpha)
+    return 0.5 * (total - beta), 0.5 * (total + beta)
 
 
 def ar_parameters(a_minus: Tensor, a_plus: Tensor, margin: float = 1e-2) -> tuple[Tensor, Tensor]:
     """Inverse of :func:`ar_coefficients`: the ``(alpha, beta)`` that give these taps.
 
     Raises:
-        ValueError: if ``|a_minus| + |a_plus| >= 1 - margin`` somewhere (outside the set
+        ValueError: if ``|a_minus + a_plus| >= 1 - margin`` somewhere (outside the set
             the parameterisation reaches).
     """
     margin = _margin(margin)
     a_minus, a_plus = torch.as_tensor(a_minus), torch.as_tensor(a_plus)
     reach = 1.0 - margin
-    if bool(((a_minus.abs() + a_plus.abs()) >= reach).any()):
-        raise ValueError(f"need |a_minus| + |a_plus| < 1 - margin = {reach}, got larger taps")
-    u = (a_plus + a_minus) / reach
-    v = (a_plus - a_minus) / reach
-    return torch.atanh(u), torch.atanh(v)
+    if bool(((a_minus + a_plus).abs() >= reach).any()):
+        raise ValueError(f"need |a_minus + a_plus| < 1 - margin = {reach}, got larger taps")
+    return torch.atanh((a_plus + a_minus) / reach), a_plus - a_minus
 
 
 def _factor_spectrum(a_minus: Tensor, a_plus: Tensor, n: int, dilation: int, half: bool) -> Tensor:

@@ -81,21 +81,30 @@ def test_ar_solve2d_padding_moves_the_boundary_to_zeros():
     np.testing.assert_allclose(y[0, 0].numpy(), ref, atol=1e-12)
 
 
-def test_ar_coefficients_fill_the_stable_diamond():
+def test_ar_coefficients_fill_the_stable_strip():
     alpha = torch.tensor([-1e6, -30.0, -1.0, 0.0, 0.3, 2.0, 1e6, float("inf")])
-    a, b = torch.meshgrid(alpha, alpha, indexing="ij")
+    beta = torch.tensor([-1e3, -3.0, -0.4, 0.0, 0.7, 5.0, 1e3])
+    a, b = torch.meshgrid(alpha, beta, indexing="ij")
     lo, hi = ar_coefficients(a, b, margin=1e-2)
     assert torch.isfinite(lo).all() and torch.isfinite(hi).all()
-    assert (lo.abs() + hi.abs()).max() <= 1 - 1e-2 + 1e-7
-    # the corners of the diamond are reached
-    corners = torch.stack([lo.abs() + hi.abs()]).max()
-    assert corners > 0.98
-    # inverse map round trip
-    target_lo, target_hi = torch.tensor([0.3, -0.2, 0.0]), torch.tensor([-0.5, 0.1, 0.9])
-    p, q = ar_parameters(target_lo.double(), target_hi.double())
+    assert (lo + hi).abs().max() <= 1 - 1e-2 + 1e-7
+    # the spectrum's minimum, on a fine grid, is 1 - |a_-1 + a_1| >= margin
+    omega = torch.linspace(0, 2 * math.pi, 4001, dtype=torch.float64)
+    spectrum = (
+        1
+        + lo[..., None].double() * torch.exp(1j * omega)
+        + hi[..., None].double() * (torch.exp(-1j * omega))
+    )
+    minimum = spectrum.abs().amin(-1)
+    torch.testing.assert_close(minimum, 1 - (lo + hi).abs().double(), atol=1e-6, rtol=0)
+    assert minimum.min() >= 1e-2 - 1e-7
+    # inverse map round trip, including taps outside the ARMA paper's diamond
+    target_lo = torch.tensor([0.3, -0.2, 0.0, 0.9, -3.0], dtype=torch.float64)
+    target_hi = torch.tensor([-0.5, 0.1, 0.9, -0.5, 3.5], dtype=torch.float64)
+    p, q = ar_parameters(target_lo, target_hi)
     lo, hi = ar_coefficients(p, q)
-    torch.testing.assert_close(lo, target_lo.double())
-    torch.testing.assert_close(hi, target_hi.double())
+    torch.testing.assert_close(lo, target_lo)
+    torch.testing.assert_close(hi, target_hi)
     with pytest.raises(ValueError, match="a_minus"):
         ar_parameters(torch.tensor([0.6]), torch.tensor([0.4]))
     with pytest.raises(ValueError, match="margin"):

@@ -14,21 +14,24 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m experiments.memory --preset demo --out runs/memory-demo
+	$(BIN)/python -m experiments.memory --preset demo --out runs/memory-demo --overwrite
 
 test: $(STAMP) lint unit docs
 
 lint: $(STAMP)
-	$(BIN)/ruff check cunitary tests experiments docs/conf.py conftest.py
-	$(BIN)/ruff format --check cunitary tests experiments docs/conf.py conftest.py
+	$(BIN)/ruff check cunitary tests experiments docs/conf.py docs/check_built.py conftest.py
+	$(BIN)/ruff format --check cunitary tests experiments docs/conf.py docs/check_built.py conftest.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
 docs: $(STAMP)
+	$(BIN)/python -m experiments.docs_tables --check
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/python docs/check_built.py docs/_build/html
 
 bench: $(STAMP)
+	$(BIN)/python -m experiments.bench video
 	$(BIN)/python -m experiments.bench unitary
 	$(BIN)/python -m experiments.bench cells
 	$(BIN)/python -m experiments.bench arma

@@ -4,7 +4,7 @@ Learnable parameters are real and have shape ``()`` or ``(num_features,)``; in t
 case they apply along the input's feature axis ``dim``: the last axis by default (a
 recurrent state ``(B, F)``, a sequence ``(B, T, F)``), ``dim=1`` for the channels of
 images ``(B, C, H, W)``, as in ``nn.BatchNorm2d``. Every activation is finite, in
-value and gradient, at :math:`z = 0` and at :math:`|z| = 10^{-20}`. The seed's analysis
+value and gradient, at :math:`z = 0` and at :math:`|z| = 10^{-20}`. Wolter & Yao's analysis
 of each one (holomorphy, derivative bounds) is checked numerically in
 :mod:`cunitary.analysis` and tabulated in the docs.
 """
@@ -90,7 +90,7 @@ class PhaseReLU(_PerFeature):
     holomorphic with derivative 0 or 1. The Heaviside step :math:`H` blocks the gradient
     to ``a, b, c, d``; with ``temperature`` :math:`\tau > 0` it is replaced by
     :math:`\sigma(s/\tau)`, a smooth surrogate through which they train. ``cosine=True``
-    with ``a = c = 1, b = d = 0`` is zReLU. (Seed: complex-gated-memory-cells, §5.1.)
+    with ``a = c = 1, b = d = 0`` is zReLU. (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Args:
         num_features: size of the feature axis for per-feature ``a, b (, c, d)``;
@@ -157,7 +157,7 @@ class ZReLU(nn.Module):
     .. math::
         f(z) = \begin{cases} z, & \arg z\in[0, \pi/2]\\ 0, & \text{otherwise}\end{cases}
 
-    (Guberman 2016; seed §5.2.1.)
+    (Guberman 2016; analysed by Wolter & Yao 2018.)
     """
 
     def forward(self, z: Tensor) -> Tensor:
@@ -175,7 +175,7 @@ class ModReLU(_PerFeature):
     :math:`|\partial f/\partial\bar z| = \tfrac{|b|}{2|z|}`: for :math:`b \le 0` the
     bound :math:`|f_z| + |f_{\bar z}| = 1` holds exactly (non-expansive), for
     :math:`b > 0` it is :math:`1 + b/|z|`, unbounded near the origin, which is the
-    seed's objection (§5.2.2). (Arjovsky et al. 2016.)
+    objection Wolter & Yao raise against it. (Arjovsky et al. 2016.)
 
     Args:
         num_features: size of the feature axis for a per-feature bias; ``None`` for a
@@ -216,7 +216,7 @@ class CReLU(nn.Module):
     .. math::
         f(z) = \operatorname{ReLU}(\Re z) + i\,\operatorname{ReLU}(\Im z)
 
-    Holomorphic in the open first and third quadrants. (Trabelsi et al. 2018; seed §5.2.3.)
+    Holomorphic in the open first and third quadrants. (Trabelsi et al. 2018; analysed by Wolter & Yao 2018.)
     """
 
     def forward(self, z: Tensor) -> Tensor:
@@ -229,7 +229,7 @@ class Cardioid(nn.Module):
     .. math::
         f(z) = \tfrac12\,(1 + \cos\arg z)\,z
 
-    Reduces to the ReLU on the real line. (Virtue et al. 2017; seed §5.2.4.)
+    Reduces to the ReLU on the real line. (Virtue et al. 2017; analysed by Wolter & Yao 2018.)
     """
 
     def forward(self, z: Tensor) -> Tensor:
@@ -245,7 +245,7 @@ class PhaseAmplitude(nn.Module):
     Args:
         m: modulus scale (> 0).
 
-    (Seed §5.2.5.)
+    (Wolter & Yao 2018.)
     """
 
     def __init__(self, m: float = 1.0) -> None:
@@ -360,7 +360,7 @@ class CayleyActivation(nn.Module):
         \qquad |f'(z)| = \left|\frac{z - i}{z + i}\right|^{\pm 1}\le 1
 
     Holomorphic and non-expansive inside each half plane, discontinuous across the
-    real axis. See :func:`cunitary.functional.cayley`. (Seed §5.3.2.)
+    real axis. See :func:`cunitary.functional.cayley`. (Wolter & Yao 2018.)
     """
 
     def forward(self, z: Tensor) -> Tensor:

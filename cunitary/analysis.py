@@ -11,7 +11,7 @@ For :math:`f(x + iy) = u + iv` the Wirtinger derivatives are
 Cauchy-Riemann equations), and the largest singular value of its real Jacobian
 :math:`\bigl(\begin{smallmatrix}u_x & u_y\\ v_x & v_y\end{smallmatrix}\bigr)` is
 :math:`|\partial f/\partial z| + |\partial f/\partial\bar z|`, so :math:`f` is locally
-non-expansive iff that sum is at most 1: the seed's stability criterion
+non-expansive iff that sum is at most 1: Wolter & Yao's stability criterion
 :math:`\lVert f'\rVert\le 1` made precise for non-holomorphic :math:`f`.
 """
 

@@ -6,7 +6,7 @@ Every cell maps ``(x_t, h) -> h``. Sequence modules follow ``torch.nn.GRU``: the
 ``(output, h_n)``. Input projections of the whole sequence are computed with one matmul
 before the time loop; the transition is prepared once per sequence (a dense matrix for
 small states, see :data:`DENSE_TRANSITION_MAX`), so the loop body is a few fused ops.
-(Seed: complex-gated-memory-cells §3, §5.3, §6.1; Wolter & Yao 2018.)
+(Wolter & Yao, *Complex gated memory cells*, 2018.)
 """
 
 from __future__ import annotations
@@ -421,7 +421,7 @@ class UnitaryRNNCell(_Cell):
 
 
 class RotationGRUCell(_Cell):
-    r"""Real GRU whose new state is rotated by an orthogonal circulant (seed §6.1).
+    r"""Real GRU whose new state is rotated by an orthogonal circulant.
 
     .. math::
         \begin{aligned}

@@ -305,7 +305,7 @@ def circulant(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
     The eigenvalues lie on the unit circle, so :math:`\lVert y\rVert = \lVert x\rVert`
     and the inverse is the same operator with :math:`-\omega`. The operator is a circular
     convolution with the kernel :math:`c = \operatorname{ifft}(e^{i\omega})`.
-    (Seed: complex-gated-memory-cells, §5.5-5.7.)
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Args:
         x: ``(..., n)`` real or complex. Real input is treated as :math:`x + 0i` unless
@@ -338,7 +338,7 @@ def circulant2d(x: Tensor, angles: Tensor, real: bool = False) -> Tensor:
     Doubly block circulant matrices are diagonalised by :math:`F_H\otimes F_W`; unit
     modulus eigenvalues make the operator unitary. Its kernel is
     :math:`K = \operatorname{ifft2}(e^{i\Omega})`, supported on the whole image.
-    (Seed: complex-gated-memory-cells, §5.8.)
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Args:
         x: ``(..., H, W)`` real or complex.
@@ -487,7 +487,7 @@ def unitary_scan(
 
 
 # --------------------------------------------------------------------------------------
-# Fourier-space shifts and rotations (seed §4.1)
+# Fourier-space shifts and rotations
 # --------------------------------------------------------------------------------------
 
 
@@ -571,7 +571,7 @@ def fourier_rotate(x: Tensor, angle: float | Tensor, inverse: bool = False) -> T
     axes) so that the shears stay bounded. For even sizes the shears act about the
     integer pixel ``n // 2`` and a sub-pixel translation moves the centre to
     :math:`(n-1)/2`, so a quarter turn of a square image is exactly ``torch.rot90``.
-    (Seed: complex-gated-memory-cells, §4.1.)
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Discrete shears only approximate the rotation group: for even sizes
     ``fourier_rotate(x, -t)`` is close to, not exactly, the inverse of a rotation by
@@ -611,7 +611,7 @@ def fourier_rotate(x: Tensor, angle: float | Tensor, inverse: bool = False) -> T
 
 
 # --------------------------------------------------------------------------------------
-# Complex activations (seed §5.1-5.3)
+# Complex activations
 # --------------------------------------------------------------------------------------
 
 
@@ -667,12 +667,12 @@ def phase_relu(
                \bigl[H\bigl(\cos(c\theta + d)\bigr)\bigr]\,e^{i\theta},
         \qquad \theta = \arg z \in [0, 2\pi)
 
-    The seed writes :math:`\sin(\theta a\pi + b)` with :math:`\theta` in half-turns; with
+    Wolter & Yao writes :math:`\sin(\theta a\pi + b)` with :math:`\theta` in half-turns; with
     :math:`\theta` in radians that is :math:`\sin(a\theta + b)`. ``a = 1, b = 0`` removes
     the lower half plane; adding the cosine factor with ``c = 1, d = 0`` gives zReLU.
     :math:`H` has zero derivative, so ``a, b, c, d`` get no gradient; ``temperature > 0``
     replaces :math:`H(s)` by :math:`\sigma(s/\tau)` so that they can be trained.
-    (Seed: complex-gated-memory-cells, §5.1.)
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Args:
         z: complex tensor.
@@ -696,7 +696,7 @@ def phase_relu(
 def zrelu(z: Tensor) -> Tensor:
     r"""zReLU: :math:`f(z) = z` if :math:`\arg z\in[0,\pi/2]` (axes included), else 0.
 
-    (Guberman 2016; seed §5.2.1.)
+    (Guberman 2016; analysed by Wolter & Yao 2018.)
     """
     z = _check_complex("z", z)
     return z * ((z.real >= 0) & (z.imag >= 0)).to(z.real.dtype)
@@ -704,7 +704,7 @@ def zrelu(z: Tensor) -> Tensor:
 
 def modrelu(z: Tensor, bias: float | Tensor) -> Tensor:
     r"""modReLU: :math:`f(z) = \operatorname{ReLU}(|z| + b)\,\dfrac{z}{|z|}`, with
-    :math:`f(0) = 0`. (Arjovsky et al. 2016; seed §5.2.2.)"""
+    :math:`f(0) = 0`. (Arjovsky et al. 2016; analysed by Wolter & Yao 2018.)"""
     z = _check_complex("z", z)
     r, u = _polar(z)
     return torch.relu(r + _param(bias, z)) * u
@@ -712,14 +712,14 @@ def modrelu(z: Tensor, bias: float | Tensor) -> Tensor:
 
 def crelu(z: Tensor) -> Tensor:
     r"""cReLU: :math:`f(z) = \operatorname{ReLU}(\Re z) + i\operatorname{ReLU}(\Im z)`.
-    (Trabelsi et al. 2018; seed §5.2.3.)"""
+    (Trabelsi et al. 2018; analysed by Wolter & Yao 2018.)"""
     z = _check_complex("z", z)
     return torch.complex(torch.relu(z.real), torch.relu(z.imag))
 
 
 def cardioid(z: Tensor) -> Tensor:
     r"""Complex cardioid: :math:`f(z) = \tfrac12(1 + \cos\arg z)\,z`.
-    (Virtue et al. 2017; seed §5.2.4.)"""
+    (Virtue et al. 2017; analysed by Wolter & Yao 2018.)"""
     z = _check_complex("z", z)
     _, u = _polar(z)
     return 0.5 * (1 + u.real) * z
@@ -727,7 +727,7 @@ def cardioid(z: Tensor) -> Tensor:
 
 def phase_amplitude(z: Tensor, m: float | Tensor = 1.0) -> Tensor:
     r"""Phase-amplitude squashing: :math:`f(z) = \tanh(|z|/m)\,e^{i\arg z}`.
-    (Seed §5.2.5.)"""
+    (Wolter & Yao 2018.)"""
     z = _check_complex("z", z)
     if not isinstance(m, Tensor) and not (m > 0 and math.isfinite(m)):
         raise ValueError(f"m must be a finite number > 0, got {m}")
@@ -774,11 +774,11 @@ def cayley(z: Tensor) -> Tensor:
 
     Each branch is holomorphic on its closed half plane and :math:`|f'(z)| \le 1` there
     (the Cayley transform maps the upper half plane into the unit disc), with
-    :math:`f(0) = 0` and :math:`f(\bar z) = \overline{f(z)}`. The seed states the split
+    :math:`f(0) = 0` and :math:`f(\bar z) = \overline{f(z)}`. Wolter & Yao states the split
     at :math:`\Re z = 0`; the bound holds for the split at :math:`\Im z = 0` used here.
     On the real axis the two branches disagree in the imaginary part by
-    :math:`2\ln(1 + x^2)`, so the function jumps there, as the seed notes.
-    (Seed: complex-gated-memory-cells, §5.3.2.)
+    :math:`2\ln(1 + x^2)`, so the function jumps there, as Wolter & Yao notes.
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
     """
     z = _check_complex("z", z)
     upper = z.imag >= 0

@@ -314,7 +314,7 @@ class SRNC(nn.Module):
     circular padding). Hence :math:`\operatorname{srank}(W_{K_{\text{used}}}) \le r^\ast`
     whenever :math:`r^\ast \ge n^2\lVert S_1\rVert^2` (below that, :math:`\gamma = 0` and
     :math:`n^2\lVert S_1\rVert^2` is the bound reached), and the last step sets the spectral
-    norm to :math:`\alpha` (a second power iteration, on :math:`K'`). The seed scales the
+    norm to :math:`\alpha` (a second power iteration, on :math:`K'`). Tanay et al. scales the
     residual after normalising, which moves the spectral norm off :math:`\alpha` again;
     normalising last keeps both constraints. :math:`\beta = 1` is spectral normalisation
     of the layer (not of the reshaped kernel).
@@ -492,7 +492,7 @@ def temporal_receptive_field(
     growth_tolerance: float = 10.0,
     device: torch.device | str | None = None,
 ) -> TemporalReceptiveField:
-    r"""Search for an input sequence that makes the output diverge (Tassano et al.).
+    r"""Search for an input sequence that makes the output diverge (Tanay et al.).
 
     .. math::
         \max_{0 \le X \le 1}\ \bigl|\,Y_0[\text{centre}]\,\bigr|,\qquad

@@ -513,7 +513,7 @@ class FourierRotation(nn.Module):
 
     where each shear :math:`S` is a phase ramp in the DFT of one axis (shift theorem),
     hence unitary. See :func:`cunitary.functional.fourier_rotate`.
-    (Seed: complex-gated-memory-cells, §4.1.)
+    (Wolter & Yao, *Complex gated memory cells*, 2018.)
 
     Args:
         angle: initial angle in radians.

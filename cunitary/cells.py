@@ -1,7 +1,9 @@
 r"""Recurrent cells with unitary (orthogonal) state transitions, and their sequence modules.
 
-Every cell maps ``(x_t, h) -> h``. Sequence modules follow ``torch.nn.GRU``: they take
-``(B, T, F)`` (``batch_first=True``, the default here) or ``(T, B, F)``, or an unbatched
+Every cell maps ``(x_t, h) -> h``. Sequence modules are called like ``torch.nn.GRU``, with
+one deliberate difference: ``batch_first=True`` is the default here (torch's is
+``False``), because every sequence in this library is ``(B, T, F)``. They take
+``(B, T, F)`` (or ``(T, B, F)`` with ``batch_first=False``), or an unbatched
 ``(T, F)``, an optional ``h0`` of shape ``(num_layers, B, H)``, and return
 ``(output, h_n)``. Input projections of the whole sequence are computed with one matmul
 before the time loop; the transition is prepared once per sequence (a dense matrix for
@@ -566,7 +568,12 @@ class _RecurrentSequence(nn.Module):
 
 
 class ComplexGatedRNN(_RecurrentSequence):
-    r"""Multi-layer complex gated RNN (cgRNN) with the ``torch.nn.GRU`` interface.
+    r"""Multi-layer complex gated RNN (cgRNN), called like ``torch.nn.GRU``.
+
+    .. note::
+        Unlike ``torch.nn.GRU``, ``batch_first`` defaults to ``True``: every sequence
+        in this library (tasks, models, outputs) is ``(B, T, F)``. Pass
+        ``batch_first=False`` for ``(T, B, F)``.
 
     Each layer runs :class:`ComplexGatedCell`:
 
@@ -611,7 +618,12 @@ class ComplexGatedRNN(_RecurrentSequence):
 
 
 class UnitaryRNN(_RecurrentSequence):
-    r"""Multi-layer unitary RNN (uRNN) with the ``torch.nn.GRU`` interface.
+    r"""Multi-layer unitary RNN (uRNN), called like ``torch.nn.GRU``.
+
+    .. note::
+        Unlike ``torch.nn.GRU``, ``batch_first`` defaults to ``True``: every sequence
+        in this library (tasks, models, outputs) is ``(B, T, F)``. Pass
+        ``batch_first=False`` for ``(T, B, F)``.
 
     .. math::
         h_t = \operatorname{modReLU}\bigl(U h_{t-1} + W x_t + b\bigr)
@@ -624,7 +636,12 @@ class UnitaryRNN(_RecurrentSequence):
 
 
 class RotationGRU(_RecurrentSequence):
-    r"""Multi-layer rotation-GRU (real) with the ``torch.nn.GRU`` interface.
+    r"""Multi-layer rotation-GRU (real), called like ``torch.nn.GRU``.
+
+    .. note::
+        Unlike ``torch.nn.GRU``, ``batch_first`` defaults to ``True``: every sequence
+        in this library (tasks, models, outputs) is ``(B, T, F)``. Pass
+        ``batch_first=False`` for ``(T, B, F)``.
 
     .. math::
         h_t = W_{\text{rot}}\bigl((1 - z_t)\odot h'_t + z_t\odot h_{t-1}\bigr)

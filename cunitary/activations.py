@@ -216,7 +216,8 @@ class CReLU(nn.Module):
     .. math::
         f(z) = \operatorname{ReLU}(\Re z) + i\,\operatorname{ReLU}(\Im z)
 
-    Holomorphic in the open first and third quadrants. (Trabelsi et al. 2018; analysed by Wolter & Yao 2018.)
+    Holomorphic in the open first and third quadrants. (Trabelsi et al. 2018; analysed by
+    Wolter & Yao 2018.)
     """
 
     def forward(self, z: Tensor) -> Tensor:

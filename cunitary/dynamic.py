@@ -252,8 +252,9 @@ class UnitaryDynamicFilter2d(nn.Module):
 
     The generator emits eigen-angles, one per channel and frequency, instead of taps.
     Whatever it emits, :math:`\lVert Y_b\rVert = \lVert X_b\rVert`, so a recurrence that
-    applies generated filters to its own state stays bounded (Wolter & Yao 2018). With ``real=True`` the angles are made odd-symmetric and the operator is
-    a real orthogonal circular convolution.
+    applies generated filters to its own state stays bounded (Wolter & Yao 2018). With
+    ``real=True`` the angles are made odd-symmetric and the operator is a real orthogonal
+    circular convolution.
 
     Args:
         size: ``(H, W)`` of the frames.

@@ -606,7 +606,7 @@ class ConvLSTMCell(nn.Module):
 
     .. math::
         \begin{aligned}
-        I_t, F_t, O_t, G_t &= \operatorname{split}\bigl(W * [X_t, H_{t-1}] + b\bigr),\\
+        I_t, F_t, G_t, O_t &= \operatorname{split}\bigl(W * [X_t, H_{t-1}] + b\bigr),\\
         C_t &= \sigma(F_t)\odot C_{t-1} + \sigma(I_t)\odot\tanh(G_t),\\
         H_t &= \sigma(O_t)\odot\tanh(C_t)
         \end{aligned}
@@ -669,7 +669,7 @@ class ConvLSTMCell(nn.Module):
                 f"state (h, c) must both have shape (B, {self.hidden_channels}, "
                 f"{x.shape[2]}, {x.shape[3]}), got {tuple(h.shape)} and {tuple(c.shape)}"
             )
-        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)  # torch's LSTM order
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
@@ -678,7 +678,7 @@ class ARMALSTMCell(ConvLSTMCell):
     r"""ConvLSTM whose gate convolution is an :class:`ARMA2d` layer.
 
     .. math::
-        A * \bigl[I_t, F_t, O_t, G_t\bigr] = W * [X_t, H_{t-1}] + b
+        A * \bigl[I_t, F_t, G_t, O_t\bigr] = W * [X_t, H_{t-1}] + b
 
     followed by the LSTM update of :class:`ConvLSTMCell`. Each of the :math:`4 C_h` gate
     channels has its own stable separable AR filter (4 parameters per channel at

@@ -104,6 +104,8 @@ class UnitaryTransition(nn.Module):
         self.kind = kind
         self.real = bool(real)
         self._identity_dtype = dtype if self.real else _complex_of(dtype)  # no parameters
+        # An empty buffer follows .to(device): the identity is built where the module is.
+        self.register_buffer("_anchor", torch.empty(0, device=device), persistent=False)
         if kind == "circulant":
             self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
             cinit.uniform_angles_(self.angles)
@@ -124,7 +126,9 @@ class UnitaryTransition(nn.Module):
         elif self.kind == "full":
             mat = self.linear.weight
         else:
-            mat = torch.eye(self.hidden_size, dtype=self._identity_dtype)
+            mat = torch.eye(
+                self.hidden_size, dtype=self._identity_dtype, device=self._anchor.device
+            )
         return mat if dtype is None else mat.to(dtype)
 
     def operator(self, dtype: torch.dtype) -> Callable[[Tensor], Tensor]:
@@ -665,12 +669,14 @@ class LinearUnitaryRecurrence(nn.Module):
     number of steps unchanged in norm.
 
     Args:
+        input_size: features of the input, mapped to the state by a complex linear map
+            :math:`W` (no bias); ``None``: inputs have :math:`n` features and enter as
+            they are.
         hidden_size: state size :math:`n`.
-        input_size: if given, a complex linear map :math:`W` (no bias) from
-            ``input_size`` features to the state; else inputs must have :math:`n`
-            features and enter as they are.
         method: ``"closed"`` (parallel) or ``"loop"`` (sequential reference).
-        batch_first, device, dtype: as in :class:`ComplexGatedRNN`.
+        batch_first: ``(B, T, F)`` if True (the default here, unlike ``torch.nn.GRU``).
+        device: of the parameters.
+        dtype: float32 or float64.
 
     Inputs: input, h0
         - **input**: :math:`(B, T, F)` (or :math:`(T, B, F)`), real or complex.
@@ -682,8 +688,8 @@ class LinearUnitaryRecurrence(nn.Module):
 
     def __init__(
         self,
+        input_size: int | None,
         hidden_size: int,
-        input_size: int | None = None,
         method: str = "closed",
         batch_first: bool = True,
         device=None,

@@ -254,11 +254,9 @@ def _cell_models(hidden: int) -> dict[str, Callable[[], nn.Module]]:
         "ComplexGatedRNN full": lambda: ComplexGatedRNN(CELL_INPUT, hidden, transition="full"),
         "UnitaryRNN circulant": lambda: UnitaryRNN(CELL_INPUT, hidden),
         "RotationGRU circulant": lambda: RotationGRU(CELL_INPUT, hidden),
-        "LinearUnitaryRecurrence closed": lambda: LinearUnitaryRecurrence(
-            hidden, input_size=CELL_INPUT
-        ),
+        "LinearUnitaryRecurrence closed": lambda: LinearUnitaryRecurrence(CELL_INPUT, hidden),
         "LinearUnitaryRecurrence loop": lambda: LinearUnitaryRecurrence(
-            hidden, input_size=CELL_INPUT, method="loop"
+            CELL_INPUT, hidden, method="loop"
         ),
     }
 
@@ -371,8 +369,8 @@ def run_cells(
         u = torch.randn(
             CELL_BATCH, length, hidden, dtype=torch.complex64, device=device, requires_grad=True
         )
-        closed = LinearUnitaryRecurrence(hidden).to(device)
-        loop = LinearUnitaryRecurrence(hidden, method="loop").to(device)
+        closed = LinearUnitaryRecurrence(None, hidden).to(device)
+        loop = LinearUnitaryRecurrence(None, hidden, method="loop").to(device)
         loop.load_state_dict(closed.state_dict())
         t_closed, t_loop = time_interleaved(
             [_fwd_bwd_pair(closed, u), _fwd_bwd_pair(loop, u)], max(1, repeats), device

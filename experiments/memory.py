@@ -123,7 +123,7 @@ class SequenceModel(nn.Module):
         elif name == "urnn":
             self.core = UnitaryRNN(features, hidden)
         elif name == "linear_unitary":
-            self.core = LinearUnitaryRecurrence(hidden, input_size=features)
+            self.core = LinearUnitaryRecurrence(features, hidden)
         elif name == "rotation_gru":
             self.core = RotationGRU(features, hidden)
         elif name == "arma":

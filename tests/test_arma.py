@@ -333,13 +333,12 @@ def test_convlstm_1x1_equals_lstm_cell_per_pixel():
     torch.manual_seed(0)
     cell = ConvLSTMCell(3, 4, kernel_size=1).double()
     ref = nn.LSTMCell(3, 4).double()
-    w = cell.gates.weight.detach()[:, :, 0, 0]  # (16, 3 + 4), gate order i, f, o, g
+    w = cell.gates.weight.detach()[:, :, 0, 0]  # (16, 3 + 4), torch's gate order i, f, g, o
     b = cell.gates.bias.detach()
-    order = torch.cat([torch.arange(0, 8), torch.arange(12, 16), torch.arange(8, 12)])  # i,f,g,o
-    with torch.no_grad():
-        ref.weight_ih.copy_(w[order, :3])
-        ref.weight_hh.copy_(w[order, 3:])
-        ref.bias_ih.copy_(b[order])
+    with torch.no_grad():  # the same weights, no permutation
+        ref.weight_ih.copy_(w[:, :3])
+        ref.weight_hh.copy_(w[:, 3:])
+        ref.bias_ih.copy_(b)
         ref.bias_hh.zero_()
     x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
     h0 = torch.randn(2, 4, 5, 6, dtype=torch.float64)

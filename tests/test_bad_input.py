@@ -135,7 +135,7 @@ def test_half_inputs_get_a_clear_type_error(module, x):
 
 def test_empty_time_and_batch():
     for model in (ComplexGatedRNN(3, 8), UnitaryRNN(3, 8), RotationGRU(3, 8),
-                  LinearUnitaryRecurrence(8, input_size=3)):  # fmt: skip
+                  LinearUnitaryRecurrence(3, 8)):  # fmt: skip
         out, h_n = model(torch.randn(2, 0, 3))
         assert out.shape == (2, 0, 8) and h_n.shape == (1, 2, 8) and not h_n.any()
         out, h_n = model(torch.randn(0, 4, 3))

@@ -178,7 +178,7 @@ def test_gradcheck_unitary_scan():
 
 
 def test_state_norm_drift_over_10000_steps_float32():
-    model = LinearUnitaryRecurrence(64)
+    model = LinearUnitaryRecurrence(None, 64)
     h0 = torch.randn(1, 4, 64, dtype=torch.complex64)
     out, _ = model(torch.zeros(4, 10_000, 64), h0)
     drift = (out.norm(dim=-1) / h0[0].norm(dim=-1)[:, None] - 1).abs().max()
@@ -200,13 +200,13 @@ def test_gradient_through_time_keeps_its_norm():
 
 def test_linear_recurrence_module_with_input_map():
     torch.manual_seed(7)
-    model = LinearUnitaryRecurrence(6, input_size=3, dtype=torch.float64)
+    model = LinearUnitaryRecurrence(3, 6, dtype=torch.float64)
     x = torch.randn(2, 5, 3, dtype=torch.float64)
     out, h_n = model(x)
     u = x.to(torch.complex128) @ model.input_weight.detach().mT
     torch.testing.assert_close(out, F.unitary_scan(u, model.angles.detach(), method="loop"))
     torch.testing.assert_close(h_n[0], out[:, -1])
-    loop = LinearUnitaryRecurrence(6, input_size=3, method="loop", dtype=torch.float64)
+    loop = LinearUnitaryRecurrence(3, 6, method="loop", dtype=torch.float64)
     loop.load_state_dict(model.state_dict())
     torch.testing.assert_close(loop(x)[0], out)
 
@@ -296,7 +296,7 @@ def test_errors():
     with pytest.raises(ValueError, match="hidden_size"):
         UnitaryRNN(3, 0)
     with pytest.raises(ValueError, match="input must be"):
-        LinearUnitaryRecurrence(4)(torch.randn(3, 4))
+        LinearUnitaryRecurrence(None, 4)(torch.randn(3, 4))
     with pytest.raises(TypeError, match="complex"):
         ComplexReadout(4, 2)(torch.randn(3, 4))
     with pytest.raises(ValueError, match="shape"):

@@ -1,6 +1,6 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
-from . import analysis, arma, dynamic, functional, init, stability
+from . import analysis, arma, convrnn, dynamic, functional, init, stability
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -12,26 +12,24 @@ from .activations import (
     PhaseReLU,
     ZReLU,
 )
-from .arma import (
-    ARMA2d,
-    ARMALSTMCell,
-    ARMASequenceModel,
-    CausalARMA1d,
-    ConvLSTMCell,
-    ConvRNNStack,
-)
+from .arma import ARMA2d, ARMASequenceModel, CausalARMA1d
 from .cells import (
-    ComplexConvGatedCell,
     ComplexGatedCell,
     ComplexGatedRNN,
     ComplexReadout,
     LinearUnitaryRecurrence,
-    RotationConvGRUCell,
     RotationGRU,
     RotationGRUCell,
     UnitaryRNN,
     UnitaryRNNCell,
     UnitaryTransition,
+)
+from .convrnn import (
+    ARMALSTMCell,
+    ComplexConvGatedCell,
+    ConvLSTMCell,
+    ConvRNNStack,
+    RotationConvGRUCell,
 )
 from .dynamic import DynamicConv2d, DynamicLocalFilter2d, UnitaryDynamicFilter2d
 from .stability import effective_receptive_field
@@ -77,6 +75,7 @@ __all__ = [
     "analysis",
     "init",
     "arma",
+    "convrnn",
     "dynamic",
     "stability",
 ]

@@ -77,3 +77,16 @@ def check_precision(name: str, x: torch.Tensor, parameter: torch.Tensor) -> None
             f"{name} has dtype {x.dtype} but the parameters are {parameter.dtype}; convert "
             "one of them (module.double() or x.float())"
         )
+
+
+def complex_dtype_for(dtype: torch.dtype) -> torch.dtype:
+    """The complex dtype of a real (or complex) ``dtype``'s precision."""
+    return torch.complex128 if dtype in (torch.float64, torch.complex128) else torch.complex64
+
+
+def real_factory_dtype(dtype: torch.dtype | None) -> torch.dtype:
+    """A module's real parameter dtype: the default dtype, float32 or float64."""
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype

@@ -2,21 +2,18 @@
 
 Spatial :class:`ARMA2d` solves a circular 2-D AR system in the Fourier domain; the causal
 :class:`CausalARMA1d` filters sequences exactly (no wrap-around) with poles kept inside the
-unit circle. The convolutional LSTM cells and the backbone of the ARMA paper's video
-experiments live here as well, since they are what the unitary cells are compared with.
+unit circle. The recurrent video cells built on them live in :mod:`cunitary.convrnn`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from ._checks import check_int, check_numeric, check_odd_int, check_precision, check_tensor
-from .unitary import cached
 
 __all__ = [
     "ar_coefficients",
@@ -27,9 +24,6 @@ __all__ = [
     "ARMA2d",
     "CausalARMA1d",
     "ARMASequenceModel",
-    "ConvLSTMCell",
-    "ARMALSTMCell",
-    "ConvRNNStack",
 ]
 
 
@@ -274,6 +268,14 @@ class ARMA2d(nn.Module):
         vertical = _factor_spectrum(a_minus[0], a_plus[0], h, self.ar_dilation, half=False)
         horizontal = _factor_spectrum(a_minus[1], a_plus[1], w, self.ar_dilation, half=True)
         return vertical[:, :, None] * horizontal[:, None, :]
+
+    def reset_parameters(self) -> None:
+        """The constructor's initialisation: the convolution's default, AR filters at 0
+        (the identity)."""
+        self.conv.reset_parameters()
+        with torch.no_grad():
+            self.ar_alpha.zero_()
+            self.ar_beta.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
         x = check_tensor("x", x)
@@ -596,206 +598,3 @@ class ARMASequenceModel(nn.Module):
             if j + 1 < len(self.layers):
                 x = self.activation(x)
         return x if self.readout is None else self.readout(x)
-
-
-# -- convolutional LSTM cells and the video backbone ---------------------------------------
-
-
-class ConvLSTMCell(nn.Module):
-    r"""Convolutional LSTM cell with a pluggable convolution.
-
-    .. math::
-        \begin{aligned}
-        I_t, F_t, G_t, O_t &= \operatorname{split}\bigl(W * [X_t, H_{t-1}] + b\bigr),\\
-        C_t &= \sigma(F_t)\odot C_{t-1} + \sigma(I_t)\odot\tanh(G_t),\\
-        H_t &= \sigma(O_t)\odot\tanh(C_t)
-        \end{aligned}
-
-    One convolution over the concatenated input and hidden state computes all four gates
-    (the layout whose parameter counts the ARMA paper reports). ``conv`` swaps the
-    convolution: :class:`ARMALSTMCell` passes :class:`ARMA2d`; ``dilation`` gives the
-    dilated variants.
-
-    Args:
-        in_channels, hidden_channels: channel counts.
-        kernel_size: odd gate convolution size.
-        dilation: its dilation.
-        conv: ``conv(in_channels, out_channels, kernel_size, padding=..., dilation=...)``
-            returning a module; default :class:`torch.nn.Conv2d`.
-
-    Inputs: ``x`` :math:`(B, C_{in}, H, W)` and ``state = (h, c)`` (zeros if omitted).
-    Outputs: the new ``(h, c)``, each :math:`(B, C_h, H, W)`.
-
-    Examples:
-        >>> cell = ConvLSTMCell(1, 8, kernel_size=3)
-        >>> h, c = cell(torch.randn(2, 1, 16, 16))
-        >>> h.shape
-        torch.Size([2, 8, 16, 16])
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: int,
-        kernel_size: int = 3,
-        dilation: int = 1,
-        conv: Callable[..., nn.Module] | None = None,
-    ) -> None:
-        super().__init__()
-        self.in_channels = check_int("in_channels", in_channels)
-        self.hidden_channels = check_int("hidden_channels", hidden_channels)
-        kernel_size = check_odd_int("kernel_size", kernel_size)
-        dilation = check_int("dilation", dilation)
-        conv = conv if conv is not None else nn.Conv2d
-        self.gates = conv(
-            in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
-            padding=dilation * (kernel_size - 1) // 2, dilation=dilation,
-        )  # fmt: skip
-
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
-        x = check_tensor("x", x)
-        check_numeric("x", x, allow_complex=False)
-        check_precision("x", x, next(self.gates.parameters()))
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"x must have shape (B, C_in={self.in_channels}, H, W), got {tuple(x.shape)}"
-            )
-        if state is None:
-            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
-            state = (zeros, zeros)
-        h, c = state
-        if h.shape != c.shape or h.shape[1] != self.hidden_channels or h.shape[2:] != x.shape[2:]:
-            raise ValueError(
-                f"state (h, c) must both have shape (B, {self.hidden_channels}, "
-                f"{x.shape[2]}, {x.shape[3]}), got {tuple(h.shape)} and {tuple(c.shape)}"
-            )
-        i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)  # torch's LSTM order
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
-
-
-class ARMALSTMCell(ConvLSTMCell):
-    r"""ConvLSTM whose gate convolution is an :class:`ARMA2d` layer.
-
-    .. math::
-        A * \bigl[I_t, F_t, G_t, O_t\bigr] = W * [X_t, H_{t-1}] + b
-
-    followed by the LSTM update of :class:`ConvLSTMCell`. Each of the :math:`4 C_h` gate
-    channels has its own stable separable AR filter (4 parameters per channel at
-    ``ar_kernel_size=3``), which widens the gates' receptive field to the whole frame.
-
-    Examples:
-        >>> cell = ARMALSTMCell(1, 8)
-        >>> sum(p.numel() for p in cell.parameters()) - sum(
-        ...     p.numel() for p in ConvLSTMCell(1, 8).parameters())
-        128
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: int,
-        kernel_size: int = 3,
-        dilation: int = 1,
-        ar_kernel_size: int = 3,
-        ar_dilation: int = 1,
-        ar_padding: int = 0,
-    ) -> None:
-        conv = partial(
-            ARMA2d, ar_kernel_size=ar_kernel_size, ar_dilation=ar_dilation, ar_padding=ar_padding
-        )
-        super().__init__(in_channels, hidden_channels, kernel_size, dilation, conv=conv)
-
-
-def _layer_output(state: object) -> Tensor:
-    """A cell's state is its output, or a tuple whose first element is (ConvLSTM's (h, c))."""
-    return state[0] if isinstance(state, tuple) else state  # type: ignore[index,return-value]
-
-
-class ConvRNNStack(nn.Module):
-    r"""The ARMA paper's video backbone, generic over the recurrent cell.
-
-    .. math::
-        H^{(l)}_t = \operatorname{cell}_l\bigl(Z^{(l-1)}_t, H^{(l)}_{t-1}\bigr),\quad
-        Z^{(l)}_t = \begin{cases}[H^{(l)}_t, H^{(i)}_t] & (i, l) \in \text{skips}\\
-                    H^{(l)}_t & \text{otherwise}\end{cases},\quad
-        Y_t = W_o * Z^{(L)}_t + b_o
-
-    ``num_layers`` cells of ``hidden_channels`` each; a skip ``(i, j)`` concatenates layer
-    :math:`i`'s output to layer :math:`j`'s, and that concatenation feeds layer
-    :math:`j + 1` (the 1x1 output convolution when :math:`j = L`). The defaults (12 layers
-    x 32 channels, skips (3, 9) and (6, 12)) are the ARMA paper's; with
-    :class:`ConvLSTMCell` 3x3 they give its 0.887M parameters (2.462M at 5x5, 0.893M with
-    :class:`ARMALSTMCell`). Complex-state cells (``state_is_complex``) pass complex
-    features between layers; the output convolution sees their real and imaginary parts.
-
-    Args:
-        cell: ``cell(in_channels, hidden_channels)`` building one layer, e.g.
-            ``functools.partial(ConvLSTMCell, kernel_size=3)``.
-        in_channels, out_channels: frame channels in and out.
-        hidden_channels, num_layers, skips: the backbone's shape.
-
-    Inputs: ``x`` :math:`(B, T, C_{in}, H, W)` and per-layer ``states`` (``None``: zeros).
-    Outputs: ``y`` :math:`(B, T, C_{out}, H, W)` and the final ``states`` (a list).
-
-    Examples:
-        >>> net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 1, 8, 4, [(1, 3)])
-        >>> y, states = net(torch.randn(2, 5, 1, 16, 16))
-        >>> y.shape, len(states)
-        (torch.Size([2, 5, 1, 16, 16]), 4)
-    """
-
-    def __init__(
-        self,
-        cell: Callable[[int, int], nn.Module],
-        in_channels: int = 1,
-        out_channels: int = 1,
-        hidden_channels: int = 32,
-        num_layers: int = 12,
-        skips: Sequence[tuple[int, int]] = ((3, 9), (6, 12)),
-    ) -> None:
-        super().__init__()
-        check_int("in_channels", in_channels)
-        check_int("out_channels", out_channels)
-        check_int("hidden_channels", hidden_channels)
-        self.num_layers = check_int("num_layers", num_layers)
-        self.skips = [tuple(s) for s in skips]
-        for i, j in self.skips:
-            if not (isinstance(i, int) and isinstance(j, int) and 1 <= i < j <= num_layers):
-                raise ValueError(
-                    f"skips must be pairs (i, j) with 1 <= i < j <= num_layers={num_layers}, "
-                    f"got {(i, j)}"
-                )
-        self.cells = nn.ModuleList()
-        width = in_channels
-        for layer in range(1, num_layers + 1):
-            self.cells.append(cell(width, hidden_channels))
-            width = hidden_channels * (1 + sum(j == layer for _, j in self.skips))
-        self.complex_state = bool(getattr(self.cells[0], "state_is_complex", False))
-        self.output = nn.Conv2d(width * (2 if self.complex_state else 1), out_channels, 1)
-
-    def step(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
-        """One frame: ``x`` :math:`(B, C_{in}, H, W)` -> ``(y, states)``."""
-        states = [None] * self.num_layers if states is None else list(states)
-        if len(states) != self.num_layers:
-            raise ValueError(f"states must have {self.num_layers} entries, got {len(states)}")
-        outputs: list[Tensor] = []
-        z = x
-        for layer, cell in enumerate(self.cells, start=1):
-            states[layer - 1] = cell(z, states[layer - 1])
-            outputs.append(_layer_output(states[layer - 1]))
-            z = torch.cat([outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer], 1)
-        if z.is_complex():
-            z = torch.cat([z.real, z.imag], dim=1)
-        return self.output(z), states
-
-    def forward(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
-        x = check_tensor("x", x)
-        if x.dim() != 5:
-            raise ValueError(f"x must have shape (B, T, C, H, W), got {tuple(x.shape)}")
-        ys = []
-        with cached():  # the unitary transitions' phasors: once per sequence
-            for frame in x.unbind(1):
-                y, states = self.step(frame, states)
-                ys.append(y)
-        return torch.stack(ys, dim=1), states  # type: ignore[return-value]

@@ -24,14 +24,14 @@ from . import init as cinit
 from ._checks import (
     check_int,
     check_numeric,
-    check_precision,
     check_tensor,
+    complex_dtype_for,
     complex_dtype_of,
     real_dtype_of,
+    real_factory_dtype,
 )
 from ._fused import ComplexGatedScan
 from .activations import Hirose, ModReLU
-from .unitary import UnitaryConv2d
 
 __all__ = [
     "DENSE_TRANSITION_MAX",
@@ -44,8 +44,6 @@ __all__ = [
     "RotationGRUCell",
     "RotationGRU",
     "LinearUnitaryRecurrence",
-    "RotationConvGRUCell",
-    "ComplexConvGatedCell",
 ]
 
 # Largest circulant state size for which a sequence applies the transition as a dense
@@ -55,17 +53,6 @@ __all__ = [
 DENSE_TRANSITION_MAX = 128
 
 _TRANSITIONS = ("circulant", "full", "identity")
-
-
-def _complex_of(dtype: torch.dtype) -> torch.dtype:
-    return torch.complex128 if dtype == torch.float64 else torch.complex64
-
-
-def _factory_dtype(dtype: torch.dtype | None) -> torch.dtype:
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    if dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    return dtype
 
 
 class UnitaryTransition(nn.Module):
@@ -100,17 +87,17 @@ class UnitaryTransition(nn.Module):
             raise ValueError(
                 f"orthogonal_map must be 'matrix_exp' or 'cayley', got {orthogonal_map!r}"
             )
-        dtype = _factory_dtype(dtype)
+        dtype = real_factory_dtype(dtype)
         self.kind = kind
         self.real = bool(real)
-        self._identity_dtype = dtype if self.real else _complex_of(dtype)  # no parameters
+        self._identity_dtype = dtype if self.real else complex_dtype_for(dtype)  # no parameters
         # An empty buffer follows .to(device): the identity is built where the module is.
         self.register_buffer("_anchor", torch.empty(0, device=device), persistent=False)
         if kind == "circulant":
             self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
             cinit.uniform_angles_(self.angles)
         elif kind == "full":
-            weight_dtype = dtype if self.real else _complex_of(dtype)
+            weight_dtype = dtype if self.real else complex_dtype_for(dtype)
             linear = nn.Linear(
                 hidden_size, hidden_size, bias=False, device=device, dtype=weight_dtype
             )
@@ -317,8 +304,8 @@ class ComplexGatedCell(_Cell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        dtype = _factory_dtype(dtype)
-        cdtype = _complex_of(dtype)
+        dtype = real_factory_dtype(dtype)
+        cdtype = complex_dtype_for(dtype)
         h = hidden_size
         self.input_weight = nn.Parameter(
             torch.empty(3 * h, input_size, dtype=cdtype, device=device)
@@ -403,9 +390,9 @@ class UnitaryRNNCell(_Cell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        dtype = _factory_dtype(dtype)
+        dtype = real_factory_dtype(dtype)
         self.input_weight = nn.Parameter(
-            torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
+            torch.empty(hidden_size, input_size, dtype=complex_dtype_for(dtype), device=device)
         )
         cinit.complex_glorot_(self.input_weight)
         self.transition = UnitaryTransition(
@@ -458,7 +445,7 @@ class RotationGRUCell(_Cell):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        dtype = _factory_dtype(dtype)
+        dtype = real_factory_dtype(dtype)
         factory = {"device": device, "dtype": dtype}
         self.input_map = nn.Linear(input_size, 3 * hidden_size, **factory)
         self.gate_map = nn.Linear(hidden_size, 2 * hidden_size, bias=False, **factory)
@@ -699,7 +686,7 @@ class LinearUnitaryRecurrence(nn.Module):
         self.hidden_size = check_int("hidden_size", hidden_size)
         if method not in ("closed", "loop"):
             raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
-        dtype = _factory_dtype(dtype)
+        dtype = real_factory_dtype(dtype)
         self.method = method
         self.batch_first = batch_first
         self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
@@ -707,7 +694,9 @@ class LinearUnitaryRecurrence(nn.Module):
         self.input_size = hidden_size if input_size is None else check_int("input_size", input_size)
         self.input_weight = None
         if input_size is not None:
-            weight = torch.empty(hidden_size, input_size, dtype=_complex_of(dtype), device=device)
+            weight = torch.empty(
+                hidden_size, input_size, dtype=complex_dtype_for(dtype), device=device
+            )
             self.input_weight = nn.Parameter(cinit.complex_glorot_(weight))
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -734,263 +723,4 @@ class LinearUnitaryRecurrence(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"hidden_size={self.hidden_size}, input_size={self.input_size}, method={self.method!r}"
-        )
-
-
-# --------------------------------------------------------------------------------------
-# Convolutional cells for video: (B, C, H, W) states
-# --------------------------------------------------------------------------------------
-
-
-def _check_image(name: str, x: object, channels: int, size: tuple[int, int], allow_complex: bool):
-    x = check_tensor(name, x)
-    check_numeric(name, x, allow_complex=allow_complex)
-    if x.dim() != 4 or x.shape[1] != channels or tuple(x.shape[-2:]) != size:
-        raise ValueError(
-            f"{name} must have shape (B, {channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}"
-        )
-    return x
-
-
-class _ConvCell(nn.Module):
-    """Shared validation of the convolutional cells."""
-
-    state_is_complex: bool
-
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int) -> None:
-        super().__init__()
-        self.in_channels = check_int("in_channels", in_channels)
-        self.hidden_channels = check_int("hidden_channels", hidden_channels)
-        if not isinstance(kernel_size, int) or kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be an odd int, got {kernel_size!r}")
-        self.padding = kernel_size // 2
-
-    def _inputs(self, x: object, h: object) -> tuple[Tensor, Tensor]:
-        allow = self.state_is_complex
-        x = _check_image("x", x, self.in_channels, self.size, allow_complex=allow)
-        check_precision("x", x, self.gates.weight)
-        if h is None:
-            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
-        return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
-
-
-def _complex_conv_weight(weight: Tensor, real_input_channels: int) -> Tensor:
-    r"""The real weight that computes a complex convolution on stacked real parts.
-
-    For :math:`W = A + iB` acting on :math:`u = u_r + iu_i`, :math:`\Re(W*u) = A*u_r - B*u_i`
-    and :math:`\Im(W*u) = B*u_r + A*u_i`: one real convolution of
-    :math:`[u_r, u_i]` with :math:`\begin{pmatrix}A & -B\\ B & A\end{pmatrix}`. The first
-    ``real_input_channels`` inputs have no imaginary part, so their :math:`u_i` columns
-    are dropped. Input order ``[u_r, u_i of the complex channels]``; output
-    ``[Re, Im]``.
-    """
-    a, b = weight.real, weight.imag
-    skip = real_input_channels
-    return torch.cat(
-        [torch.cat([a, -b[:, skip:]], 1), torch.cat([b, a[:, skip:]], 1)], 0
-    )  # (2 C_out, C_in + C_complex, k, k)
-
-
-class RotationConvGRUCell(_ConvCell):
-    r"""Convolutional rotation-GRU cell (real): 3x3 conv gates, orthogonal 2-D rotation.
-
-    .. math::
-        \begin{aligned}
-        R_t, Z_t &= \sigma\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
-        H'_t &= \tanh\bigl(W_h * [X_t, R_t\odot H_{t-1}] + b_h\bigr),\\
-        H_t &= \mathcal W\bigl((1 - Z_t)\odot H'_t + Z_t\odot H_{t-1}\bigr),
-        \end{aligned}
-
-    with :math:`\mathcal W` a :class:`~cunitary.UnitaryConv2d` ``(real=True)``:
-    an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
-    mix when ``mix=True``), its angles per frequency or compact (``angles``).
-
-    Args:
-        in_channels: input channels.
-        hidden_channels: state channels.
-        size: ``(H, W)`` of the frames (the rotation's eigen-angles live on this grid).
-        kernel_size: gate convolution size (odd).
-        mix: add an orthogonal channel mix to the rotation.
-        angles: the rotation's angle parameterisation, ``"full"``, ``"kernel"`` or
-            ``"grid"`` (see :class:`~cunitary.UnitaryConv2d`).
-        angle_size: its kernel or grid size.
-        device: of the parameters.
-        dtype: float32 or float64.
-
-    Inputs ``x`` :math:`(B, C_{in}, H, W)`, ``h`` :math:`(B, C_h, H, W)` (zeros if
-    omitted); output :math:`(B, C_h, H, W)`.
-    """
-
-    state_is_complex = False
-
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: int,
-        size: int | tuple[int, int],
-        kernel_size: int = 3,
-        mix: bool = False,
-        angles: str = "full",
-        angle_size: int | None = None,
-        device=None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_channels, hidden_channels, kernel_size)
-        factory = {"device": device, "dtype": _factory_dtype(dtype)}
-        both = in_channels + hidden_channels
-        pad = self.padding
-        self.gates = nn.Conv2d(both, 2 * hidden_channels, kernel_size, padding=pad, **factory)
-        self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
-        self.rotation = UnitaryConv2d(
-            size, hidden_channels, real=True, mix=mix, angles=angles, angle_size=angle_size,
-            **factory,
-        )  # fmt: skip
-        self.size = self.rotation.size
-
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        x, h = self._inputs(x, h)
-        reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
-        return self.rotation(torch.lerp(candidate, h, update))
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
-            f"kernel_size={self.gates.kernel_size[0]}"
-        )
-
-
-class ComplexConvGatedCell(_ConvCell):
-    r"""Convolutional complex gated cell with a unitary 2-D transition.
-
-    .. math::
-        \begin{aligned}
-        R_t, Z_t &= \sigma_\alpha\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
-        C_t &= \operatorname{modReLU}\bigl(W_c * X_t + \mathcal U(R_t\odot H_{t-1}) + b_c\bigr),\\
-        H_t &= (1 - Z_t)\odot H_{t-1} + Z_t\odot C_t,
-        \end{aligned}
-
-    with complex 3x3 convolutions, per-channel mod-sigmoid gates
-    :math:`\sigma_\alpha(z) = \sigma(\alpha\Re z + (1-\alpha)\Im z)` and
-    :math:`\mathcal U` a complex :class:`~cunitary.UnitaryConv2d` (depthwise eigen-angles,
-    per frequency or compact, optional unitary channel mix): the 2-D counterpart of
-    :class:`ComplexGatedCell`. The weights are complex; each complex convolution runs as
-    one real convolution over the stacked real and imaginary parts (real input channels
-    contribute no imaginary part), and the gates never leave real arithmetic.
-
-    Args:
-        in_channels: input channels.
-        hidden_channels: state channels.
-        size: ``(H, W)`` of the frames.
-        kernel_size: gate convolution size (odd).
-        mix: add a unitary channel mix to the transition.
-        angles: the transition's angle parameterisation (see
-            :class:`~cunitary.UnitaryConv2d`).
-        angle_size: its kernel or grid size.
-        gate_bias: initial gate bias (real and imaginary part).
-        device: of the parameters.
-        dtype: float32 or float64 (the complex weights use the matching complex dtype).
-
-    Inputs ``x`` :math:`(B, C_{in}, H, W)` real or complex, ``h``
-    :math:`(B, C_h, H, W)` complex; output complex :math:`(B, C_h, H, W)`.
-    """
-
-    state_is_complex = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        hidden_channels: int,
-        size: int | tuple[int, int],
-        kernel_size: int = 3,
-        mix: bool = False,
-        angles: str = "full",
-        angle_size: int | None = None,
-        gate_bias: float = 4.0,
-        device=None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_channels, hidden_channels, kernel_size)
-        dtype = _factory_dtype(dtype)
-        cfactory = {"device": device, "dtype": _complex_of(dtype)}
-        pad = self.padding
-        ch = hidden_channels
-        self.gates = nn.Conv2d(in_channels + ch, 2 * ch, kernel_size, padding=pad, **cfactory)
-        self.candidate = nn.Conv2d(in_channels, ch, kernel_size, padding=pad, **cfactory)
-        self.gate_bias = float(gate_bias)
-        self.gate_alpha = nn.Parameter(torch.empty(2 * ch, 1, 1, dtype=dtype, device=device))
-        self.modrelu_bias = nn.Parameter(torch.empty(ch, 1, 1, dtype=dtype, device=device))
-        self.transition = UnitaryConv2d(
-            size, ch, mix=mix, angles=angles, angle_size=angle_size, device=device, dtype=dtype
-        )
-        self.size = self.transition.size
-        self._reset_gates()
-
-    def _reset_gates(self) -> None:
-        with torch.no_grad():
-            self.gates.bias.fill_(complex(self.gate_bias, self.gate_bias))
-            self.gate_alpha.fill_(0.5)
-            self.modrelu_bias.zero_()
-
-    def reset_parameters(self) -> None:
-        """Re-initialise every parameter as the constructor does."""
-        self.gates.reset_parameters()
-        self.candidate.reset_parameters()
-        self._reset_gates()
-        self.transition.reset_parameters()
-
-    def _gate_logits(self, parts: list[Tensor], real_channels: int) -> Tensor:
-        r""":math:`\alpha\Re z + (1-\alpha)\Im z` of the complex gate convolution
-        :math:`z = W * [X, H]`, as one real convolution with ``2 C_h`` outputs.
-
-        With :math:`W = A + iB` and :math:`u = u_r + iu_i`, the functional is
-        :math:`(\alpha A + (1-\alpha)B) * u_r + ((1-\alpha)A - \alpha B) * u_i`: the same
-        function and parameters as the complex convolution followed by mod-sigmoid's
-        projection, at half the multiply-adds (the imaginary outputs are never formed).
-        """
-        a, b = self.gates.weight.real, self.gates.weight.imag
-        alpha = self.gate_alpha.view(-1, 1, 1, 1)
-        on_real = alpha * a + (1 - alpha) * b
-        on_imag = ((1 - alpha) * a - alpha * b)[:, real_channels:]
-        weight = torch.cat([on_real, on_imag], 1)
-        bias = self.gate_alpha.view(-1) * self.gates.bias.real
-        bias = bias + (1 - self.gate_alpha.view(-1)) * self.gates.bias.imag
-        return nn.functional.conv2d(torch.cat(parts, 1), weight, bias, padding=self.padding)
-
-    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
-        x, h = self._inputs(x, h)
-        h = h.to(self.gates.weight.dtype)
-        if x.is_complex():
-            x = x.to(h.dtype)
-            x_parts, x_imag, real_x = [x.real], [x.imag], 0
-        else:
-            x = x.to(self.gate_alpha.dtype)
-            x_parts, x_imag, real_x = [x], [], self.in_channels
-        # Real arithmetic on contiguous real and imaginary planes: no complex promotion
-        # of the real gates, and elementwise kernels that vectorise.
-        h_re, h_im = h.real, h.imag
-        gates = torch.sigmoid(self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x))
-        reset, update = gates.chunk(2, dim=1)
-        weight = _complex_conv_weight(self.candidate.weight, real_x)
-        bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])
-        c = nn.functional.conv2d(
-            torch.cat([*x_parts, *x_imag], 1), weight, bias, padding=self.padding
-        )
-        ch = self.hidden_channels
-        transported = self.transition(torch.complex(reset * h_re, reset * h_im))
-        pre_re = transported.real + c[:, :ch]
-        pre_im = transported.imag + c[:, ch:]
-        # modReLU, ReLU(|z| + b) z / |z|, and 0 where |z| is below the smallest normal.
-        radius = torch.hypot(pre_re, pre_im)
-        alive = ~(radius <= torch.finfo(radius.dtype).tiny)  # NaN propagates
-        scale = torch.relu(radius + self.modrelu_bias) / torch.where(alive, radius, 1)
-        scale = torch.where(alive, scale, 0)
-        return torch.complex(
-            torch.lerp(h_re, pre_re * scale, update), torch.lerp(h_im, pre_im * scale, update)
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
-            f"kernel_size={self.gates.kernel_size[0]}, gate_bias={self.gate_bias}"
         )

@@ -19,7 +19,14 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from . import functional as F
 from . import init as cinit
-from ._checks import check_numeric, check_tensor, check_trailing, real_dtype_of
+from ._checks import (
+    check_numeric,
+    check_tensor,
+    check_trailing,
+    complex_dtype_for,
+    real_dtype_of,
+    real_factory_dtype,
+)
 
 __all__ = ["UnitaryConv1d", "UnitaryConv2d", "FourierRotation", "cached"]
 
@@ -60,17 +67,13 @@ def cached() -> Iterator[None]:
         _phasor_cache = outer
 
 
-def _complex_of(dtype: torch.dtype) -> torch.dtype:
-    return torch.complex128 if dtype == torch.float64 else torch.complex64
-
-
 class _ChannelMix(nn.Module):
     """A learnable ``C x C`` unitary (orthogonal when ``real``) matrix, kept on the
     manifold by ``torch.nn.utils.parametrizations.orthogonal``."""
 
     def __init__(self, channels: int, real: bool, dtype: torch.dtype, device=None) -> None:
         super().__init__()
-        weight_dtype = dtype if real else _complex_of(dtype)
+        weight_dtype = dtype if real else complex_dtype_for(dtype)
         # No random init here: reset() draws it, so that reset_parameters() under the same
         # seed reproduces the constructor exactly.
         holder = nn.Module()
@@ -122,9 +125,7 @@ class _EigenAngleConv(nn.Module):
             raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
         if angles not in _ANGLES:
             raise ValueError(f"angles must be one of {_ANGLES}, got {angles!r}")
-        dtype = torch.get_default_dtype() if dtype is None else dtype
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        dtype = real_factory_dtype(dtype)
         self.size = size
         self.channels = channels
         self.real = bool(real)
@@ -147,7 +148,7 @@ class _EigenAngleConv(nn.Module):
                 raise ValueError(f"angle_size (the kernel size) must be odd, got {k}")
             self.angle_size = k
             if angles == "kernel":
-                kernel_dtype = dtype if self.real else _complex_of(dtype)
+                kernel_dtype = dtype if self.real else complex_dtype_for(dtype)
                 self.kernel = nn.Parameter(
                     torch.empty(channels, *(k,) * self.ndim, device=device, dtype=kernel_dtype)
                 )
@@ -232,7 +233,7 @@ class _EigenAngleConv(nn.Module):
         if _phasor_cache is not None and key in _phasor_cache:
             return _phasor_cache[key]
         if self.angle_kind == "kernel":
-            kernel = self.kernel.to(real_dtype if self.real else _complex_of(real_dtype))
+            kernel = self.kernel.to(real_dtype if self.real else complex_dtype_for(real_dtype))
             phasor = F.kernel_phasors(kernel, self.size, half=half)
         else:
             angles = self._full_angles().to(real_dtype)
@@ -283,7 +284,7 @@ class _EigenAngleConv(nn.Module):
         if self.method == "fft":
             return F._spectral_apply(x, phasor, self.ndim, self.real, mix)
         if not self.real:
-            x = x.to(_complex_of(real_dtype_of(x)))
+            x = x.to(complex_dtype_for(real_dtype_of(x)))
         y = self._depthwise_matmul(x, self._depthwise_matrices(phasor).to(x.dtype))
         return y if mix is None else F._mix_channels(y, mix.to(y.dtype), self.ndim)
 

@@ -1,7 +1,6 @@
 """ARMA layers against dense solves, scipy.signal.lfilter and numpy convolutions."""
 
 import math
-from functools import partial
 
 import numpy as np
 import pytest
@@ -11,13 +10,8 @@ from torch import nn
 
 from cunitary import (
     ARMA2d,
-    ARMALSTMCell,
     ARMASequenceModel,
     CausalARMA1d,
-    ComplexConvGatedCell,
-    ConvLSTMCell,
-    ConvRNNStack,
-    RotationConvGRUCell,
 )
 from cunitary.arma import (
     ar_coefficients,
@@ -324,92 +318,6 @@ def test_causal_arma1d_gradcheck_and_sequence_model():
     model = ARMASequenceModel(3, 8, output_size=5, num_layers=2)
     assert model(torch.randn(4, 20, 3)).shape == (4, 20, 5)
     assert ARMASequenceModel(3, 8)(torch.randn(4, 20, 3)).shape == (4, 20, 8)
-
-
-# -- ConvLSTM and the backbone -------------------------------------------------------------
-
-
-def test_convlstm_1x1_equals_lstm_cell_per_pixel():
-    torch.manual_seed(0)
-    cell = ConvLSTMCell(3, 4, kernel_size=1).double()
-    ref = nn.LSTMCell(3, 4).double()
-    w = cell.gates.weight.detach()[:, :, 0, 0]  # (16, 3 + 4), torch's gate order i, f, g, o
-    b = cell.gates.bias.detach()
-    with torch.no_grad():  # the same weights, no permutation
-        ref.weight_ih.copy_(w[:, :3])
-        ref.weight_hh.copy_(w[:, 3:])
-        ref.bias_ih.copy_(b)
-        ref.bias_hh.zero_()
-    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
-    h0 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
-    c0 = torch.randn(2, 4, 5, 6, dtype=torch.float64)
-    h, c = cell(x, (h0, c0))
-
-    def pixels(t):
-        return t.permute(0, 2, 3, 1).reshape(-1, t.shape[1])
-
-    h_ref, c_ref = ref(pixels(x), (pixels(h0), pixels(c0)))
-    torch.testing.assert_close(pixels(h), h_ref)
-    torch.testing.assert_close(pixels(c), c_ref)
-
-
-def test_arma_lstm_with_zero_ar_equals_convlstm():
-    torch.manual_seed(0)
-    arma = ARMALSTMCell(2, 3).double()
-    conv = ConvLSTMCell(2, 3).double()
-    conv.gates.load_state_dict(arma.gates.conv.state_dict())
-    x = torch.randn(2, 2, 8, 8, dtype=torch.float64)
-    for a, b in zip(arma(x), conv(x), strict=True):
-        torch.testing.assert_close(a, b, atol=1e-13, rtol=1e-13)
-
-
-def count(module):
-    return sum(p.numel() for p in module.parameters())
-
-
-@pytest.mark.parametrize(
-    "cell,millions",
-    [
-        (partial(ConvLSTMCell, kernel_size=3), 0.887),
-        (partial(ConvLSTMCell, kernel_size=5), 2.462),
-        (partial(ConvLSTMCell, kernel_size=3, dilation=2), 0.887),
-        (partial(ARMALSTMCell, kernel_size=3), 0.893),
-        (partial(ARMALSTMCell, kernel_size=3, dilation=2, ar_dilation=2), 0.893),
-    ],
-)
-def test_backbone_parameter_counts_match_the_arma_paper(cell, millions):
-    net = ConvRNNStack(cell, in_channels=1, out_channels=1)
-    assert count(net) // 1000 == round(millions * 1000)  # the table truncates to 1e-3 M
-    if cell.func is ARMALSTMCell:  # 4 AR parameters per gate channel: 12 x 128 x 4
-        shared = {k: v for k, v in cell.keywords.items() if k in ("kernel_size", "dilation")}
-        plain = ConvRNNStack(partial(ConvLSTMCell, **shared), in_channels=1)
-        assert count(net) - count(plain) == 6144
-
-
-def test_backbone_wiring_and_generic_cells():
-    torch.manual_seed(0)
-    net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 2, 4, num_layers=3, skips=[(1, 3)])
-    assert net.cells[1].in_channels == 4 and net.cells[2].in_channels == 4
-    assert net.output.in_channels == 8  # layer 3 concatenated with layer 1
-    x = torch.randn(2, 5, 1, 8, 8)
-    y, states = net(x)
-    assert y.shape == (2, 5, 2, 8, 8) and len(states) == 3
-    # stepping frame by frame with carried states gives the same outputs
-    s = None
-    for t in range(5):
-        yt, s = net.step(x[:, t], s)
-        torch.testing.assert_close(yt, y[:, t])
-    for cell in (
-        partial(RotationConvGRUCell, size=(8, 8)),
-        partial(ComplexConvGatedCell, size=(8, 8)),
-    ):
-        net = ConvRNNStack(cell, 1, 1, 4, num_layers=3, skips=[(1, 2)])
-        y, _ = net(x)
-        assert y.shape == (2, 5, 1, 8, 8) and not y.is_complex()
-    with pytest.raises(ValueError, match="skips"):
-        ConvRNNStack(partial(ConvLSTMCell), 1, 1, 4, num_layers=3, skips=[(3, 2)])
-    with pytest.raises(ValueError, match="B, T, C, H, W"):
-        net(torch.randn(2, 1, 8, 8))
 
 
 @pytest.mark.parametrize("T", [1000, 10_000])

@@ -7,7 +7,6 @@ import torch
 
 import cunitary.functional as F
 from cunitary import (
-    ComplexConvGatedCell,
     ComplexGatedRNN,
     ComplexReadout,
     LinearUnitaryRecurrence,
@@ -303,76 +302,6 @@ def test_errors():
         RotationConvGRUCell(1, 2, 8)(torch.randn(1, 1, 8, 9))
 
 
-# -- convolutional cells -------------------------------------------------------------------
-
-
-def test_rotation_conv_gru_cell_matches_reference():
-    torch.manual_seed(11)
-    cell = RotationConvGRUCell(2, 3, (6, 5), dtype=torch.float64)
-    x = torch.randn(2, 2, 6, 5, dtype=torch.float64)
-    h = torch.randn(2, 3, 6, 5, dtype=torch.float64)
-    out = cell(x, h)
-    g = torch.sigmoid(
-        torch.nn.functional.conv2d(
-            torch.cat([x, h], 1), cell.gates.weight, cell.gates.bias, padding=1
-        )
-    )
-    r, z = g[:, :3], g[:, 3:]
-    cand = torch.tanh(
-        torch.nn.functional.conv2d(
-            torch.cat([x, r * h], 1), cell.candidate.weight, cell.candidate.bias, padding=1
-        )
-    )
-    blend = ((1 - z) * cand + z * h).detach().numpy()
-    # rotation: explicit circular convolution with kernel ifft2(exp(i * odd(angles)))
-    angles = cell.rotation.angles.detach().numpy()
-    odd = 0.5 * (angles - np.roll(np.flip(angles, (1, 2)), (1, 1), axis=(1, 2)))
-    kernel = np.fft.ifft2(np.exp(1j * odd)).real
-    ref = np.zeros_like(blend)
-    for a in range(6):
-        for b in range(5):
-            ref += kernel[:, a, b][None, :, None, None] * np.roll(blend, (a, b), axis=(-2, -1))
-    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-10)
-
-
-@pytest.mark.parametrize("x_dtype", [torch.float64, torch.complex128])
-def test_complex_conv_gated_cell_matches_reference(x_dtype):
-    """Against torch's own complex convolution (the cell runs stacked real ones)."""
-    torch.manual_seed(12)
-    cell = ComplexConvGatedCell(2, 3, 6, dtype=torch.float64)
-    x = torch.randn(2, 2, 6, 6, dtype=x_dtype)
-    h = torch.randn(2, 3, 6, 6, dtype=torch.complex128)
-    out = cell(x, h)
-    xc = x.to(torch.complex128)
-    pre = torch.nn.functional.conv2d(
-        torch.cat([xc, h], 1), cell.gates.weight, cell.gates.bias, padding=1
-    )
-    alpha = cell.gate_alpha.detach()
-    g = torch.sigmoid(alpha * pre.real + (1 - alpha) * pre.imag)
-    r, z = g[:, :3], g[:, 3:]
-    kernel = np.fft.ifft2(np.exp(1j * cell.transition.angles.detach().numpy()))
-    rh = (r * h).detach().numpy()
-    conv = np.zeros_like(rh)
-    for a in range(6):
-        for b in range(6):
-            conv += kernel[:, a, b][None, :, None, None] * np.roll(rh, (a, b), axis=(-2, -1))
-    cx = torch.nn.functional.conv2d(xc, cell.candidate.weight, cell.candidate.bias, padding=1)
-    c = modrelu_np(cx.detach().numpy() + conv, cell.modrelu_bias.detach().numpy())
-    zn = z.detach().numpy()
-    ref = (1 - zn) * h.detach().numpy() + zn * c
-    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-10)
-
-
-def test_conv_cells_gradcheck():
-    torch.manual_seed(13)
-    for cell in (
-        RotationConvGRUCell(1, 2, 4, dtype=torch.float64, mix=True),
-        ComplexConvGatedCell(1, 2, 4, dtype=torch.float64),
-    ):
-        x = torch.randn(1, 1, 4, 4, dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradcheck(lambda x, cell=cell: cell(x), (x,))
-
-
 # -- initialisers --------------------------------------------------------------------------
 
 
@@ -480,38 +409,3 @@ def test_scan_blocks_do_not_change_the_result(chunk, monkeypatch):
     h0 = torch.randn(2, 6, generator=gen, dtype=torch.complex128)
     monkeypatch.setattr(F, "SCAN_CHUNK", chunk)
     torch.testing.assert_close(F.unitary_scan(u, w, h0), F.unitary_scan(u, w, h0, method="loop"))
-
-
-@pytest.mark.parametrize("x_dtype", [torch.float64, torch.complex128])
-@pytest.mark.parametrize("angles", ["full", "kernel"])
-def test_complex_conv_gated_cell_gradients_match_the_complex_reference(x_dtype, angles):
-    """Outputs and every parameter's gradient against the cell written with torch's
-    complex convolution, mod_sigmoid, circulant2d and modrelu."""
-    torch.manual_seed(21)
-    cell = ComplexConvGatedCell(2, 3, (6, 5), angles=angles, dtype=torch.float64)
-    with torch.no_grad():
-        cell.modrelu_bias.uniform_(-0.5, 0.5)
-        cell.gate_alpha.uniform_(0.2, 0.8)
-        cell.gates.bias.normal_()
-    x = torch.randn(2, 2, 6, 5, dtype=x_dtype)
-    h = torch.randn(2, 3, 6, 5, dtype=torch.complex128)
-
-    def reference():
-        xc = x.to(torch.complex128)
-        pre = torch.nn.functional.conv2d(
-            torch.cat([xc, h], 1), cell.gates.weight, cell.gates.bias, padding=1
-        )
-        r, z = F.mod_sigmoid(pre, cell.gate_alpha).chunk(2, 1)
-        phasors = cell.transition.eigenvalues()
-        transported = torch.fft.ifft2(phasors * torch.fft.fft2(r * h))
-        c = torch.nn.functional.conv2d(xc, cell.candidate.weight, cell.candidate.bias, padding=1)
-        return (1 - z) * h + z * F.modrelu(c + transported, cell.modrelu_bias)
-
-    probe = torch.randn(2, 3, 6, 5, dtype=torch.complex128)
-    params = list(cell.parameters())
-    fast, slow = cell(x, h), reference()
-    torch.testing.assert_close(fast, slow)
-    g_fast = torch.autograd.grad((fast * probe.conj()).real.sum(), params)
-    g_slow = torch.autograd.grad((slow * probe.conj()).real.sum(), params)
-    for a, b in zip(g_fast, g_slow, strict=True):
-        torch.testing.assert_close(a, b)

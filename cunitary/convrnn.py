@@ -1,0 +1,557 @@
+r"""Convolutional recurrent cells for video and the stack that runs them.
+
+Every cell maps a frame ``x`` :math:`(B, C_{in}, H, W)` and a state to the next state
+(:class:`ConvRecurrentCell`): the ConvLSTM and ARMA-LSTM cells the ARMA paper compares,
+and the unitary cells of this library, whose transitions are
+:class:`~cunitary.UnitaryConv2d` operators. :class:`ConvRNNStack` is the ARMA paper's
+backbone, generic over the cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import (
+    check_int,
+    check_numeric,
+    check_odd_int,
+    check_precision,
+    check_tensor,
+    complex_dtype_for,
+    real_factory_dtype,
+)
+from .arma import ARMA2d
+from .unitary import UnitaryConv2d, cached
+
+__all__ = [
+    "ConvRecurrentCell",
+    "ConvLSTMCell",
+    "ARMALSTMCell",
+    "RotationConvGRUCell",
+    "ComplexConvGatedCell",
+    "ConvRNNStack",
+]
+
+
+@runtime_checkable
+class ConvRecurrentCell(Protocol):
+    """What :class:`ConvRNNStack` needs of a cell: its channel counts, whether its state
+    is complex, and ``cell(x, state) -> state`` (``state=None`` starts from zeros). A
+    state is a tensor, or a tuple whose first entry is the layer's output (ConvLSTM's
+    ``(h, c)``)."""
+
+    in_channels: int
+    hidden_channels: int
+    state_is_complex: bool
+
+    def __call__(self, x: Tensor, state: object = None) -> object: ...
+
+
+def _check_image(name: str, x: object, channels: int, size: tuple[int, int], allow_complex: bool):
+    x = check_tensor(name, x)
+    check_numeric(name, x, allow_complex=allow_complex)
+    if x.dim() != 4 or x.shape[1] != channels or tuple(x.shape[-2:]) != size:
+        raise ValueError(
+            f"{name} must have shape (B, {channels}, {size[0]}, {size[1]}), got {tuple(x.shape)}"
+        )
+    return x
+
+
+class _ConvCell(nn.Module):
+    """Shared validation of the convolutional cells."""
+
+    state_is_complex: bool
+
+    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int) -> None:
+        super().__init__()
+        self.in_channels = check_int("in_channels", in_channels)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels)
+        if not isinstance(kernel_size, int) or kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be an odd int, got {kernel_size!r}")
+        self.padding = kernel_size // 2
+
+    def _inputs(self, x: object, h: object) -> tuple[Tensor, Tensor]:
+        allow = self.state_is_complex
+        x = _check_image("x", x, self.in_channels, self.size, allow_complex=allow)
+        check_precision("x", x, self.gates.weight)
+        if h is None:
+            h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
+        return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
+
+
+def _complex_conv_weight(weight: Tensor, real_input_channels: int) -> Tensor:
+    r"""The real weight that computes a complex convolution on stacked real parts.
+
+    For :math:`W = A + iB` acting on :math:`u = u_r + iu_i`, :math:`\Re(W*u) = A*u_r - B*u_i`
+    and :math:`\Im(W*u) = B*u_r + A*u_i`: one real convolution of
+    :math:`[u_r, u_i]` with :math:`\begin{pmatrix}A & -B\\ B & A\end{pmatrix}`. The first
+    ``real_input_channels`` inputs have no imaginary part, so their :math:`u_i` columns
+    are dropped. Input order ``[u_r, u_i of the complex channels]``; output
+    ``[Re, Im]``.
+    """
+    a, b = weight.real, weight.imag
+    skip = real_input_channels
+    return torch.cat(
+        [torch.cat([a, -b[:, skip:]], 1), torch.cat([b, a[:, skip:]], 1)], 0
+    )  # (2 C_out, C_in + C_complex, k, k)
+
+
+class RotationConvGRUCell(_ConvCell):
+    r"""Convolutional rotation-GRU cell (real): 3x3 conv gates, orthogonal 2-D rotation.
+
+    .. math::
+        \begin{aligned}
+        R_t, Z_t &= \sigma\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
+        H'_t &= \tanh\bigl(W_h * [X_t, R_t\odot H_{t-1}] + b_h\bigr),\\
+        H_t &= \mathcal W\bigl((1 - Z_t)\odot H'_t + Z_t\odot H_{t-1}\bigr),
+        \end{aligned}
+
+    with :math:`\mathcal W` a :class:`~cunitary.UnitaryConv2d` ``(real=True)``:
+    an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
+    mix when ``mix=True``), its angles per frequency or compact (``angles``).
+
+    Args:
+        in_channels: input channels.
+        hidden_channels: state channels.
+        size: ``(H, W)`` of the frames (the rotation's eigen-angles live on this grid).
+        kernel_size: gate convolution size (odd).
+        mix: add an orthogonal channel mix to the rotation.
+        angles: the rotation's angle parameterisation, ``"full"``, ``"kernel"`` or
+            ``"grid"`` (see :class:`~cunitary.UnitaryConv2d`).
+        angle_size: its kernel or grid size.
+        device: of the parameters.
+        dtype: float32 or float64.
+
+    Inputs ``x`` :math:`(B, C_{in}, H, W)`, ``h`` :math:`(B, C_h, H, W)` (zeros if
+    omitted); output :math:`(B, C_h, H, W)`.
+    """
+
+    state_is_complex = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        size: int | tuple[int, int],
+        kernel_size: int = 3,
+        mix: bool = False,
+        angles: str = "full",
+        angle_size: int | None = None,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, hidden_channels, kernel_size)
+        factory = {"device": device, "dtype": real_factory_dtype(dtype)}
+        both = in_channels + hidden_channels
+        pad = self.padding
+        self.gates = nn.Conv2d(both, 2 * hidden_channels, kernel_size, padding=pad, **factory)
+        self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
+        self.rotation = UnitaryConv2d(
+            size, hidden_channels, real=True, mix=mix, angles=angles, angle_size=angle_size,
+            **factory,
+        )  # fmt: skip
+        self.size = self.rotation.size
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x, h = self._inputs(x, h)
+        reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
+        return self.rotation(torch.lerp(candidate, h, update))
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
+            f"kernel_size={self.gates.kernel_size[0]}"
+        )
+
+
+class ComplexConvGatedCell(_ConvCell):
+    r"""Convolutional complex gated cell with a unitary 2-D transition.
+
+    .. math::
+        \begin{aligned}
+        R_t, Z_t &= \sigma_\alpha\bigl(W_{r,z} * [X_t, H_{t-1}] + b_{r,z}\bigr),\\
+        C_t &= \operatorname{modReLU}\bigl(W_c * X_t + \mathcal U(R_t\odot H_{t-1}) + b_c\bigr),\\
+        H_t &= (1 - Z_t)\odot H_{t-1} + Z_t\odot C_t,
+        \end{aligned}
+
+    with complex 3x3 convolutions, per-channel mod-sigmoid gates
+    :math:`\sigma_\alpha(z) = \sigma(\alpha\Re z + (1-\alpha)\Im z)` and
+    :math:`\mathcal U` a complex :class:`~cunitary.UnitaryConv2d` (depthwise eigen-angles,
+    per frequency or compact, optional unitary channel mix): the 2-D counterpart of
+    :class:`ComplexGatedCell`. The weights are complex; each complex convolution runs as
+    one real convolution over the stacked real and imaginary parts (real input channels
+    contribute no imaginary part), and the gates never leave real arithmetic.
+
+    Args:
+        in_channels: input channels.
+        hidden_channels: state channels.
+        size: ``(H, W)`` of the frames.
+        kernel_size: gate convolution size (odd).
+        mix: add a unitary channel mix to the transition.
+        angles: the transition's angle parameterisation (see
+            :class:`~cunitary.UnitaryConv2d`).
+        angle_size: its kernel or grid size.
+        gate_bias: initial gate bias (real and imaginary part).
+        device: of the parameters.
+        dtype: float32 or float64 (the complex weights use the matching complex dtype).
+
+    Inputs ``x`` :math:`(B, C_{in}, H, W)` real or complex, ``h``
+    :math:`(B, C_h, H, W)` complex; output complex :math:`(B, C_h, H, W)`.
+    """
+
+    state_is_complex = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        size: int | tuple[int, int],
+        kernel_size: int = 3,
+        mix: bool = False,
+        angles: str = "full",
+        angle_size: int | None = None,
+        gate_bias: float = 4.0,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_channels, hidden_channels, kernel_size)
+        dtype = real_factory_dtype(dtype)
+        cfactory = {"device": device, "dtype": complex_dtype_for(dtype)}
+        pad = self.padding
+        ch = hidden_channels
+        self.gates = nn.Conv2d(in_channels + ch, 2 * ch, kernel_size, padding=pad, **cfactory)
+        self.candidate = nn.Conv2d(in_channels, ch, kernel_size, padding=pad, **cfactory)
+        self.gate_bias = float(gate_bias)
+        self.gate_alpha = nn.Parameter(torch.empty(2 * ch, 1, 1, dtype=dtype, device=device))
+        self.modrelu_bias = nn.Parameter(torch.empty(ch, 1, 1, dtype=dtype, device=device))
+        self.transition = UnitaryConv2d(
+            size, ch, mix=mix, angles=angles, angle_size=angle_size, device=device, dtype=dtype
+        )
+        self.size = self.transition.size
+        self._reset_gates()
+
+    def _reset_gates(self) -> None:
+        with torch.no_grad():
+            self.gates.bias.fill_(complex(self.gate_bias, self.gate_bias))
+            self.gate_alpha.fill_(0.5)
+            self.modrelu_bias.zero_()
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every parameter as the constructor does."""
+        self.gates.reset_parameters()
+        self.candidate.reset_parameters()
+        self._reset_gates()
+        self.transition.reset_parameters()
+
+    def _gate_logits(self, parts: list[Tensor], real_channels: int) -> Tensor:
+        r""":math:`\alpha\Re z + (1-\alpha)\Im z` of the complex gate convolution
+        :math:`z = W * [X, H]`, as one real convolution with ``2 C_h`` outputs.
+
+        With :math:`W = A + iB` and :math:`u = u_r + iu_i`, the functional is
+        :math:`(\alpha A + (1-\alpha)B) * u_r + ((1-\alpha)A - \alpha B) * u_i`: the same
+        function and parameters as the complex convolution followed by mod-sigmoid's
+        projection, at half the multiply-adds (the imaginary outputs are never formed).
+        """
+        a, b = self.gates.weight.real, self.gates.weight.imag
+        alpha = self.gate_alpha.view(-1, 1, 1, 1)
+        on_real = alpha * a + (1 - alpha) * b
+        on_imag = ((1 - alpha) * a - alpha * b)[:, real_channels:]
+        weight = torch.cat([on_real, on_imag], 1)
+        bias = self.gate_alpha.view(-1) * self.gates.bias.real
+        bias = bias + (1 - self.gate_alpha.view(-1)) * self.gates.bias.imag
+        return nn.functional.conv2d(torch.cat(parts, 1), weight, bias, padding=self.padding)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
+        x, h = self._inputs(x, h)
+        h = h.to(self.gates.weight.dtype)
+        if x.is_complex():
+            x = x.to(h.dtype)
+            x_parts, x_imag, real_x = [x.real], [x.imag], 0
+        else:
+            x = x.to(self.gate_alpha.dtype)
+            x_parts, x_imag, real_x = [x], [], self.in_channels
+        # Real arithmetic on contiguous real and imaginary planes: no complex promotion
+        # of the real gates, and elementwise kernels that vectorise.
+        h_re, h_im = h.real, h.imag
+        gates = torch.sigmoid(self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x))
+        reset, update = gates.chunk(2, dim=1)
+        weight = _complex_conv_weight(self.candidate.weight, real_x)
+        bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])
+        c = nn.functional.conv2d(
+            torch.cat([*x_parts, *x_imag], 1), weight, bias, padding=self.padding
+        )
+        ch = self.hidden_channels
+        transported = self.transition(torch.complex(reset * h_re, reset * h_im))
+        pre_re = transported.real + c[:, :ch]
+        pre_im = transported.imag + c[:, ch:]
+        # modReLU, ReLU(|z| + b) z / |z|, and 0 where |z| is below the smallest normal.
+        radius = torch.hypot(pre_re, pre_im)
+        alive = ~(radius <= torch.finfo(radius.dtype).tiny)  # NaN propagates
+        scale = torch.relu(radius + self.modrelu_bias) / torch.where(alive, radius, 1)
+        scale = torch.where(alive, scale, 0)
+        return torch.complex(
+            torch.lerp(h_re, pre_re * scale, update), torch.lerp(h_im, pre_im * scale, update)
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
+            f"kernel_size={self.gates.kernel_size[0]}, gate_bias={self.gate_bias}"
+        )
+
+
+class ConvLSTMCell(nn.Module):
+    r"""Convolutional LSTM cell with a pluggable convolution.
+
+    .. math::
+        \begin{aligned}
+        I_t, F_t, G_t, O_t &= \operatorname{split}\bigl(W * [X_t, H_{t-1}] + b\bigr),\\
+        C_t &= \sigma(F_t)\odot C_{t-1} + \sigma(I_t)\odot\tanh(G_t),\\
+        H_t &= \sigma(O_t)\odot\tanh(C_t)
+        \end{aligned}
+
+    One convolution over the concatenated input and hidden state computes all four gates
+    (the layout whose parameter counts the ARMA paper reports). ``conv`` swaps the
+    convolution: :class:`ARMALSTMCell` passes :class:`ARMA2d`; ``dilation`` gives the
+    dilated variants.
+
+    Args:
+        in_channels: input channels.
+        hidden_channels: state channels.
+        kernel_size: odd gate convolution size.
+        dilation: its dilation.
+        conv: ``conv(in_channels, out_channels, kernel_size, padding=..., dilation=...,
+            device=..., dtype=...)`` returning a module; default :class:`torch.nn.Conv2d`.
+        device: of the parameters.
+        dtype: of the parameters.
+
+    Inputs: ``x`` :math:`(B, C_{in}, H, W)` and ``state = (h, c)`` (zeros if omitted).
+    Outputs: the new ``(h, c)``, each :math:`(B, C_h, H, W)`.
+
+    Examples:
+        >>> cell = ConvLSTMCell(1, 8, kernel_size=3)
+        >>> h, c = cell(torch.randn(2, 1, 16, 16))
+        >>> h.shape
+        torch.Size([2, 8, 16, 16])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        conv: Callable[..., nn.Module] | None = None,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int("in_channels", in_channels)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels)
+        self.kernel_size = check_odd_int("kernel_size", kernel_size)
+        self.dilation = check_int("dilation", dilation)
+        conv = conv if conv is not None else nn.Conv2d
+        self.gates = conv(
+            in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
+            padding=dilation * (kernel_size - 1) // 2, dilation=dilation, device=device,
+            dtype=dtype,
+        )  # fmt: skip
+
+    state_is_complex = False
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the gate convolution as its constructor does."""
+        self.gates.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.hidden_channels}, kernel_size={self.kernel_size}, "
+            f"dilation={self.dilation}"
+        )
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None):
+        x = check_tensor("x", x)
+        check_numeric("x", x, allow_complex=False)
+        check_precision("x", x, next(self.gates.parameters()))
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"x must have shape (B, C_in={self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
+            state = (zeros, zeros)
+        h, c = state
+        if h.shape != c.shape or h.shape[1] != self.hidden_channels or h.shape[2:] != x.shape[2:]:
+            raise ValueError(
+                f"state (h, c) must both have shape (B, {self.hidden_channels}, "
+                f"{x.shape[2]}, {x.shape[3]}), got {tuple(h.shape)} and {tuple(c.shape)}"
+            )
+        i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)  # torch's LSTM order
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class ARMALSTMCell(ConvLSTMCell):
+    r"""ConvLSTM whose gate convolution is an :class:`ARMA2d` layer.
+
+    .. math::
+        A * \bigl[I_t, F_t, G_t, O_t\bigr] = W * [X_t, H_{t-1}] + b
+
+    followed by the LSTM update of :class:`ConvLSTMCell`. Each of the :math:`4 C_h` gate
+    channels has its own stable separable AR filter (4 parameters per channel at
+    ``ar_kernel_size=3``), which widens the gates' receptive field to the whole frame.
+
+    Examples:
+        >>> cell = ARMALSTMCell(1, 8)
+        >>> sum(p.numel() for p in cell.parameters()) - sum(
+        ...     p.numel() for p in ConvLSTMCell(1, 8).parameters())
+        128
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        kernel_size: int = 3,
+        dilation: int = 1,
+        ar_kernel_size: int = 3,
+        ar_dilation: int = 1,
+        ar_padding: int = 0,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        conv = partial(
+            ARMA2d, ar_kernel_size=ar_kernel_size, ar_dilation=ar_dilation, ar_padding=ar_padding
+        )
+        super().__init__(
+            in_channels, hidden_channels, kernel_size, dilation, conv=conv, device=device,
+            dtype=dtype,
+        )  # fmt: skip
+
+
+def _layer_output(state: object) -> Tensor:
+    """A cell's state is its output, or a tuple whose first element is (ConvLSTM's (h, c))."""
+    return state[0] if isinstance(state, tuple) else state  # type: ignore[index,return-value]
+
+
+class ConvRNNStack(nn.Module):
+    r"""The ARMA paper's video backbone, generic over the recurrent cell.
+
+    .. math::
+        H^{(l)}_t = \operatorname{cell}_l\bigl(Z^{(l-1)}_t, H^{(l)}_{t-1}\bigr),\quad
+        Z^{(l)}_t = \begin{cases}[H^{(l)}_t, H^{(i)}_t] & (i, l) \in \text{skips}\\
+                    H^{(l)}_t & \text{otherwise}\end{cases},\quad
+        Y_t = W_o * Z^{(L)}_t + b_o
+
+    ``num_layers`` cells of ``hidden_channels`` each; a skip ``(i, j)`` concatenates layer
+    :math:`i`'s output to layer :math:`j`'s, and that concatenation feeds layer
+    :math:`j + 1` (the 1x1 output convolution when :math:`j = L`). The defaults (12 layers
+    x 32 channels, skips (3, 9) and (6, 12)) are the ARMA paper's; with
+    :class:`ConvLSTMCell` 3x3 they give its 0.887M parameters (2.462M at 5x5, 0.893M with
+    :class:`ARMALSTMCell`). Complex-state cells (``state_is_complex``) pass complex
+    features between layers; the output convolution sees their real and imaginary parts.
+
+    Args:
+        cell: ``cell(in_channels, hidden_channels, device=..., dtype=...)`` building one
+            :class:`ConvRecurrentCell`, e.g. ``functools.partial(ConvLSTMCell,
+            kernel_size=3)``.
+        in_channels: frame channels in.
+        out_channels: frame channels out.
+        hidden_channels: channels of every layer.
+        num_layers: recurrent layers.
+        skips: pairs ``(i, j)``: layer ``i``'s output is concatenated to layer ``j``'s.
+        device: of the parameters.
+        dtype: of the parameters.
+
+    Inputs: ``x`` :math:`(B, T, C_{in}, H, W)` and per-layer ``states`` (``None``: zeros).
+    Outputs: ``y`` :math:`(B, T, C_{out}, H, W)` and the final ``states`` (a list).
+
+    Examples:
+        >>> net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 1, 8, 4, [(1, 3)])
+        >>> y, states = net(torch.randn(2, 5, 1, 16, 16))
+        >>> y.shape, len(states)
+        (torch.Size([2, 5, 1, 16, 16]), 4)
+    """
+
+    def __init__(
+        self,
+        cell: Callable[[int, int], nn.Module],
+        in_channels: int = 1,
+        out_channels: int = 1,
+        hidden_channels: int = 32,
+        num_layers: int = 12,
+        skips: Sequence[tuple[int, int]] = ((3, 9), (6, 12)),
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = check_int("in_channels", in_channels)
+        self.out_channels = check_int("out_channels", out_channels)
+        self.hidden_channels = check_int("hidden_channels", hidden_channels)
+        self.num_layers = check_int("num_layers", num_layers)
+        self.skips = [tuple(s) for s in skips]
+        for i, j in self.skips:
+            if not (isinstance(i, int) and isinstance(j, int) and 1 <= i < j <= num_layers):
+                raise ValueError(
+                    f"skips must be pairs (i, j) with 1 <= i < j <= num_layers={num_layers}, "
+                    f"got {(i, j)}"
+                )
+        self.cells = nn.ModuleList()
+        width = in_channels
+        for layer in range(1, num_layers + 1):
+            self.cells.append(cell(width, hidden_channels, device=device, dtype=dtype))
+            width = hidden_channels * (1 + sum(j == layer for _, j in self.skips))
+        if not isinstance(self.cells[0], ConvRecurrentCell):
+            raise TypeError(
+                f"cell must build a ConvRecurrentCell (in_channels, hidden_channels, "
+                f"state_is_complex), got {type(self.cells[0]).__name__}"
+            )
+        self.complex_state = self.cells[0].state_is_complex
+        self.output = nn.Conv2d(
+            width * (2 if self.complex_state else 1), out_channels, 1, device=device, dtype=dtype
+        )
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every cell and the output convolution."""
+        for cell in self.cells:
+            cell.reset_parameters()
+        self.output.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+            f"hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
+            f"skips={self.skips}"
+        )
+
+    def step(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """One frame: ``x`` :math:`(B, C_{in}, H, W)` -> ``(y, states)``."""
+        states = [None] * self.num_layers if states is None else list(states)
+        if len(states) != self.num_layers:
+            raise ValueError(f"states must have {self.num_layers} entries, got {len(states)}")
+        outputs: list[Tensor] = []
+        z = x
+        for layer, cell in enumerate(self.cells, start=1):
+            states[layer - 1] = cell(z, states[layer - 1])
+            outputs.append(_layer_output(states[layer - 1]))
+            z = torch.cat([outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer], 1)
+        if z.is_complex():
+            z = torch.cat([z.real, z.imag], dim=1)
+        return self.output(z), states
+
+    def forward(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        x = check_tensor("x", x)
+        if x.dim() != 5:
+            raise ValueError(f"x must have shape (B, T, C, H, W), got {tuple(x.shape)}")
+        ys = []
+        with cached():  # the unitary transitions' phasors: once per sequence
+            for frame in x.unbind(1):
+                y, states = self.step(frame, states)
+                ys.append(y)
+        return torch.stack(ys, dim=1), states  # type: ignore[return-value]

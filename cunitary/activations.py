@@ -57,6 +57,22 @@ class _PerFeature(nn.Module):
         if not isinstance(dim, int) or isinstance(dim, bool):
             raise TypeError(f"dim must be an int, got {type(dim).__name__}")
         self.dim = dim
+        self._initial: dict[str, float] = {}
+
+    def _feature(self, name: str, num_features, value: float, learnable: bool, factory) -> None:
+        """Register a per-feature parameter (or buffer) and remember its initial value."""
+        self._initial[name] = float(value)
+        tensor = _feature_parameter(num_features, value, learnable, **factory)
+        if learnable:
+            setattr(self, name, tensor)
+        else:
+            self.register_buffer(name, tensor)
+
+    def reset_parameters(self) -> None:
+        """Refill every parameter with its constructor value."""
+        with torch.no_grad():
+            for name, value in self._initial.items():
+                getattr(self, name).fill_(value)
 
     def _along(self, z: Tensor, *params: Tensor) -> list[Tensor]:
         """``params`` shaped to broadcast along ``z``'s feature axis, after checking it."""
@@ -131,12 +147,12 @@ class PhaseReLU(_PerFeature):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         factory = {"device": device, "dtype": dtype}
-        self.a = _feature_parameter(num_features, a, **factory)
-        self.b = _feature_parameter(num_features, b, **factory)
+        self._feature("a", num_features, a, True, factory)
+        self._feature("b", num_features, b, True, factory)
         self.cosine = cosine
         if cosine:
-            self.c = _feature_parameter(num_features, c, **factory)
-            self.d = _feature_parameter(num_features, d, **factory)
+            self._feature("c", num_features, c, True, factory)
+            self._feature("d", num_features, d, True, factory)
         self.temperature = float(temperature)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -200,7 +216,7 @@ class ModReLU(_PerFeature):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(dim)
-        self.bias = _feature_parameter(num_features, bias, device=device, dtype=dtype)
+        self._feature("bias", num_features, bias, True, {"device": device, "dtype": dtype})
 
     def forward(self, z: Tensor) -> Tensor:
         (bias,) = self._along(z, self.bias)
@@ -293,11 +309,7 @@ class Hirose(_PerFeature):
         super().__init__(dim)
         if not (m != 0 and math.isfinite(m)):
             raise ValueError(f"m must be finite and non-zero, got {m}")
-        value = _feature_parameter(num_features, m, learnable, device, dtype)
-        if learnable:
-            self.m = value
-        else:
-            self.register_buffer("m", value)
+        self._feature("m", num_features, m, learnable, {"device": device, "dtype": dtype})
 
     def forward(self, z: Tensor) -> Tensor:
         (m,) = self._along(z, self.m)
@@ -336,11 +348,7 @@ class ModSigmoid(_PerFeature):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(dim)
-        value = _feature_parameter(num_features, alpha, learnable, device, dtype)
-        if learnable:
-            self.alpha = value
-        else:
-            self.register_buffer("alpha", value)
+        self._feature("alpha", num_features, alpha, learnable, {"device": device, "dtype": dtype})
 
     def forward(self, z: Tensor) -> Tensor:
         (alpha,) = self._along(z, self.alpha)

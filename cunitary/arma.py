@@ -546,6 +546,12 @@ class CausalARMA1d(nn.Module):
             y = sos_filter1d(y, self.ar_sections())
         return y.transpose(1, 2)
 
+    def reset_parameters(self) -> None:
+        """The moving average's default initialisation, AR at zero."""
+        self.ma.reset_parameters()
+        with torch.no_grad():
+            self.ar_reflection.zero_()
+
     def extra_repr(self) -> str:
         return f"ar_order={self.ar_order}, margin={self.margin}"
 
@@ -561,11 +567,16 @@ class ARMASequenceModel(nn.Module):
     filter bank per layer instead of a state update.
 
     Args:
-        input_size, hidden_size: feature counts.
+        input_size: input features.
+        hidden_size: features of every layer.
         output_size: readout size (``None``: return the last layer's features).
         num_layers: ARMA layers.
-        kernel_size, ar_order, dilation: as in :class:`CausalARMA1d`.
+        kernel_size: moving-average taps (:class:`CausalARMA1d`).
+        ar_order: AR order of each feature.
+        dilation: spacing of the moving-average taps.
         activation: module placed between layers (default :class:`torch.nn.GELU`).
+        device: of the parameters.
+        dtype: of the parameters.
 
     Shape:
         ``(B, T, input_size) -> (B, T, output_size or hidden_size)``.
@@ -581,16 +592,35 @@ class ARMASequenceModel(nn.Module):
         ar_order: int = 2,
         dilation: int = 1,
         activation: nn.Module | None = None,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        num_layers = check_int("num_layers", num_layers)
+        self.num_layers = check_int("num_layers", num_layers)
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        factory = {"device": device, "dtype": dtype}
         sizes = [input_size] + [hidden_size] * num_layers
         self.layers = nn.ModuleList(
-            CausalARMA1d(i, o, kernel_size, ar_order, dilation)
+            CausalARMA1d(i, o, kernel_size, ar_order, dilation, **factory)
             for i, o in zip(sizes[:-1], sizes[1:], strict=True)
         )
         self.activation = activation if activation is not None else nn.GELU()
-        self.readout = None if output_size is None else nn.Linear(hidden_size, output_size)
+        self.readout = (
+            None if output_size is None else nn.Linear(hidden_size, output_size, **factory)
+        )
+
+    def reset_parameters(self) -> None:
+        """Every layer (and the readout) as the constructor made it."""
+        for layer in self.layers:
+            layer.reset_parameters()
+        if self.readout is not None:
+            self.readout.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.input_size}, {self.hidden_size}, output_size={self.output_size}, "
+            f"num_layers={self.num_layers}"
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         for j, layer in enumerate(self.layers):

@@ -93,18 +93,33 @@ class UnitaryTransition(nn.Module):
         self._identity_dtype = dtype if self.real else complex_dtype_for(dtype)  # no parameters
         # An empty buffer follows .to(device): the identity is built where the module is.
         self.register_buffer("_anchor", torch.empty(0, device=device), persistent=False)
+        self.orthogonal_map = orthogonal_map
         if kind == "circulant":
             self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
-            cinit.uniform_angles_(self.angles)
         elif kind == "full":
             weight_dtype = dtype if self.real else complex_dtype_for(dtype)
-            linear = nn.Linear(
-                hidden_size, hidden_size, bias=False, device=device, dtype=weight_dtype
-            )
-            self.linear = orthogonal(linear, orthogonal_map=orthogonal_map)
-            if not self.real:
-                start = torch.empty(hidden_size, hidden_size, dtype=weight_dtype, device=device)
-                self.linear.weight = cinit.haar_unitary_(start)
+            holder = nn.Module()  # no random draw here: reset_parameters() makes them
+            holder.weight = nn.Parameter(torch.eye(hidden_size, device=device, dtype=weight_dtype))
+            self.linear = orthogonal(holder, orthogonal_map=orthogonal_map)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Random angles in :math:`[-\\pi, \\pi)`, or a Haar-random unitary (orthogonal)
+        matrix; nothing for the identity."""
+        if self.kind == "circulant":
+            cinit.uniform_angles_(self.angles)
+        elif self.kind == "full":
+            start = torch.empty_like(self.linear.weight)
+            with torch.no_grad():
+                if start.is_complex():
+                    cinit.haar_unitary_(start)
+                else:
+                    nn.init.orthogonal_(start)
+                self.linear.weight = start
+
+    def forward(self, h: Tensor) -> Tensor:
+        """:math:`Uh` for ``h`` ``(*, H)``."""
+        return self.operator(h.dtype)(h)
 
     def matrix(self, dtype: torch.dtype | None = None) -> Tensor:
         """Dense :math:`U`, ``(H, H)``; complex unless ``real``."""
@@ -132,7 +147,9 @@ class UnitaryTransition(nn.Module):
         return lambda h: h @ mat_t
 
     def extra_repr(self) -> str:
-        return f"hidden_size={self.hidden_size}, kind={self.kind!r}, real={self.real}"
+        return f"hidden_size={self.hidden_size}, kind={self.kind!r}, real={self.real}" + (
+            f", orthogonal_map={self.orthogonal_map!r}" if self.kind == "full" else ""
+        )
 
 
 class ComplexReadout(nn.Module):
@@ -141,16 +158,34 @@ class ComplexReadout(nn.Module):
     Args:
         in_features: complex features :math:`H`.
         out_features: real outputs.
+        bias: learn :math:`b`.
+        device: of the parameters.
+        dtype: float32 or float64.
 
     Shape:
         Input :math:`(*, H)` complex; output :math:`(*, \text{out})` real.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, **factory) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
-        check_int("in_features", in_features)
-        check_int("out_features", out_features)
-        self.linear = nn.Linear(2 * in_features, out_features, bias=bias, **factory)
+        self.in_features = check_int("in_features", in_features)
+        self.out_features = check_int("out_features", out_features)
+        self.linear = nn.Linear(
+            2 * in_features, out_features, bias=bias, device=device, dtype=dtype
+        )
+
+    def reset_parameters(self) -> None:
+        self.linear.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
 
     def forward(self, h: Tensor) -> Tensor:
         if not h.is_complex():
@@ -158,13 +193,13 @@ class ComplexReadout(nn.Module):
         return self.linear(torch.cat([h.real, h.imag], dim=-1))
 
 
-def _make_activation(activation: str | nn.Module, hidden_size: int) -> nn.Module:
+def _make_activation(activation: str | nn.Module, hidden_size: int, **factory) -> nn.Module:
     if isinstance(activation, nn.Module):
         return activation
     if activation == "modrelu":
-        return ModReLU(hidden_size, bias=0.0)
+        return ModReLU(hidden_size, bias=0.0, **factory)
     if activation == "hirose":
-        return Hirose(hidden_size, m=1.0)
+        return Hirose(hidden_size, m=1.0, **factory)
     raise ValueError(f"activation must be 'modrelu', 'hirose' or an nn.Module, got {activation!r}")
 
 
@@ -316,19 +351,27 @@ class ComplexGatedCell(_Cell):
         self.transition = UnitaryTransition(
             h, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
         )
-        self.activation = _make_activation(activation, h).to(device=device, dtype=dtype)
+        self.activation = _make_activation(activation, h, device=device, dtype=dtype)
         self.gate_bias = gate_bias
         # The fused sequence loop (hand-written backward); False forces the generic
         # autograd loop, which is the reference the fused one is tested against.
         self.use_fused = True
-        self.reset_parameters()
+        self._reset_weights()  # the transition drew its own start above
 
     def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it (the same random draws in order)."""
+        self.transition.reset_parameters()
+        if hasattr(self.activation, "reset_parameters"):
+            self.activation.reset_parameters()
+        self._reset_weights()
+
+    def _reset_weights(self) -> None:
         cinit.complex_glorot_(self.input_weight)
         cinit.complex_glorot_(self.hidden_weight)
         with torch.no_grad():
             self.bias.zero_()
             self.bias[: 2 * self.hidden_size] = complex(self.gate_bias, self.gate_bias)
+            self.gate_alpha.fill_(0.5)
 
     def project(self, x: Tensor) -> Tensor:
         x = x.to(self.input_weight.dtype)
@@ -398,7 +441,13 @@ class UnitaryRNNCell(_Cell):
         self.transition = UnitaryTransition(
             hidden_size, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
         )
-        self.activation = ModReLU(hidden_size, bias=bias).to(device=device, dtype=dtype)
+        self.activation = ModReLU(hidden_size, bias=bias, device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it (the same random draws in order)."""
+        cinit.complex_glorot_(self.input_weight)
+        self.transition.reset_parameters()
+        self.activation.reset_parameters()
 
     def project(self, x: Tensor) -> Tensor:
         return x.to(self.input_weight.dtype) @ self.input_weight.mT
@@ -454,6 +503,11 @@ class RotationGRUCell(_Cell):
             hidden_size, transition, real=True, orthogonal_map=orthogonal_map, **factory
         )
 
+    def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it (the same random draws in order)."""
+        for layer in (self.input_map, self.gate_map, self.candidate_map, self.transition):
+            layer.reset_parameters()
+
     def project(self, x: Tensor) -> Tensor:
         return self.input_map(x.to(self.input_map.weight.dtype))
 
@@ -484,6 +538,8 @@ class _RecurrentSequence(nn.Module):
         batch_first: bool = True,
         **cell_kwargs,
     ) -> None:
+        # Subclasses spell out their arguments (device and dtype included) and pass the
+        # cell's on here.
         super().__init__()
         num_layers = check_int("num_layers", num_layers)
         cells = [
@@ -495,6 +551,11 @@ class _RecurrentSequence(nn.Module):
         self.input_size = cells[0].input_size
         self.hidden_size = cells[0].hidden_size
         self.num_layers = len(cells)
+
+    def reset_parameters(self) -> None:
+        """Every layer as the constructor made it."""
+        for layer in self.layers:
+            layer.reset_parameters()
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         cell0 = self.layers[0]
@@ -575,11 +636,17 @@ class ComplexGatedRNN(_RecurrentSequence):
         \end{aligned}
 
     Args:
-        input_size, hidden_size: sizes.
+        input_size: input features.
+        hidden_size: complex state size.
         num_layers: stacked layers (layer :math:`k > 0` reads layer :math:`k-1`'s states).
         batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
-        **cell_kwargs: passed to :class:`ComplexGatedCell` (``transition``,
-            ``activation``, ``gate_bias``, ``orthogonal_map``, ``device``, ``dtype``).
+        transition: ``"circulant"``, ``"full"`` or ``"identity"`` (see
+            :class:`ComplexGatedCell`).
+        activation: ``"modrelu"``, ``"hirose"`` or a module.
+        gate_bias: initial gate bias.
+        orthogonal_map: for ``transition="full"``.
+        device: of the parameters.
+        dtype: float32 or float64.
 
     Inputs: input, h0
         - **input**: :math:`(B, T, I)`, :math:`(T, B, I)` or unbatched :math:`(T, I)`;
@@ -607,6 +674,25 @@ class ComplexGatedRNN(_RecurrentSequence):
 
     cell_class = ComplexGatedCell
 
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        transition: str = "circulant",
+        activation: str | nn.Module = "modrelu",
+        gate_bias: float = 4.0,
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            activation=activation, gate_bias=gate_bias, orthogonal_map=orthogonal_map,
+            device=device, dtype=dtype,
+        )  # fmt: skip
+
 
 class UnitaryRNN(_RecurrentSequence):
     r"""Multi-layer unitary RNN (uRNN), called like ``torch.nn.GRU``.
@@ -619,11 +705,38 @@ class UnitaryRNN(_RecurrentSequence):
     .. math::
         h_t = \operatorname{modReLU}\bigl(U h_{t-1} + W x_t + b\bigr)
 
-    Args and shapes as in :class:`ComplexGatedRNN`; ``**cell_kwargs`` go to
-    :class:`UnitaryRNNCell`.
+    Args:
+        input_size: input features.
+        hidden_size: complex state size.
+        num_layers: stacked layers.
+        batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
+        transition: ``"circulant"``, ``"full"`` or ``"identity"``.
+        bias: initial modReLU bias.
+        orthogonal_map: for ``transition="full"``.
+        device: of the parameters.
+        dtype: float32 or float64.
+
+    Shapes as in :class:`ComplexGatedRNN`.
     """
 
     cell_class = UnitaryRNNCell
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        transition: str = "circulant",
+        bias: float = 0.0,
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            bias=bias, orthogonal_map=orthogonal_map, device=device, dtype=dtype,
+        )  # fmt: skip
 
 
 class RotationGRU(_RecurrentSequence):
@@ -638,9 +751,35 @@ class RotationGRU(_RecurrentSequence):
         h_t = W_{\text{rot}}\bigl((1 - z_t)\odot h'_t + z_t\odot h_{t-1}\bigr)
 
     with GRU gates and candidate (see :class:`RotationGRUCell`). Real input and states.
+
+    Args:
+        input_size: input features.
+        hidden_size: state size.
+        num_layers: stacked layers.
+        batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
+        transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``.
+        orthogonal_map: for ``transition="full"``.
+        device: of the parameters.
+        dtype: float32 or float64.
     """
 
     cell_class = RotationGRUCell
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        batch_first: bool = True,
+        transition: str = "circulant",
+        orthogonal_map: str = "matrix_exp",
+        device=None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            orthogonal_map=orthogonal_map, device=device, dtype=dtype,
+        )  # fmt: skip
 
 
 class LinearUnitaryRecurrence(nn.Module):
@@ -698,6 +837,12 @@ class LinearUnitaryRecurrence(nn.Module):
                 hidden_size, input_size, dtype=complex_dtype_for(dtype), device=device
             )
             self.input_weight = nn.Parameter(cinit.complex_glorot_(weight))
+
+    def reset_parameters(self) -> None:
+        """Random angles, then a complex Glorot input map, as the constructor draws them."""
+        cinit.uniform_angles_(self.angles)
+        if self.input_weight is not None:
+            cinit.complex_glorot_(self.input_weight)
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = _check_features("input", x, self.input_size, allow_complex=True)

@@ -157,6 +157,11 @@ class RotationConvGRUCell(_ConvCell):
         )  # fmt: skip
         self.size = self.rotation.size
 
+    def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it (the same random draws in order)."""
+        for layer in (self.gates, self.candidate, self.rotation):
+            layer.reset_parameters()
+
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
         reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)

@@ -109,14 +109,23 @@ def local_filter2d(x: Tensor, filters: Tensor, dilation: int = 1) -> Tensor:
     return torch.einsum("bckhw,bckhw->bchw", patches, filters)
 
 
-def _generator(context_channels: int, hidden_channels: int, out_channels: int) -> nn.Sequential:
+def _generator(
+    context_channels: int, hidden_channels: int, out_channels: int, **factory
+) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(context_channels, hidden_channels, 3, padding=1),
+        nn.Conv2d(context_channels, hidden_channels, 3, padding=1, **factory),
         nn.ReLU(),
-        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1),
+        nn.Conv2d(hidden_channels, hidden_channels, 3, padding=1, **factory),
         nn.ReLU(),
-        nn.Conv2d(hidden_channels, out_channels, 3, padding=1),
+        nn.Conv2d(hidden_channels, out_channels, 3, padding=1, **factory),
     )
+
+
+def _reset_children(module: nn.Module) -> None:
+    """Re-initialise every layer that has a ``reset_parameters``, in construction order."""
+    for child in module.modules():
+        if child is not module and hasattr(child, "reset_parameters"):
+            child.reset_parameters()
 
 
 class DynamicConv2d(nn.Module):
@@ -134,6 +143,8 @@ class DynamicConv2d(nn.Module):
         kernel_size: odd size of the generated filters.
         context_channels: channels of the context (default ``in_channels``).
         hidden_channels: width of the generator.
+        device: of the parameters.
+        dtype: of the parameters.
 
     Shape:
         ``x``: ``(B, C_in, H, W)``, ``context``: ``(B, C_z, H', W')``; output ``(B, C_out, H, W)``.
@@ -151,27 +162,45 @@ class DynamicConv2d(nn.Module):
         kernel_size: int = 3,
         context_channels: int | None = None,
         hidden_channels: int = 32,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
+        factory = {"device": device, "dtype": dtype}
         self.in_channels = check_int("in_channels", in_channels)
         self.out_channels = check_int("out_channels", out_channels)
         self.kernel_size = check_odd_int("kernel_size", kernel_size)
         self.context_channels = check_int(
             "context_channels", in_channels if context_channels is None else context_channels
         )
-        hidden = check_int("hidden_channels", hidden_channels)
+        self.hidden_channels = hidden = check_int("hidden_channels", hidden_channels)
         taps = out_channels * in_channels * kernel_size**2
         self.features = nn.Sequential(
-            nn.Conv2d(self.context_channels, hidden, 3, padding=1),
+            nn.Conv2d(self.context_channels, hidden, 3, padding=1, **factory),
             nn.ReLU(),
-            nn.Conv2d(hidden, hidden, 3, padding=1),
+            nn.Conv2d(hidden, hidden, 3, padding=1, **factory),
             nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.head = nn.Linear(hidden, taps + out_channels)
+        self.head = nn.Linear(hidden, taps + out_channels, **factory)
+        self._init_head()
+
+    def _init_head(self) -> None:
         # Start near a fan-in-scaled random filter so the first outputs have unit scale.
-        nn.init.normal_(self.head.weight, std=0.1 / (in_channels * kernel_size**2) ** 0.5)
+        scale = 0.1 / (self.in_channels * self.kernel_size**2) ** 0.5
+        nn.init.normal_(self.head.weight, std=scale)
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the generator as the constructor does."""
+        _reset_children(self)
+        self._init_head()
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"context_channels={self.context_channels}, hidden_channels={self.hidden_channels}"
+        )
 
     def filters(self, context: Tensor) -> tuple[Tensor, Tensor]:
         """Generated ``(weight (B, C_out, C_in, k, k), bias (B, C_out))``."""
@@ -206,6 +235,8 @@ class DynamicLocalFilter2d(nn.Module):
         context_channels: channels of the context fed to the generator.
         hidden_channels: width of the generator (three 3x3 conv layers).
         dilation: tap spacing.
+        device: of the parameters.
+        dtype: of the parameters.
 
     Shape:
         ``x``: ``(B, C, H, W)``, ``context``: ``(B, C_z, H, W)`` (default ``x``, then
@@ -223,13 +254,27 @@ class DynamicLocalFilter2d(nn.Module):
         context_channels: int = 1,
         hidden_channels: int = 32,
         dilation: int = 1,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.kernel_size = check_odd_int("kernel_size", kernel_size)
         self.context_channels = check_int("context_channels", context_channels)
         self.dilation = check_int("dilation", dilation)
-        hidden = check_int("hidden_channels", hidden_channels)
-        self.generator = _generator(context_channels, hidden, kernel_size**2)
+        self.hidden_channels = hidden = check_int("hidden_channels", hidden_channels)
+        self.generator = _generator(
+            context_channels, hidden, kernel_size**2, device=device, dtype=dtype
+        )
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the generator as the constructor does."""
+        _reset_children(self)
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, context_channels={self.context_channels}, "
+            f"hidden_channels={self.hidden_channels}, dilation={self.dilation}"
+        )
 
     def filters(self, context: Tensor) -> Tensor:
         """Per-pixel filters ``(B, k*k, H, W)``, non-negative, summing to 1 over taps."""
@@ -262,6 +307,8 @@ class UnitaryDynamicFilter2d(nn.Module):
         context_channels: channels of the context (default ``channels``).
         hidden_channels: width of the generator.
         real: real orthogonal operator (else complex unitary).
+        device: of the parameters.
+        dtype: of the parameters.
 
     Shape:
         ``x``: ``(B, C, H, W)``; output ``(B, C, H, W)`` (complex unless ``real``).
@@ -280,6 +327,8 @@ class UnitaryDynamicFilter2d(nn.Module):
         context_channels: int | None = None,
         hidden_channels: int = 32,
         real: bool = True,
+        device=None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         size = (size, size) if isinstance(size, int) else tuple(size)
@@ -291,8 +340,20 @@ class UnitaryDynamicFilter2d(nn.Module):
             "context_channels", channels if context_channels is None else context_channels
         )
         self.real = bool(real)
-        hidden = check_int("hidden_channels", hidden_channels)
-        self.generator = _generator(self.context_channels, hidden, channels)
+        self.hidden_channels = hidden = check_int("hidden_channels", hidden_channels)
+        self.generator = _generator(
+            self.context_channels, hidden, channels, device=device, dtype=dtype
+        )
+
+    def reset_parameters(self) -> None:
+        """Re-initialise the generator as the constructor does."""
+        _reset_children(self)
+
+    def extra_repr(self) -> str:
+        return (
+            f"size={self.size}, channels={self.channels}, real={self.real}, "
+            f"context_channels={self.context_channels}, hidden_channels={self.hidden_channels}"
+        )
 
     def angles(self, context: Tensor) -> Tensor:
         """Generated eigen-angles ``(B, C, H, W)``."""

@@ -519,19 +519,34 @@ class FourierRotation(nn.Module):
     Args:
         angle: initial angle in radians.
         learnable: register the angle as a parameter.
+        device: of the angle.
+        dtype: of the angle (float64 by default: a float32 angle loses sub-pixel accuracy
+            in the shears of large images).
 
     Shape:
         - Input: :math:`(*, H, W)`, real or complex.
         - Output: :math:`(*, H, W)`, complex.
     """
 
-    def __init__(self, angle: float = 0.0, learnable: bool = True) -> None:
+    def __init__(
+        self,
+        angle: float = 0.0,
+        learnable: bool = True,
+        device=None,
+        dtype: torch.dtype | None = torch.float64,
+    ) -> None:
         super().__init__()
-        value = torch.tensor(float(angle), dtype=torch.float64)
+        self.initial_angle = float(angle)
+        value = torch.tensor(self.initial_angle, dtype=dtype, device=device)
         if learnable:
             self.angle = nn.Parameter(value)
         else:
             self.register_buffer("angle", value)
+
+    def reset_parameters(self) -> None:
+        """Back to the constructor's angle."""
+        with torch.no_grad():
+            self.angle.fill_(self.initial_angle)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.fourier_rotate(x, self.angle)
@@ -541,4 +556,4 @@ class FourierRotation(nn.Module):
         return F.fourier_rotate(y, self.angle, inverse=True)
 
     def extra_repr(self) -> str:
-        return f"angle={float(self.angle):.4f}"
+        return f"angle={self.angle.item():.4f}, learnable={isinstance(self.angle, nn.Parameter)}"

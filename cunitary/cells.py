@@ -30,7 +30,7 @@ from ._checks import (
     real_dtype_of,
     real_factory_dtype,
 )
-from ._fused import ComplexGatedScan
+from ._fused import gated_scan
 from .activations import Hirose, ModReLU
 
 __all__ = [
@@ -395,7 +395,7 @@ class ComplexGatedCell(_Cell):
         dtype = projected.dtype
         real = torch.float64 if dtype == torch.complex128 else torch.float32
         bias = self.activation.bias.to(real).expand(self.hidden_size)
-        return ComplexGatedScan.apply(
+        return gated_scan(
             projected,
             h0,
             self.hidden_weight.mT.to(dtype),

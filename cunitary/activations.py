@@ -111,10 +111,11 @@ class PhaseReLU(_PerFeature):
     Args:
         num_features: size of the feature axis for per-feature ``a, b (, c, d)``;
             ``None`` for scalars.
-        a, b: initial sine-sector frequency and offset. ``a = 1, b = 0`` keeps the upper
-            half plane.
+        a: initial sine-sector frequency (``a = 1, b = 0`` keeps the upper half plane).
+        b: initial sine-sector offset.
         cosine: add the cosine factor with parameters ``c, d``.
-        c, d: initial cosine-sector frequency and offset.
+        c: initial cosine-sector frequency.
+        d: initial cosine-sector offset.
         temperature: 0 for the exact step (``H(0) = 1``), > 0 for the sigmoid surrogate.
             A plain attribute: anneal it during training.
         dim: the feature axis (``-1``; ``1`` for image channels).

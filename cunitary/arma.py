@@ -183,7 +183,8 @@ class ARMA2d(nn.Module):
     AR parameters start at zero: a new layer computes exactly its convolution.
 
     Args:
-        in_channels, out_channels: channel counts.
+        in_channels: input channels.
+        out_channels: output channels.
         kernel_size: moving-average (convolution) size.
         ar_kernel_size: odd size of the AR filter (1 turns the AR part off).
         padding: convolution padding; default keeps the size (``dilation * (k - 1) // 2``).
@@ -458,11 +459,11 @@ class CausalARMA1d(nn.Module):
     reachable. An odd ``ar_order`` adds a first-order section :math:`1 + k z^{-1}`.
     Filtering is exact and causal, section by section (:func:`sos_filter1d`: the expanded
     polynomial would lose digits when poles cluster near the circle). AR parameters start
-    at zero (pure
-    moving average).
+    at zero (pure moving average).
 
     Args:
-        in_features, out_features: feature counts.
+        in_features: input features.
+        out_features: output features.
         kernel_size: number of past steps (including the current one) in the MA.
         ar_order: order :math:`p` of each feature's AR polynomial (0 turns it off).
         dilation: spacing of the MA taps.

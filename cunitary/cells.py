@@ -309,8 +309,8 @@ class ComplexGatedCell(_Cell):
         activation: ``"modrelu"``, ``"hirose"`` or a module applied to :math:`(B, H)`.
         gate_bias: initial real and imaginary part of the gate biases.
         orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
-        device, dtype: real dtype of the parameters (complex weights use the matching
-            complex dtype).
+        device: of the parameters.
+        dtype: float32 or float64 (complex weights use the matching complex dtype).
 
     Inputs: x, h
         - **x**: :math:`(B, I)` or :math:`(I)`, real or complex.
@@ -417,9 +417,13 @@ class UnitaryRNNCell(_Cell):
     with :math:`U` unitary and :math:`b` the modReLU bias.
 
     Args:
-        input_size, hidden_size, transition, orthogonal_map, device, dtype: as in
-            :class:`ComplexGatedCell`.
+        input_size: features of :math:`x_t`.
+        hidden_size: complex state size :math:`H`.
+        transition: ``"circulant"``, ``"full"`` or ``"identity"``.
         bias: initial modReLU bias.
+        orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
+        device: of the parameters.
+        dtype: float32 or float64.
     """
 
     def __init__(
@@ -477,9 +481,13 @@ class RotationGRUCell(_Cell):
     rotation moves memory between units without changing its norm.
 
     Args:
-        input_size, hidden_size: sizes.
+        input_size: features of :math:`x_t`.
+        hidden_size: state size.
         transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``
             (a plain GRU).
+        orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
+        device: of the parameters.
+        dtype: float32 or float64.
     """
 
     state_is_complex = False

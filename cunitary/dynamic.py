@@ -139,7 +139,8 @@ class DynamicConv2d(nn.Module):
     if none is given).
 
     Args:
-        in_channels, out_channels: channel counts of ``x`` and ``y``.
+        in_channels: channels of ``x``.
+        out_channels: channels of ``y``.
         kernel_size: odd size of the generated filters.
         context_channels: channels of the context (default ``in_channels``).
         hidden_channels: width of the generator.

@@ -134,6 +134,40 @@ def _video_table(folder: Path) -> str:
     return list_table(header, body, _relative(folder / "table.json"))
 
 
+# -- memory tasks and stability -------------------------------------------------------------
+
+
+def memory_table(folder: Path) -> str:
+    rows = _load(folder / "table.json")
+    body = []
+    for r in rows:
+        score = (f"recall {r['eval_recall']:.3f}" if r["task"] == "copy"
+                 else f"MSE {r['eval_mse']:.4f}")  # fmt: skip
+        solved = ", ".join(f"< {k.removeprefix('steps_to_')}: {v if v else '-'}"
+                           for k, v in r.items() if k.startswith("steps_to_"))  # fmt: skip
+        body.append([r["task"], str(r["T"]), f"``{r['model']}``", f"{r['params']:,}",
+                     str(r["hidden"]), f"{r['final_loss']:.3g}", f"{r['baseline']:.3g}", score,
+                     solved, f"{r['seconds_per_step']:.3f}"])  # fmt: skip
+    header = ["task", "T", "model", "params", "hidden", "final loss (window)", "memoryless",
+              "eval", "steps to", "s/step"]  # fmt: skip
+    return list_table(header, body, _relative(folder / "table.json"))
+
+
+def stability_table(folder: Path) -> str:
+    rows = _load(folder / "table.json")
+    body = []
+    for r in rows:
+        norms = ", ".join(f"{x:.2f}" for x in r["spectral_norms"]) or "(orthogonal)"
+        body.append([f"``{r['model']}``", f"{r['params']:,}",
+                     f"{r['test_psnr']:.2f} ({r['noisy_psnr']:.2f})", norms,
+                     f"{'far' if r['trf_reaches_far'] else 'short'}, "
+                     f"{'diverges' if r['trf_diverges'] else 'bounded'}",
+                     f"{r['onsets']} / {r['rollout_frames']:,}"])  # fmt: skip
+    header = ["model", "params", "test PSNR (noisy input)", "layer spectral norms",
+              "TRF: memory, outputs", "onsets / frames"]  # fmt: skip
+    return list_table(header, body, _relative(folder / "table.json"))
+
+
 # -- benchmarks ------------------------------------------------------------------------------
 
 
@@ -176,6 +210,34 @@ def _optional(path: Path, render: Callable[[], str]) -> Callable[[], str | None]
     return lambda: render() if path.exists() else None
 
 
+def bench_arma() -> str:
+    data = _load(RESULTS / "bench" / "bench_arma.json")["arma"]
+    rows = [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_conv2d']:.2f}"]
+            for r in data["arma2d"]]  # fmt: skip
+    rows += [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_convlstm']:.2f}"]
+             for r in data["cells"]]  # fmt: skip
+    return list_table(["case", "ms", "/ first row of its group"], rows,
+                      "docs/results/bench/bench_arma.json")  # fmt: skip
+
+
+def bench_conv1d() -> str:
+    data = _load(RESULTS / "bench" / "bench_unitary.json")["unitary"]
+    rows = [[str(r["n"]), f"{1e3 * r['fft_seconds']:.3f}", f"{1e3 * r['matmul_seconds']:.3f}",
+             f"{r['matmul_vs_fft']:.2f}", f"{r['seq16_matmul_vs_fft']:.2f}"]
+            for r in data["conv1d"]]  # fmt: skip
+    header = ["n", "FFT ms", "matmul ms (matrix per call)", "matmul / FFT",
+              "16 steps, matrix once: matmul / FFT"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_unitary.json")
+
+
+def bench_scan() -> str:
+    data = _load(RESULTS / "bench" / "bench_cells.json")["cells"]
+    rows = [[str(r["T"]), f"{r['closed_seconds']:.3f}", f"{r['loop_seconds']:.3f}",
+             f"{r['loop_vs_closed']:.1f}"] for r in data["scan"]]  # fmt: skip
+    return list_table(["T", "closed form s", "loop s", "loop / closed"], rows,
+                      "docs/results/bench/bench_cells.json")  # fmt: skip
+
+
 TABLES: dict[str, Callable[[], str | None]] = {
     "video_protocol.rst": video_protocol,
     "video_cpu.rst": _optional(
@@ -184,6 +246,15 @@ TABLES: dict[str, Callable[[], str | None]] = {
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),
     "bench_cells.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_cells),
+    "bench_scan.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_scan),
+    "bench_conv1d.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_conv1d),
+    "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),
+    "memory_demo.rst": _optional(
+        RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")
+    ),
+    "stability.rst": _optional(
+        RESULTS / "stability" / "table.json", lambda: stability_table(RESULTS / "stability")
+    ),
 }
 
 

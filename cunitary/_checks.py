@@ -31,8 +31,15 @@ def check_odd_int(name: str, value: object) -> int:
     return value
 
 
+def _autocasting(x: torch.Tensor) -> bool:
+    return torch.is_autocast_enabled(x.device.type)
+
+
 def check_numeric(name: str, x: torch.Tensor, allow_complex: bool = True) -> None:
-    """Accept float32/float64 (and complex64/complex128 when ``allow_complex``)."""
+    """Accept float32/float64 (and complex64/complex128 when ``allow_complex``); under
+    ``torch.autocast`` also the half-precision dtypes autocast produces."""
+    if x.dtype in (torch.float16, torch.bfloat16) and _autocasting(x):
+        return
     allowed = _FLOATING + _COMPLEX if allow_complex else _FLOATING
     if x.dtype not in allowed:
         names = ", ".join(str(d).removeprefix("torch.") for d in allowed)
@@ -71,7 +78,10 @@ def check_angles(name: str, angles: object, ndim: int) -> torch.Tensor:
 
 
 def check_precision(name: str, x: torch.Tensor, parameter: torch.Tensor) -> None:
-    """Require ``x`` in the parameters' precision (float32 vs float64), as a TypeError."""
+    """Require ``x`` in the parameters' precision (float32 vs float64), as a TypeError
+    (under ``torch.autocast`` the casts are autocast's business)."""
+    if _autocasting(x):
+        return
     if real_dtype_of(x) != real_dtype_of(parameter):
         raise TypeError(
             f"{name} has dtype {x.dtype} but the parameters are {parameter.dtype}; convert "

@@ -164,8 +164,10 @@ class RotationConvGRUCell(_ConvCell):
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
-        reset, update = torch.sigmoid(self.gates(torch.cat([x, h], 1))).chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1)))
+        # .to(h.dtype): under autocast the convolutions run in bf16; the state does not.
+        gates = torch.sigmoid(self.gates(torch.cat([x, h], 1))).to(h.dtype)
+        reset, update = gates.chunk(2, dim=1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1))).to(h.dtype)
         return self.rotation(torch.lerp(candidate, h, update))
 
     def extra_repr(self) -> str:
@@ -284,7 +286,9 @@ class ComplexConvGatedCell(_ConvCell):
         # Real arithmetic on contiguous real and imaginary planes: no complex promotion
         # of the real gates, and elementwise kernels that vectorise.
         h_re, h_im = h.real, h.imag
-        gates = torch.sigmoid(self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x))
+        # .to(...): under autocast the real convolutions run in bf16; the state does not.
+        logits = self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x)
+        gates = torch.sigmoid(logits).to(h_re.dtype)
         reset, update = gates.chunk(2, dim=1)
         weight = _complex_conv_weight(self.candidate.weight, real_x)
         bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])

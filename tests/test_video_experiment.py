@@ -1,6 +1,7 @@
 """The video experiment: every model's forward, a training step, resume, and DDP."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -122,3 +123,13 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["world_size"] == 2
     models = [r["model"] for r in json.loads((tmp_path / "table.json").read_text())]
     assert models == [*video.REFERENCES, "convlstm3"]
+
+
+def test_amp_runs_every_core_model(tmp_path):
+    """bf16 autocast for the real-valued convolutions (on the CPU here); states keep
+    their precision and the complex parts stay float32."""
+    results = video.main(["--preset", "smoke", "--steps", "2", "--amp", "--device", "cpu",
+                          "--models", *video.CORE_MODELS, "--out", str(tmp_path)])  # fmt: skip
+    assert [r["model"] for r in results] == [*video.REFERENCES, *video.CORE_MODELS]
+    assert all(math.isfinite(r["test_mse"]) for r in results)
+    assert json.loads((tmp_path / "config.json").read_text())["amp"] is True

@@ -168,6 +168,15 @@ def stability_table(folder: Path) -> str:
     return list_table(header, body, _relative(folder / "table.json"))
 
 
+def showcase_table() -> str:
+    summary = _load(RESULTS / "showcase" / "summary.json")
+    rows = [[name, f"{v['final_norm_ratio']:.4g}", f"{v['max_relative_drift']:.2g}"]
+            for name, v in summary.items() if not name.startswith("_")]  # fmt: skip
+    header = ["operator (32 x 32 image, 10,000 applications)", "final norm ratio",
+              "max drift from 1"]  # fmt: skip
+    return list_table(header, rows, "docs/results/showcase/summary.json")
+
+
 # -- benchmarks ------------------------------------------------------------------------------
 
 
@@ -249,6 +258,7 @@ TABLES: dict[str, Callable[[], str | None]] = {
     "bench_scan.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_scan),
     "bench_conv1d.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_conv1d),
     "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),
+    "showcase.rst": _optional(RESULTS / "showcase" / "summary.json", showcase_table),
     "memory_demo.rst": _optional(
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")
     ),

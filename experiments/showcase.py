@@ -13,14 +13,14 @@ Operators, each applied as a linear recurrence ``x_{t+1} = A x_t``:
   1.01 (resp. 0.99): one percent away from the unit circle, the norm grows (decays)
   like 1.01^t, about 1e43 (1e-44) after 10,000 steps;
 * ``nn.Conv2d`` 3x3 with PyTorch's default initialisation: the usual starting point
-  of a recurrent conv net, which contracts by orders of magnitude per step.
+  of a recurrent conv net, which contracts by orders of magnitude per step;
+* the bare float32 ``fft2``/``ifft2`` and ``rfft2``/``irfft2`` round trips (the identity,
+  computed the way the unitary layers compute): the rounding floor of the FFT path.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import time
 from pathlib import Path
@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cunitary import UnitaryConv2d
+from experiments import runner
 
 
 def test_image(size: int) -> torch.Tensor:
@@ -67,9 +68,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps < 1 or args.size < 4:
         parser.error(f"need --steps >= 1 and --size >= 4, got {args.steps}, {args.size}")
     torch.manual_seed(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(
-        json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+    runner.write_json(
+        args.out / "config.json",
+        {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
     )
 
     image = test_image(args.size)
@@ -79,7 +80,16 @@ def main(argv: list[str] | None = None) -> None:
         unitary32.angles.copy_(unitary64.angles)
     orthogonal = UnitaryConv2d(args.size, real=True)
     default_conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular", bias=False).double()
+    # The bare float32 FFT round trips: the rounding floor a unitary layer cannot go below.
     operators = {
+        "fft2 + ifft2, complex64": (
+            lambda x: torch.fft.ifft2(torch.fft.fft2(x)),
+            image.to(torch.complex64),
+        ),
+        "rfft2 + irfft2, float32": (
+            lambda x: torch.fft.irfft2(torch.fft.rfft2(x), s=x.shape[-2:]),
+            image.float(),
+        ),
         "UnitaryConv2d complex64": (unitary32, image.to(torch.complex64)),
         "UnitaryConv2d complex128": (unitary64, image.to(torch.complex128)),
         "UnitaryConv2d real=True float32": (orthogonal, image.float()),
@@ -98,11 +108,11 @@ def main(argv: list[str] | None = None) -> None:
                 norms[name].append(states[name].norm().item() / initial[name])
     elapsed = time.perf_counter() - start
 
-    with (args.out / "metrics.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["step", *operators])
-        for t in range(args.steps):
-            writer.writerow([t + 1, *(f"{norms[name][t]:.9e}" for name in operators)])
+    runner.write_csv(
+        args.out / "metrics.csv",
+        ["step", *operators],
+        [[t + 1, *(f"{norms[name][t]:.9e}" for name in operators)] for t in range(args.steps)],
+    )
 
     summary = {}
     for name, series in norms.items():
@@ -113,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
             "max_relative_drift": float((series_t - 1).abs().max()),
         }
     summary["_seconds"] = elapsed
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    runner.write_json(args.out / "summary.json", summary)
 
     print(f"\n||A^t x|| / ||x|| after {args.steps} steps on a {args.size}x{args.size} image")
     print(f"| {'operator':34} | {'final ratio':>12} | {'max |ratio - 1|':>15} |")
@@ -133,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, series in norms.items():
         safe = [v if math.isfinite(v) else float("nan") for v in series]
         ax.semilogy(steps, safe, label=name, lw=1.6)
-        if name.startswith("UnitaryConv2d"):
+        if name.startswith(("UnitaryConv2d", "fft2", "rfft2")):
             drift = [max(abs(v - 1), 1e-17) for v in series]
             ax_drift.semilogy(steps, drift, label=name, lw=1.2)
     ax.set_ylim(1e-60, 1e60)  # the default-init conv underflows to 0 below this
@@ -149,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     ax_drift.legend(fontsize=8, loc="center right")
     fig.suptitle("Unitary vs unconstrained 2-D convolution, applied repeatedly")
     fig.tight_layout()
-    fig.savefig(args.out / "norms.png", dpi=120)
+    runner.save_figure(fig, args.out / "norms.png", dpi=120)
     print(f"wrote {args.out}/config.json, metrics.csv, summary.json, norms.png")
 
 

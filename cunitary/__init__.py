@@ -1,6 +1,6 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
-from . import analysis, arma, convrnn, dynamic, functional, init, stability
+from . import analysis, arma, convrnn, dynamic, functional, init, parametrizations, stability
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -77,5 +77,6 @@ __all__ = [
     "arma",
     "convrnn",
     "dynamic",
+    "parametrizations",
     "stability",
 ]

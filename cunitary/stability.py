@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
-from torch.nn.utils import parametrize
+from torch import Tensor
 
 from ._checks import check_numeric, check_tensor
+from .parametrizations import SRNC, _conv_operator, _size2, srn_c
 
 __all__ = [
     "ReceptiveField",
@@ -165,13 +165,6 @@ def arma_erf_radius(
 # -- singular values of convolutional layers -----------------------------------------------
 
 
-def _size2(name: str, size: object) -> tuple[int, int]:
-    size = (size, size) if isinstance(size, int) else tuple(size)  # type: ignore[arg-type]
-    if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
-        raise ValueError(f"{name} must be a positive int or (H, W), got {size!r}")
-    return size  # type: ignore[return-value]
-
-
 def _check_weight(weight: object) -> Tensor:
     weight = check_tensor("weight", weight)
     check_numeric("weight", weight, allow_complex=False)
@@ -209,37 +202,6 @@ def conv_singular_values(weight: Tensor, input_size: int | tuple[int, int]) -> T
     spectrum = torch.fft.fft2(weight, s=(h, w))  # (C_out, C_in, H, W)
     blocks = spectrum.permute(2, 3, 0, 1)  # (H, W, C_out, C_in)
     return torch.linalg.svdvals(blocks).flatten().sort(descending=True).values
-
-
-def _conv_operator(weight: Tensor, padding: str, dilation: int = 1):
-    """``(A, A^T)`` of a stride-1, size-preserving convolution with this padding."""
-    kh, kw = weight.shape[-2:]
-    ph, pw = dilation * (kh // 2), dilation * (kw // 2)
-    if padding == "zeros":
-
-        def forward(x: Tensor) -> Tensor:
-            return nn.functional.conv2d(x, weight, padding=(ph, pw), dilation=dilation)
-
-        def adjoint(y: Tensor) -> Tensor:
-            return nn.functional.conv_transpose2d(y, weight, padding=(ph, pw), dilation=dilation)
-
-        return forward, adjoint
-    if padding == "circular":
-
-        def forward(x: Tensor) -> Tensor:
-            x = nn.functional.pad(x, (pw, pw, ph, ph), mode="circular")
-            return nn.functional.conv2d(x, weight, dilation=dilation)
-
-        def adjoint(y: Tensor) -> Tensor:
-            # A^T y = grad_x <y, A x>, and A is linear, so any x gives it.
-            with torch.enable_grad():
-                x = torch.zeros_like(y[:, :1]).expand(-1, weight.shape[1], -1, -1)
-                x = x.detach().requires_grad_(True)
-                (grad,) = torch.autograd.grad(forward(x), x, y, create_graph=y.requires_grad)
-            return grad
-
-        return forward, adjoint
-    raise ValueError(f"padding must be 'zeros' or 'circular', got {padding!r}")
 
 
 def conv_spectral_norm(
@@ -288,164 +250,6 @@ def stable_rank(singular_values: Tensor) -> float:
     r""":math:`\operatorname{srank}(W) = \sum_k\sigma_k^2 / \sigma_1^2`."""
     s = singular_values.detach().double()
     return float((s**2).sum() / s.max() ** 2)
-
-
-class SRNC(nn.Module):
-    r"""Stable rank normalisation of a convolutional layer (SRN-C) as a parametrization.
-
-    On every forward pass, with :math:`u, v` the top singular pair of the *layer*
-    :math:`W_K` (power iteration with convolutions, persistent buffers):
-
-    .. math::
-        \begin{aligned}
-        \hat K &= K / \sigma(K),\qquad \sigma(K) = u^\top W_K v,\\
-        D &= \nabla_K\, u^\top W_K v,\qquad
-        S_1 = \frac{\langle \hat K, D\rangle}{\lVert D\rVert^2}\,D,\qquad S_2 = \hat K - S_1,\\
-        K' &= S_1 + \gamma S_2,\qquad
-        \gamma = \min\Bigl(1, \sqrt{\frac{r^\ast/n^2 - \lVert S_1\rVert^2}{\lVert S_2\rVert^2}}
-                 \Bigr),\qquad r^\ast = \max\bigl(1, \beta\,n^2\min(C_{in}, C_{out})\bigr),\\
-        K_{\text{used}} &= \alpha\,K' / \sigma(K').
-        \end{aligned}
-
-    :math:`D` is the kernel-space image of the rank-one operator :math:`uv^\top` (the
-    seed's Algorithm 2, step 9). Because :math:`S_2 \perp D`, :math:`u^\top W_{K'}v = 1`,
-    so :math:`\sigma(K') \ge 1` while :math:`\lVert W_{K'}\rVert_F^2 \le n^2(\lVert
-    S_1\rVert^2 + \gamma^2\lVert S_2\rVert^2) = r^\ast` (:math:`n^2 = HW`; equality for
-    circular padding). Hence :math:`\operatorname{srank}(W_{K_{\text{used}}}) \le r^\ast`
-    whenever :math:`r^\ast \ge n^2\lVert S_1\rVert^2` (below that, :math:`\gamma = 0` and
-    :math:`n^2\lVert S_1\rVert^2` is the bound reached), and the last step sets the spectral
-    norm to :math:`\alpha` (a second power iteration, on :math:`K'`). Tanay et al. scales the
-    residual after normalising, which moves the spectral norm off :math:`\alpha` again;
-    normalising last keeps both constraints. :math:`\beta = 1` is spectral normalisation
-    of the layer (not of the reshaped kernel).
-
-    Use :func:`srn_c` to attach it.
-    """
-
-    def __init__(
-        self,
-        weight: Tensor,
-        input_size: tuple[int, int],
-        alpha: float,
-        beta: float,
-        padding: str,
-        dilation: int,
-        n_power_iterations: int,
-    ) -> None:
-        super().__init__()
-        self.input_size = input_size
-        self.alpha, self.beta = float(alpha), float(beta)
-        self.padding, self.dilation = padding, dilation
-        self.n_power_iterations = n_power_iterations
-        c_out, c_in = weight.shape[:2]
-        h, w = input_size
-        generator = torch.Generator().manual_seed(0)
-        for name, channels in (("u", c_out), ("v", c_in), ("u2", c_out), ("v2", c_in)):
-            vec = torch.randn(1, channels, h, w, generator=generator, dtype=weight.dtype)
-            self.register_buffer(name, (vec / vec.norm()).to(weight.device))
-        self.target_rank = max(1.0, self.beta * h * w * min(c_in, c_out))
-        #: the stable-rank bound the last forward pass guaranteed (see the class docstring)
-        self.rank_bound = float(h * w * min(c_in, c_out))
-
-    def _power(self, kernel: Tensor, u_name: str, v_name: str, iterations: int) -> Tensor:
-        forward, adjoint = _conv_operator(kernel.detach(), self.padding, self.dilation)
-        # Clones: the graph must not hold the buffers that later calls update in place.
-        u, v = getattr(self, u_name).clone(), getattr(self, v_name).clone()
-        if iterations:
-            with torch.no_grad():
-                for _ in range(iterations):
-                    v = adjoint(u)
-                    v = v / v.norm()
-                    u = forward(v)
-                    u = u / u.norm()
-                getattr(self, u_name).copy_(u)
-                getattr(self, v_name).copy_(v)
-        # sigma = u^T W_K v, differentiable in K with u, v held fixed (as torch's
-        # spectral_norm does); W_K v is linear in K.
-        return (u * _conv_operator(kernel, self.padding, self.dilation)[0](v)).sum()
-
-    def forward(self, kernel: Tensor) -> Tensor:
-        iterations = self.n_power_iterations if self.training else 0
-        sigma = self._power(kernel, "u", "v", iterations)
-        normalised = kernel / sigma
-        if self.beta < 1:
-            h, w = self.input_size
-            ph, pw = (
-                self.dilation * (kernel.shape[-2] // 2),
-                self.dilation * (kernel.shape[-1] // 2),
-            )
-            v = self.v
-            if self.padding == "circular":
-                v = nn.functional.pad(v, (pw, pw, ph, ph), mode="circular")
-                pad = 0
-            else:
-                pad = (ph, pw)
-            direction = torch.nn.grad.conv2d_weight(
-                v, kernel.shape, self.u, padding=pad, dilation=self.dilation
-            )
-            s1 = (normalised * direction).sum() / direction.pow(2).sum() * direction
-            s2 = normalised - s1
-            room = self.target_rank / (h * w) - s1.pow(2).sum()
-            # clamp (not max(0, .)) inside the root: sqrt'(0) would turn the gradient NaN
-            gamma = torch.sqrt(room.clamp_min(1e-30) / s2.pow(2).sum().clamp_min(1e-30))
-            normalised = s1 + gamma.clamp(max=1.0) * s2
-            floor = float(s1.detach().pow(2).sum()) * h * w
-            self.rank_bound = max(self.target_rank, floor)
-            sigma2 = self._power(normalised, "u2", "v2", iterations)
-            normalised = normalised / sigma2
-        return self.alpha * normalised
-
-
-def srn_c(
-    module: nn.Conv2d,
-    alpha: float = 1.0,
-    beta: float = 1.0,
-    input_size: int | tuple[int, int] = 64,
-    padding: str | None = None,
-    n_power_iterations: int = 1,
-    warmup_iterations: int = 50,
-) -> nn.Conv2d:
-    """Attach :class:`SRNC` to ``module.weight`` (``torch.nn.utils.parametrize``).
-
-    Args:
-        module: a stride-1, size-preserving :class:`torch.nn.Conv2d`.
-        alpha: the spectral norm of the layer.
-        beta: stable-rank fraction in ``(0, 1]``; the layer's stable rank is kept at or
-            below ``beta * H * W * min(C_in, C_out)`` (1: plain spectral normalisation).
-        input_size: the ``(H, W)`` the layer sees.
-        padding: ``"zeros"`` or ``"circular"`` (default: the module's ``padding_mode``).
-        n_power_iterations: power iterations per training forward pass.
-        warmup_iterations: iterations run once now, so the first forward is accurate.
-
-    Returns:
-        The module, parametrized in place.
-    """
-    if not isinstance(module, nn.Conv2d):
-        raise TypeError(f"module must be an nn.Conv2d, got {type(module).__name__}")
-    if module.stride != (1, 1) or module.groups != 1:
-        raise ValueError(
-            f"srn_c supports stride 1 and groups 1, got stride={module.stride}, "
-            f"groups={module.groups}"
-        )
-    if module.dilation[0] != module.dilation[1]:
-        raise ValueError(f"srn_c needs equal dilations, got {module.dilation}")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
-    if not 0 < beta <= 1:
-        raise ValueError(f"beta must lie in (0, 1], got {beta}")
-    padding = padding or ("circular" if module.padding_mode == "circular" else "zeros")
-    size = _size2("input_size", input_size)
-    parametrization = SRNC(
-        module.weight.detach(), size, alpha, beta, padding, module.dilation[0], n_power_iterations
-    )
-    with torch.no_grad():
-        parametrization._power(module.weight, "u", "v", warmup_iterations)
-        if beta < 1:
-            parametrization.n_power_iterations = warmup_iterations
-            parametrization(module.weight)
-            parametrization.n_power_iterations = n_power_iterations
-    parametrize.register_parametrization(module, "weight", parametrization)
-    return module
 
 
 # -- temporal receptive field -----------------------------------------------------------

@@ -171,11 +171,31 @@ def test_srn_c_sets_the_layer_norm_and_bounds_the_stable_rank(padding_mode, alph
 
 def test_srn_c_errors():
     with pytest.raises(TypeError, match="nn.Conv2d"):
-        srn_c(nn.Linear(2, 2))
+        srn_c(nn.Linear(2, 2), input_size=8)
     with pytest.raises(ValueError, match="stride"):
-        srn_c(nn.Conv2d(2, 2, 3, stride=2))
+        srn_c(nn.Conv2d(2, 2, 3, stride=2), input_size=8)
     with pytest.raises(ValueError, match="beta"):
-        srn_c(nn.Conv2d(2, 2, 3, padding=1), beta=1.5)
+        srn_c(nn.Conv2d(2, 2, 3, padding=1), beta=1.5, input_size=8)
+    with pytest.raises(TypeError, match="input_size"):
+        srn_c(nn.Conv2d(2, 2, 3, padding=1))  # no silent 64 x 64
+
+
+def test_srn_c_is_a_conventional_parametrization():
+    conv = srn_c(nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64), beta=0.3, input_size=6)
+    srnc = conv.parametrizations.weight[0]
+    assert "rank_bound" in dict(srnc.named_buffers())  # state, not a plain attribute
+    new = torch.randn(2, 2, 3, 3, dtype=torch.float64)
+    conv.weight = new  # right_inverse: assigning stores the unconstrained kernel
+    torch.testing.assert_close(conv.parametrizations.weight.original, new)
+    twin = srn_c(nn.Conv2d(2, 2, 3, padding=1, dtype=torch.float64), beta=0.3, input_size=6)
+    twin.load_state_dict(conv.state_dict())
+    conv.eval()
+    twin.eval()
+    torch.testing.assert_close(twin.weight, conv.weight)
+    zero = srn_c(nn.Conv2d(2, 2, 3, padding=1), input_size=6)
+    with torch.no_grad():
+        zero.parametrizations.weight.original.zero_()
+    assert torch.isfinite(zero.weight).all()  # normalisation with an eps: no 0/0
     with pytest.raises(ValueError, match="larger than input_size"):
         conv_singular_values(torch.randn(1, 1, 5, 5), (4, 4))
 

@@ -163,7 +163,13 @@ class _UnitarySpectral(torch.autograd.Function):
         grad_phasor = None
         if ctx.needs_input_grad[1]:
             n = math.prod(g.shape[d] for d in ctx.dims)
-            reduced = (g * spectrum.conj()).sum_to_size(phasor.shape)
+            k = phasor.dim()
+            if g.shape[g.dim() - k :] == phasor.shape:  # phasors broadcast over leading dims
+                flat = (-1, *phasor.shape)
+                # vecdot: sum(conj(a) * b) without materialising the conjugate
+                reduced = torch.linalg.vecdot(spectrum.reshape(flat), g.reshape(flat), dim=0)
+            else:
+                reduced = (g * spectrum.conj()).sum_to_size(phasor.shape)
             grad_phasor = reduced.mul_(phasor).div_(n)
         grad_x = None
         if ctx.needs_input_grad[0]:

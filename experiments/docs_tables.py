@@ -214,9 +214,26 @@ def bench_cells() -> str:
 # -- the registry ----------------------------------------------------------------------------
 
 
-def _optional(path: Path, render: Callable[[], str]) -> Callable[[], str | None]:
-    """Render only once the run's JSON is committed."""
-    return lambda: render() if path.exists() else None
+def _optional(path: Path, render: Callable[[], str]) -> Callable[[], str]:
+    """Render once the run's JSON is committed; until then say so on the page."""
+
+    def make() -> str:
+        if path.exists():
+            return render()
+        return (f".. note::\n   Not measured yet: ``{_relative(path)}`` is not committed. The "
+                "command above writes it.\n")  # fmt: skip
+
+    return make
+
+
+def _figures(folder: Path, captions: dict[str, str]) -> str:
+    """``figure`` directives for the run's committed images (paths as seen from docs/)."""
+    lines = []
+    for name, caption in captions.items():
+        if (folder / name).exists():
+            target = (folder / name).relative_to(ROOT / "docs")
+            lines += ["", f".. figure:: {target}", "   :width: 90%", "", f"   {caption}"]
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def bench_arma() -> str:
@@ -247,10 +264,23 @@ def bench_scan() -> str:
                       "docs/results/bench/bench_cells.json")  # fmt: skip
 
 
-TABLES: dict[str, Callable[[], str | None]] = {
+VIDEO_FIGURES = {
+    "frame_metrics.png": "Test MSE, PSNR and SSIM per predicted frame (``frame_metrics.json``).",
+    "strip_speed1.png": "One test clip: input frames, true future frames, each model's prediction.",
+}
+STABILITY_FIGURES = {
+    "trf.png": "Temporal receptive fields: the influence of each input frame on the centre "
+    "pixel of the output at t = 0 (normalised).",
+    "rollout_psnr.png": "PSNR over the long rollout.",
+}
+
+TABLES: dict[str, Callable[[], str]] = {
     "video_protocol.rst": video_protocol,
     "video_cpu.rst": _optional(
-        RESULTS / "video-cpu" / "table.json", lambda: _video_table(RESULTS / "video-cpu")
+        RESULTS / "video-cpu" / "table.json",
+        lambda: (
+            _video_table(RESULTS / "video-cpu") + _figures(RESULTS / "video-cpu", VIDEO_FIGURES)
+        ),
     ),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),
@@ -263,13 +293,17 @@ TABLES: dict[str, Callable[[], str | None]] = {
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")
     ),
     "stability.rst": _optional(
-        RESULTS / "stability" / "table.json", lambda: stability_table(RESULTS / "stability")
+        RESULTS / "stability" / "table.json",
+        lambda: (
+            stability_table(RESULTS / "stability")
+            + _figures(RESULTS / "stability", STABILITY_FIGURES)
+        ),
     ),
 }
 
 
 def render_all() -> dict[str, str]:
-    return {name: text for name, make in TABLES.items() if (text := make()) is not None}
+    return {name: make() for name, make in TABLES.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,6 @@ from cunitary import (
     RotationGRU,
     UnitaryRNN,
 )
-from cunitary import init as cinit
 
 
 def sigmoid(x):
@@ -301,23 +300,6 @@ def test_errors():
         ComplexReadout(4, 2)(torch.randn(3, 4))
     with pytest.raises(ValueError, match="shape"):
         RotationConvGRUCell(1, 2, 8)(torch.randn(1, 1, 8, 9))
-
-
-# -- initialisers --------------------------------------------------------------------------
-
-
-def test_complex_init_variances():
-    gen = torch.Generator().manual_seed(14)
-    w = torch.empty(400, 300, dtype=torch.complex128)
-    cinit.complex_glorot_(w, generator=gen)
-    assert abs(w.abs().pow(2).mean().item() / (2 / 700) - 1) < 0.02
-    assert abs(w.real.var().item() - w.imag.var().item()) < 0.1 * w.real.var().item()
-    cinit.complex_kaiming_(w, generator=gen)
-    assert abs(w.abs().pow(2).mean().item() / (1 / 300) - 1) < 0.02
-    u = cinit.haar_unitary_(torch.empty(64, 64, dtype=torch.complex128), generator=gen)
-    torch.testing.assert_close(u @ u.mH, torch.eye(64, dtype=torch.complex128))
-    # Haar: eigenvalues spread around the circle (their mean is near 0).
-    assert torch.linalg.eigvals(u).mean().abs() < 0.2
 
 
 # -- training smoke test -------------------------------------------------------------------

@@ -228,10 +228,13 @@ def run_unitary(repeats: int, device: torch.device = CPU) -> dict:
     crossover = max(faster) if faster else 0
     faster_seq = [r["n"] for r in conv1d if r["seq16_matmul_vs_fft"] < 1]
     crossover_seq = max(faster_seq) if faster_seq else 0
+
+    def up_to(n: int) -> str:
+        return f"up to n = {n}" if n else "at no size measured"
+
     print(
-        f"\nPer call, the dense path (matrix built inside forward) beats FFT up to n = "
-        f"{crossover}; with the matrix built once per 16-step sequence, up to n = "
-        f"{crossover_seq}."
+        f"\nPer call, the dense path (matrix built inside forward) beats FFT {up_to(crossover)}; "
+        f"with the matrix built once per 16-step sequence, {up_to(crossover_seq)}."
     )
     return {
         "conv2d": conv2d,

@@ -31,6 +31,8 @@ def list_table(header: Sequence[str], rows: Sequence[Sequence[str]], source: str
     """An rst ``list-table`` with a caption line naming its JSON."""
     lines = [f".. list-table:: (``{source}``)", "   :header-rows: 1", ""]
     for row in [header, *rows]:
+        # a lone "-" would open a bullet list inside the cell: write an en dash
+        row = ["\u2013" if cell == "-" else cell for cell in row]
         lines.append(f"   * - {row[0]}")
         lines += [f"     - {cell}" for cell in row[1:]]
     return "\n".join(lines) + "\n"
@@ -132,6 +134,25 @@ def _video_table(folder: Path) -> str:
     header = ["model", "speed", "channels", "params", f"MSE / pixel (x{size * size}: / frame)",
               "/ blank", "MAE", "PSNR (dB)", "SSIM", "BCE", "s/step"]  # fmt: skip
     return list_table(header, body, _relative(folder / "table.json"))
+
+
+def video_angles() -> str:
+    """Full against compact eigen-angles: validation MSE over the first 1,000 steps."""
+    rows = []
+    for folder in (RESULTS / "video-cpu", RESULTS / "video-cpu-full-angles"):
+        angles = _load(folder / "config.json")["config"]["angles"]
+        table = {r["model"]: r for r in _load(folder / "table.json")}
+        for run in _load(folder / "curves.json"):
+            if run["model"] not in ("rotation_convgru", "complex_gated"):
+                continue
+            at = {step: mse for step, mse, _ in run["curve"]}
+            row = table[run["model"]]
+            rows.append([f"``{run['model']}``", angles, str(row["hidden"]), f"{row['params']:,}",
+                         *(f"{at[s]:.4f}" for s in (250, 500, 750, 1000)),
+                         f"{row['seconds_per_step']:.2f}"])  # fmt: skip
+    header = ["model", "angles", "channels", "params", "val MSE at 250", "500", "750", "1,000",
+              "s/step"]  # fmt: skip
+    return list_table(header, rows, "docs/results/video-cpu*/curves.json")
 
 
 # -- memory tasks and stability -------------------------------------------------------------
@@ -282,6 +303,7 @@ TABLES: dict[str, Callable[[], str]] = {
             _video_table(RESULTS / "video-cpu") + _figures(RESULTS / "video-cpu", VIDEO_FIGURES)
         ),
     ),
+    "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),
     "bench_cells.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_cells),

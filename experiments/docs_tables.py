@@ -155,6 +155,22 @@ def video_angles() -> str:
     return list_table(header, rows, "docs/results/video-cpu*/curves.json")
 
 
+def video_seeds() -> str:
+    """Test MSE / blank and PSNR of the models run with more than one seed."""
+    runs = {}
+    for folder in (RESULTS / "video-cpu", RESULTS / "video-cpu-seed1"):
+        seed = _load(folder / "config.json")["config"]["seed"]
+        rows = _load(folder / "table.json")
+        blank = next(r["test_mse"] for r in rows if r["model"] == "blank_frame")
+        runs[seed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
+    seeds = sorted(runs)
+    models = [m for m in runs[seeds[-1]] if m not in ("blank_frame", "copy_last_frame")]
+    body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" for s in seeds)]
+            for m in models]  # fmt: skip
+    header = ["model", *(f"seed {s}: MSE / blank, PSNR (dB)" for s in seeds)]
+    return list_table(header, body, "docs/results/video-cpu{,-seed1}/table.json")
+
+
 # -- memory tasks and stability -------------------------------------------------------------
 
 
@@ -303,6 +319,7 @@ TABLES: dict[str, Callable[[], str]] = {
             _video_table(RESULTS / "video-cpu") + _figures(RESULTS / "video-cpu", VIDEO_FIGURES)
         ),
     ),
+    "video_seeds.rst": _optional(RESULTS / "video-cpu-seed1" / "table.json", video_seeds),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

@@ -41,7 +41,7 @@ ACTIVATIONS = {
 }
 
 # What the seed (complex-gated-memory-cells §5.1-5.3) says about each function.
-SEED_CLAIMS = {
+PAPER_CLAIMS = {
     "phase-ReLU (a=1.5, b=0.5)": "holomorphic off sector edges; derivative 0 or 1",
     "zReLU": "holomorphic off the axes; derivative 0 or 1",
     "modReLU (b=-0.5)": "holomorphic only when ~linear; unbounded derivative",
@@ -103,7 +103,7 @@ def write_table(out: Path) -> None:
         "     - non-expansive",
         "     - max bound",
         "     - median bound",
-        "     - the seed says",
+        "     - what the papers say",
     ]
     for name, f in ACTIVATIONS.items():
         p = activation_profile(f, grid)
@@ -113,7 +113,7 @@ def write_table(out: Path) -> None:
             f"     - {100 * p['non_expansive']:.1f} %",
             f"     - {p['max_bound']:.3g}",
             f"     - {p['median_bound']:.3g}",
-            f"     - {SEED_CLAIMS[name]}",
+            f"     - {PAPER_CLAIMS[name]}",
         ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "activation_table.rst").write_text("\n".join(lines) + "\n")

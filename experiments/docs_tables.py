@@ -67,12 +67,13 @@ def _protocol_runs() -> list[dict]:
     return runs
 
 
+def _blank_mse(rows: list[dict]) -> float:
+    """The test MSE of a run's blank-frame reference row (one speed)."""
+    return next(r["test_mse"] for r in rows if r["model"] == "blank_frame")
+
+
 def video_protocol() -> str:
-    test_blank = next(
-        r["test_mse"]
-        for r in _load(RESULTS / "video-protocol" / "C_l1l2_lin_all" / "table.json")
-        if r["model"] == "blank_frame"
-    )
+    test_blank = _blank_mse(_load(RESULTS / "video-protocol" / "C_l1l2_lin_all" / "table.json"))
     rows = []
     for run in _protocol_runs():
         cfg, curve = run["cfg"], run["curve"]
@@ -161,7 +162,7 @@ def video_seeds() -> str:
     for folder in (RESULTS / "video-cpu", RESULTS / "video-cpu-seed1"):
         seed = _load(folder / "config.json")["config"]["seed"]
         rows = _load(folder / "table.json")
-        blank = next(r["test_mse"] for r in rows if r["model"] == "blank_frame")
+        blank = _blank_mse(rows)
         runs[seed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
     seeds = sorted(runs)
     models = [m for m in runs[seeds[-1]] if m not in ("blank_frame", "copy_last_frame")]

@@ -26,7 +26,7 @@ from ._checks import (
     real_factory_dtype,
 )
 from .arma import ARMA2d
-from .unitary import UnitaryConv2d, cached
+from .unitary import UnitaryConv2d, cached, cached_value
 
 __all__ = [
     "ConvRecurrentCell",
@@ -99,6 +99,114 @@ def _complex_conv_weight(weight: Tensor, real_input_channels: int) -> Tensor:
     return torch.cat(
         [torch.cat([a, -b[:, skip:]], 1), torch.cat([b, a[:, skip:]], 1)], 0
     )  # (2 C_out, C_in + C_complex, k, k)
+
+
+class _ResetGate(torch.autograd.Function):
+    r"""Gates from logits and the reset state, planar in, complex out.
+
+    ``logits`` :math:`[l_r, l_z]` and ``h`` :math:`[h_r, h_i]` (each
+    :math:`(B, 2C, H, W)`) give :math:`R = \sigma(l_r)`, :math:`Z = \sigma(l_z)` and
+    :math:`R\odot h` as a complex tensor (the transition's FFT input). The backward
+    writes the gradients of both planar inputs directly, where autograd would allocate a
+    zero-filled full-size gradient for every channel slice.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        n = h.shape[1] // 2
+        reset, update = torch.sigmoid(logits[:, :n]), torch.sigmoid(logits[:, n:])
+        ctx.save_for_backward(reset, update, h)
+        reset_state = h.new_empty(reset.shape, dtype=complex_dtype_for(h.dtype))
+        planes = torch.view_as_real(reset_state)
+        torch.mul(reset, h[:, :n], out=planes[..., 0])
+        torch.mul(reset, h[:, n:], out=planes[..., 1])
+        return reset_state, update
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_state: Tensor | None, grad_update: Tensor | None):
+        reset, update, h = ctx.saved_tensors
+        n = reset.shape[1]
+        grad_logits = torch.empty_like(h)
+        grad_h = torch.empty_like(h) if ctx.needs_input_grad[1] else None
+        if grad_state is None:
+            grad_logits[:, :n] = 0
+            if grad_h is not None:
+                grad_h.zero_()
+        else:
+            g_r, g_i = grad_state.real, grad_state.imag
+            slope = reset - reset * reset
+            grad_logits[:, :n] = (g_r * h[:, :n]).addcmul_(g_i, h[:, n:]).mul_(slope)
+            if grad_h is not None:
+                torch.mul(g_r, reset, out=grad_h[:, :n])
+                torch.mul(g_i, reset, out=grad_h[:, n:])
+        if grad_update is None:
+            grad_logits[:, n:] = 0
+        else:
+            torch.mul(grad_update, update - update * update, out=grad_logits[:, n:])
+        return grad_logits, grad_h
+
+
+class _ModReLUUpdate(torch.autograd.Function):
+    r"""The complex gated cell's tail on planar tensors, with a hand-written backward.
+
+    For the transported state :math:`t` (complex), candidate :math:`c = [c_r, c_i]`,
+    update gate :math:`Z`, state :math:`h` and modReLU bias :math:`b`:
+
+    .. math::
+        p = t + c,\quad r = |p|,\quad s = \frac{\operatorname{ReLU}(r + b)}{r},\quad
+        h' = h + Z\odot(s\,p - h)
+
+    (:math:`s = 0` where :math:`r` is below the smallest normal number). With
+    upstream :math:`g`, :math:`m = s\,p`, :math:`g_m = Z g` and
+    :math:`q = \langle g_m, p\rangle / r` (the gradient along the phase direction):
+
+    .. math::
+        \nabla_h = (1 - Z)g,\quad \nabla_Z = \langle g, m - h\rangle,\quad
+        \nabla_p = s\,g_m + p\,\frac{q\,(\mathbb 1[r + b > 0] - s)}{r},\quad
+        \nabla_b = \textstyle\sum q\,\mathbb 1[r + b > 0]
+
+    (:math:`\langle\cdot,\cdot\rangle` the real inner product of the two planes).
+    Tested against autograd through the complex composition.
+    """
+
+    @staticmethod
+    def forward(ctx, transported: Tensor, candidate: Tensor, update: Tensor, h: Tensor,
+                bias: Tensor) -> Tensor:  # fmt: skip
+        n = update.shape[1]
+        pre = torch.empty_like(candidate).unflatten(1, (2, n))
+        planes = torch.view_as_real(transported)
+        torch.add(candidate[:, :n], planes[..., 0], out=pre[:, 0])
+        torch.add(candidate[:, n:], planes[..., 1], out=pre[:, 1])
+        radius = torch.hypot(pre[:, 0], pre[:, 1])
+        dead = radius <= torch.finfo(radius.dtype).tiny  # False for NaN: NaN propagates
+        safe_radius = radius.masked_fill(dead, 1)
+        shifted = radius + bias
+        active = shifted > 0
+        scale = torch.relu_(shifted).div_(safe_radius).masked_fill_(dead, 0)
+        modrelu = pre * scale[:, None]
+        ctx.save_for_backward(pre, modrelu, safe_radius, scale, active, update, h)
+        return torch.lerp(h.unflatten(1, (2, n)), modrelu, update[:, None]).flatten(1, 2)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        pre, modrelu, safe_radius, scale, active, update, h = ctx.saved_tensors
+        n = update.shape[1]
+        g = grad.unflatten(1, (2, n))
+        h = h.unflatten(1, (2, n))
+        grad_m = g * update[:, None]
+        grad_h = (g - grad_m).flatten(1, 2)
+        grad_update = (g * (modrelu - h)).sum(1)
+        along = (grad_m * pre).sum(1).div_(safe_radius)
+        grad_pre = grad_m.mul_(scale[:, None])
+        coefficient = (active.to(scale.dtype) - scale).mul_(along).div_(safe_radius)
+        grad_pre.addcmul_(pre, coefficient[:, None])
+        grad_bias = None
+        if ctx.needs_input_grad[4]:
+            grad_bias = torch.where(active, along, 0).sum((0, 2, 3)).view(-1, 1, 1)
+        grad_transported = torch.complex(grad_pre[:, 0], grad_pre[:, 1])
+        return grad_transported, grad_pre.flatten(1, 2), grad_update, grad_h, grad_bias
 
 
 class RotationConvGRUCell(_ConvCell):
@@ -256,57 +364,67 @@ class ComplexConvGatedCell(_ConvCell):
         self._reset_gates()
         self.transition.reset_parameters()
 
-    def _gate_logits(self, parts: list[Tensor], real_channels: int) -> Tensor:
-        r""":math:`\alpha\Re z + (1-\alpha)\Im z` of the complex gate convolution
-        :math:`z = W * [X, H]`, as one real convolution with ``2 C_h`` outputs.
+    def _real_weights(self, x_complex: bool, dtype: torch.dtype) -> tuple[Tensor, ...]:
+        r"""The real convolutions the complex ones compute on planar inputs.
 
-        With :math:`W = A + iB` and :math:`u = u_r + iu_i`, the functional is
-        :math:`(\alpha A + (1-\alpha)B) * u_r + ((1-\alpha)A - \alpha B) * u_i`: the same
-        function and parameters as the complex convolution followed by mod-sigmoid's
-        projection, at half the multiply-adds (the imaginary outputs are never formed).
+        Inputs are planar: ``x`` as :math:`[x_r, x_i]` (:math:`x_i` only when
+        ``x_complex``), the state as :math:`[h_r, h_i]`. With :math:`W = A + iB` the gate
+        logit :math:`lpha\Re z + (1-lpha)\Im z` of :math:`z = W * u` is
+        :math:`(lpha A + (1-lpha)B) * u_r + ((1-lpha)A - lpha B) * u_i`: one real
+        convolution with ``2 C_h`` outputs, the same function and parameters as the
+        complex convolution followed by mod-sigmoid's projection at half the
+        multiply-adds (the imaginary outputs are never formed). The candidate is a full
+        complex convolution (:func:`_complex_conv_weight`). Inside
+        :func:`~cunitary.unitary.cached` they are composed once per sequence.
         """
-        a, b = self.gates.weight.real, self.gates.weight.imag
-        alpha = self.gate_alpha.view(-1, 1, 1, 1)
-        on_real = alpha * a + (1 - alpha) * b
-        on_imag = ((1 - alpha) * a - alpha * b)[:, real_channels:]
-        weight = torch.cat([on_real, on_imag], 1)
-        bias = self.gate_alpha.view(-1) * self.gates.bias.real
-        bias = bias + (1 - self.gate_alpha.view(-1)) * self.gates.bias.imag
-        return nn.functional.conv2d(torch.cat(parts, 1), weight, bias, padding=self.padding)
+
+        def compose() -> tuple[Tensor, ...]:
+            a, b = self.gates.weight.real, self.gates.weight.imag
+            alpha = self.gate_alpha.view(-1, 1, 1, 1)
+            on_real = alpha * a + (1 - alpha) * b
+            on_imag = (1 - alpha) * a - alpha * b
+            n = self.in_channels
+            columns = [on_real[:, :n], on_imag[:, :n]] if x_complex else [on_real[:, :n]]
+            gate_weight = torch.cat([*columns, on_real[:, n:], on_imag[:, n:]], 1)
+            alpha = self.gate_alpha.view(-1)
+            gate_bias = alpha * self.gates.bias.real + (1 - alpha) * self.gates.bias.imag
+            weight = _complex_conv_weight(self.candidate.weight, 0 if x_complex else n)
+            bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])
+            return tuple(t.to(dtype) for t in (gate_weight, gate_bias, weight, bias))
+
+        return cached_value((id(self), "real weights", x_complex, dtype), compose)
+
+    def planar_step(self, x: Tensor, h: Tensor | None, x_complex: bool) -> Tensor:
+        r"""One step on planar real tensors: the cell without complex<->real copies.
+
+        ``x`` :math:`(B, C_{in}, H, W)`, or :math:`(B, 2C_{in}, H, W)` as
+        :math:`[\Re, \Im]` when ``x_complex``; ``h`` :math:`(B, 2C_h, H, W)` as
+        :math:`[\Re, \Im]` (zeros if ``None``); returns the next state in the same
+        layout. :class:`ConvRNNStack` keeps the state this way between steps. Inputs are
+        not checked here (:meth:`forward` checks them).
+        """
+        n = self.hidden_channels
+        if h is None:
+            h = x.new_zeros(x.shape[0], 2 * n, *x.shape[2:])
+        gate_weight, gate_bias, weight, bias = self._real_weights(x_complex, h.dtype)
+        # .to(h.dtype): under autocast the real convolutions run in bf16; the state does not.
+        logits = nn.functional.conv2d(torch.cat([x, h], 1), gate_weight, gate_bias,
+                                      padding=self.padding).to(h.dtype)  # fmt: skip
+        candidate = nn.functional.conv2d(x, weight, bias, padding=self.padding).to(h.dtype)
+        reset_state, update = _ResetGate.apply(logits, h)
+        transported = self.transition(reset_state)
+        return _ModReLUUpdate.apply(transported, candidate, update, h, self.modrelu_bias)
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
-        h = h.to(self.gates.weight.dtype)
-        if x.is_complex():
+        dtype = self.gate_alpha.dtype
+        h = h.to(complex_dtype_for(dtype))
+        x_complex = x.is_complex()
+        if x_complex:
             x = x.to(h.dtype)
-            x_parts, x_imag, real_x = [x.real], [x.imag], 0
-        else:
-            x = x.to(self.gate_alpha.dtype)
-            x_parts, x_imag, real_x = [x], [], self.in_channels
-        # Real arithmetic on contiguous real and imaginary planes: no complex promotion
-        # of the real gates, and elementwise kernels that vectorise.
-        h_re, h_im = h.real, h.imag
-        # .to(...): under autocast the real convolutions run in bf16; the state does not.
-        logits = self._gate_logits([*x_parts, h_re, *x_imag, h_im], real_x)
-        gates = torch.sigmoid(logits).to(h_re.dtype)
-        reset, update = gates.chunk(2, dim=1)
-        weight = _complex_conv_weight(self.candidate.weight, real_x)
-        bias = torch.cat([self.candidate.bias.real, self.candidate.bias.imag])
-        c = nn.functional.conv2d(
-            torch.cat([*x_parts, *x_imag], 1), weight, bias, padding=self.padding
-        )
-        ch = self.hidden_channels
-        transported = self.transition(torch.complex(reset * h_re, reset * h_im))
-        pre_re = transported.real + c[:, :ch]
-        pre_im = transported.imag + c[:, ch:]
-        # modReLU, ReLU(|z| + b) z / |z|, and 0 where |z| is below the smallest normal.
-        radius = torch.hypot(pre_re, pre_im)
-        alive = ~(radius <= torch.finfo(radius.dtype).tiny)  # NaN propagates
-        scale = torch.relu(radius + self.modrelu_bias) / torch.where(alive, radius, 1)
-        scale = torch.where(alive, scale, 0)
-        return torch.complex(
-            torch.lerp(h_re, pre_re * scale, update), torch.lerp(h_im, pre_im * scale, update)
-        )
+            x = torch.cat([x.real, x.imag], 1)
+        out = self.planar_step(x.to(dtype), torch.cat([h.real, h.imag], 1), x_complex)
+        return torch.complex(*out.chunk(2, 1))
 
     def extra_repr(self) -> str:
         return (
@@ -481,6 +599,11 @@ class ConvRNNStack(nn.Module):
     Inputs: ``x`` :math:`(B, T, C_{in}, H, W)` and per-layer ``states`` (``None``: zeros).
     Outputs: ``y`` :math:`(B, T, C_{out}, H, W)` and the final ``states`` (a list).
 
+    A :class:`ComplexConvGatedCell` stack keeps its complex features and states as real
+    planes, :math:`(B, 2C_h, H, W)` holding :math:`[\Re h, \Im h]`, so that no step
+    converts between complex and real layouts; ``torch.complex(*s.chunk(2, 1))`` is the
+    complex state, and complex states passed in are accepted.
+
     Examples:
         >>> net = ConvRNNStack(partial(ConvLSTMCell, kernel_size=3), 1, 1, 8, 4, [(1, 3)])
         >>> y, states = net(torch.randn(2, 5, 1, 16, 16))
@@ -522,6 +645,7 @@ class ConvRNNStack(nn.Module):
                 f"state_is_complex), got {type(self.cells[0]).__name__}"
             )
         self.complex_state = self.cells[0].state_is_complex
+        self.planar = self.complex_state and hasattr(self.cells[0], "planar_step")
         self.output = nn.Conv2d(
             width * (2 if self.complex_state else 1), out_channels, 1, device=device, dtype=dtype
         )
@@ -544,6 +668,8 @@ class ConvRNNStack(nn.Module):
         states = [None] * self.num_layers if states is None else list(states)
         if len(states) != self.num_layers:
             raise ValueError(f"states must have {self.num_layers} entries, got {len(states)}")
+        if self.planar:
+            return self._planar_step(x, states)
         outputs: list[Tensor] = []
         z = x
         for layer, cell in enumerate(self.cells, start=1):
@@ -552,6 +678,39 @@ class ConvRNNStack(nn.Module):
             z = torch.cat([outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer], 1)
         if z.is_complex():
             z = torch.cat([z.real, z.imag], dim=1)
+        return self.output(z), states
+
+    def _planar_step(self, x: Tensor, states: list) -> tuple[Tensor, list]:
+        """:meth:`step` for cells with a ``planar_step``: complex features and states as
+        real ``[Re, Im]`` planes, so that no step converts between layouts."""
+        first = self.cells[0]
+        x = _check_image("x", x, self.in_channels, first.size, allow_complex=True)
+        check_precision("x", x, first.gate_alpha)
+        n = self.hidden_channels
+        for layer, state in enumerate(states):
+            if state is None:
+                continue
+            state = check_tensor(f"states[{layer}]", state)
+            if state.is_complex():
+                state = _check_image(f"states[{layer}]", state, n, first.size, True)
+                state = torch.cat([state.real, state.imag], 1)
+            states[layer] = _check_image(f"states[{layer}]", state, 2 * n, first.size, False)
+        outputs: list[Tensor] = []
+        z, z_complex = x.to(first.gate_alpha.dtype), x.is_complex()
+        if z_complex:
+            z = torch.cat([x.real, x.imag], 1).to(first.gate_alpha.dtype)
+        for layer, cell in enumerate(self.cells, start=1):
+            states[layer - 1] = cell.planar_step(z, states[layer - 1], z_complex)
+            outputs.append(states[layer - 1])
+            parts = [outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer]
+            # [Re of every part, Im of every part], the channel order of a complex
+            # concatenation; concatenating (B, 2, n, H, W) views keeps the backward free of
+            # the zero-filled gradients that channel slices would cost.
+            if len(parts) > 1:
+                z = torch.cat([p.unflatten(1, (2, n)) for p in parts], 2).flatten(1, 2)
+            else:
+                z = parts[0]
+            z_complex = True
         return self.output(z), states
 
     def forward(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:

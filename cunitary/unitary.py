@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -35,7 +35,8 @@ _METHODS = ("fft", "matmul")
 _ANGLES = ("full", "kernel", "grid")
 _DEFAULT_ANGLE_SIZE = {"kernel": 3, "grid": 8}
 
-# Phasors computed once per `with cached():` block, keyed by layer, grid and dtype.
+# Values computed once per `with cached():` block (phasors, composed weights), keyed
+# by layer and by what else they depend on (grid, dtype, ...).
 _phasor_cache: dict | None = None
 
 
@@ -65,6 +66,19 @@ def cached() -> Iterator[None]:
         yield
     finally:
         _phasor_cache = outer
+
+
+def cached_value(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
+    """``compute()``, computed once per ``key`` inside :func:`cached` (every call outside).
+
+    For values that depend on the parameters only: the unitary layers' phasors, and
+    the real weights the complex convolutional cells compose from complex ones.
+    """
+    if _phasor_cache is None:
+        return compute()
+    if key not in _phasor_cache:
+        _phasor_cache[key] = compute()
+    return _phasor_cache[key]
 
 
 class _ChannelMix(nn.Module):
@@ -229,20 +243,17 @@ class _EigenAngleConv(nn.Module):
         if half and not self.real:
             raise ValueError("half=True is for real=True layers (their spectrum is Hermitian)")
         real_dtype = self._parameter_dtype() if dtype is None else dtype
-        key = (id(self), half, real_dtype)
-        if _phasor_cache is not None and key in _phasor_cache:
-            return _phasor_cache[key]
-        if self.angle_kind == "kernel":
-            kernel = self.kernel.to(real_dtype if self.real else complex_dtype_for(real_dtype))
-            phasor = F.kernel_phasors(kernel, self.size, half=half)
-        else:
+
+        def phasors() -> Tensor:
+            if self.angle_kind == "kernel":
+                kernel = self.kernel.to(real_dtype if self.real else complex_dtype_for(real_dtype))
+                return F.kernel_phasors(kernel, self.size, half=half)
             angles = self._full_angles().to(real_dtype)
             if self.real and not half:
                 angles = F.odd_symmetric(angles, self.ndim)
-            phasor = F._phasors(angles, self.ndim, half)
-        if _phasor_cache is not None:
-            _phasor_cache[key] = phasor
-        return phasor
+            return F._phasors(angles, self.ndim, half)
+
+        return cached_value((id(self), half, real_dtype), phasors)
 
     def _parameter_dtype(self) -> torch.dtype:
         param = self.kernel if self.angle_kind == "kernel" else self._angle_parameter()

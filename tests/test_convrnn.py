@@ -207,12 +207,56 @@ def test_complex_conv_gated_cell_gradients_match_the_complex_reference(x_dtype, 
         return (1 - z) * h + z * F.modrelu(c + transported, cell.modrelu_bias)
 
     probe = torch.randn(2, 3, 6, 5, dtype=torch.complex128)
-    params = list(cell.parameters())
+    x.requires_grad_()
+    h.requires_grad_()
+    params = [x, h, *cell.parameters()]
     fast, slow = cell(x, h), reference()
     torch.testing.assert_close(fast, slow)
     g_fast = torch.autograd.grad((fast * probe.conj()).real.sum(), params)
     g_slow = torch.autograd.grad((slow * probe.conj()).real.sum(), params)
     for a, b in zip(g_fast, g_slow, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("angles", ["full", "kernel"])
+def test_the_complex_stack_on_planes_matches_the_cells_complex_forward(angles):
+    """The stack runs complex cells on [Re, Im] planes; the reference is the loop of
+    the cells' public complex forward with complex concatenations, over three steps
+    (so the planar state is carried), with a skip: outputs, final states and the
+    gradients of every parameter and of the initial states."""
+    torch.manual_seed(22)
+    cell = partial(ComplexConvGatedCell, size=(6, 5), angles=angles)
+    net = ConvRNNStack(cell, 1, 2, 3, num_layers=3, skips=[(1, 3)], dtype=torch.float64)
+    with torch.no_grad():
+        for c in net.cells:
+            c.modrelu_bias.uniform_(-0.5, 0.5)
+            c.gates.bias.normal_()
+    x = torch.randn(2, 3, 1, 6, 5, dtype=torch.float64)
+    h0 = [torch.randn(2, 3, 6, 5, dtype=torch.complex128, requires_grad=True) for _ in range(3)]
+
+    def reference():
+        states, ys = list(h0), []
+        for frame in x.unbind(1):
+            z, outs = frame, []
+            for layer, c in enumerate(net.cells, start=1):
+                states[layer - 1] = c(z, states[layer - 1])
+                outs.append(states[layer - 1])
+                z = torch.cat([outs[-1]] + [outs[i - 1] for i, j in net.skips if j == layer], 1)
+            ys.append(net.output(torch.cat([z.real, z.imag], 1)))
+        return torch.stack(ys, 1), states
+
+    y, states = net(x, list(h0))
+    y_ref, states_ref = reference()
+    torch.testing.assert_close(y, y_ref)
+    for planes, complex_state in zip(states, states_ref, strict=True):
+        torch.testing.assert_close(torch.complex(*planes.chunk(2, 1)), complex_state)
+    wrt = [*h0, *net.parameters()]
+    probe = torch.randn_like(y)
+    grads = torch.autograd.grad((y * probe).sum() + states[1].sum(), wrt)
+    grads_ref = torch.autograd.grad(
+        (y_ref * probe).sum() + states_ref[1].real.sum() + states_ref[1].imag.sum(), wrt
+    )
+    for a, b in zip(grads, grads_ref, strict=True):
         torch.testing.assert_close(a, b)
 
 

@@ -696,9 +696,9 @@ class ConvRNNStack(nn.Module):
                 state = torch.cat([state.real, state.imag], 1)
             states[layer] = _check_image(f"states[{layer}]", state, 2 * n, first.size, False)
         outputs: list[Tensor] = []
-        z, z_complex = x.to(first.gate_alpha.dtype), x.is_complex()
-        if z_complex:
-            z = torch.cat([x.real, x.imag], 1).to(first.gate_alpha.dtype)
+        z_complex = x.is_complex()
+        z = torch.cat([x.real, x.imag], 1) if z_complex else x
+        z = z.to(first.gate_alpha.dtype)
         for layer, cell in enumerate(self.cells, start=1):
             states[layer - 1] = cell.planar_step(z, states[layer - 1], z_complex)
             outputs.append(states[layer - 1])

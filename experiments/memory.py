@@ -58,6 +58,11 @@ class Config:
     batch: int = option(64, "batch size (split over DDP ranks)", minimum=1)
     optimizer: str = option("rmsprop", "optimizer", choices=("rmsprop", "adam"))
     lr: float = option(1e-3, "learning rate", minimum=0)
+    rmsprop_alpha: float = option(
+        0.99, "RMSprop's squared-gradient smoothing (TensorFlow's RMSProp decay is 0.9)",
+        minimum=0,
+    )
+    gate_bias: float = option(4.0, "initial Re and Im gate bias of the complex gated cells")
     clip: float = option(1.0, "gradient-norm clip (0: off)", minimum=0)
     seed: int = option(0, "seed of the weights and the batches", minimum=0)
     window: int = option(50, "steps in the smoothed loss", minimum=1)
@@ -112,14 +117,16 @@ THRESHOLDS = {"copy": (1e-3, 5e-7), "adding": (1e-2,)}
 class SequenceModel(nn.Module):
     """Encoder (one-hot for copy), a recurrent core, and a per-step readout."""
 
-    def __init__(self, name: str, task: str, hidden: int) -> None:
+    def __init__(self, name: str, task: str, hidden: int, gate_bias: float = 4.0) -> None:
         super().__init__()
         self.task = task
         features = COPY_CLASSES if task == "copy" else 2
         outputs = COPY_OUTPUTS if task == "copy" else 1
         if name in ("cgrnn", "cgrnn_full"):
             transition = "full" if name == "cgrnn_full" else "circulant"
-            self.core = ComplexGatedRNN(features, hidden, transition=transition)
+            self.core = ComplexGatedRNN(
+                features, hidden, transition=transition, gate_bias=gate_bias
+            )
         elif name == "urnn":
             self.core = UnitaryRNN(features, hidden)
         elif name == "linear_unitary":
@@ -179,17 +186,17 @@ def loss_and_score(task: str, out: torch.Tensor, target: torch.Tensor):
     return loss, loss.detach()
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr)
+def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
+    return torch.optim.Adam(params, lr=cfg.lr)
 
 
 def train(name: str, task: str, T: int, cfg: Config, run: runner.Run) -> dict:
     hidden = hidden_for_budget(name, task, cfg.params)
     torch.manual_seed(cfg.seed)
-    model = SequenceModel(name, task, hidden).to(run.device)
-    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
+    model = SequenceModel(name, task, hidden, cfg.gate_bias).to(run.device)
+    optimizer = make_optimizer(cfg, model.parameters())
     per_rank = max(1, cfg.batch // run.world)
 
     def batch_loss(net: nn.Module, step: int):

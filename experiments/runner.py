@@ -203,6 +203,13 @@ class Run:
     resume: bool
     amp: bool
     fixed: dict[str, Any]  # the config entries a checkpoint must agree with
+    # Field defaults: a run recorded before a field existed ran with its default.
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def agrees(self, recorded: Mapping[str, Any]) -> bool:
+        """Whether a checkpoint's recorded config is this run's fixed config."""
+        known = {k: v for k, v in self.defaults.items() if k in self.fixed}
+        return {**known, **recorded} == self.fixed
 
     @property
     def main(self) -> bool:
@@ -228,7 +235,24 @@ def _stored_config(out: Path) -> dict[str, Any] | None:
         raise RunError(f"{path} is not readable JSON ({error}); use another --out") from error
 
 
-def _check_out(out: Path, config: dict, resume: bool, overwrite: bool, may_change: set[str]):
+def _field_defaults(config: Any) -> dict[str, Any]:
+    defaults = {}
+    for f in fields(config):
+        if f.default is not MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            defaults[f.name] = f.default_factory()
+    return defaults
+
+
+def _check_out(
+    out: Path,
+    config: dict,
+    resume: bool,
+    overwrite: bool,
+    may_change: set[str],
+    defaults: Mapping[str, Any],
+):
     if out.exists() and not out.is_dir():
         raise RunError(f"--out {out} exists and is not a folder")
     stored = _stored_config(out)
@@ -239,7 +263,7 @@ def _check_out(out: Path, config: dict, resume: bool, overwrite: bool, may_chang
             f"{out} already holds a run (config.json); pass --resume to continue it, "
             "--overwrite to start it again, or choose another --out"
         )
-    before = stored.get("config", {})
+    before = {**defaults, **stored.get("config", {})}
     changed = {k: [before.get(k), v] for k, v in config.items() if before.get(k) != v}
     refused = sorted(set(changed) - may_change)
     if refused:
@@ -257,7 +281,8 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
 
     ``may_change``: the config fields a ``--resume`` may change (e.g. ``steps``, to chain
     budgets); any other difference from the stored run is refused. Checkpoints record the
-    rest, so a stale checkpoint is refused as well.
+    rest, so a stale checkpoint is refused as well. A field the stored run does not record
+    (an option added since) counts as its default: that is what the run used.
     """
     device = resolve_device(args.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -271,7 +296,10 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
     try:
         values = asdict(config)
         # Every rank checks, so that a refusal stops them all instead of hanging a barrier.
-        stored, changed = _check_out(args.out, values, args.resume, args.overwrite, set(may_change))
+        defaults = _field_defaults(config)
+        stored, changed = _check_out(
+            args.out, values, args.resume, args.overwrite, set(may_change), defaults
+        )
         here = {"world_size": world, "device": str(device), "amp": bool(args.amp)}
         if world > 1:
             dist.barrier()  # every rank has read the folder before rank 0 writes to it
@@ -285,7 +313,9 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
                           "torch": torch.__version__}  # fmt: skip
             write_json(args.out / "config.json", record)
         fixed = {k: v for k, v in values.items() if k not in set(may_change)}
-        run = Run(args.out, device, rank, world, bool(args.resume), bool(args.amp), fixed)
+        run = Run(
+            args.out, device, rank, world, bool(args.resume), bool(args.amp), fixed, defaults
+        )
         run.barrier()
         yield run
     finally:
@@ -343,7 +373,7 @@ def train(
     progress = Progress()
     if run.resume and checkpoint.exists():
         state = load_checkpoint(checkpoint)
-        if state.get("config") != run.fixed:
+        if not run.agrees(state.get("config", {})):
             raise RunError(
                 f"checkpoint {checkpoint} was written by a run with another configuration; "
                 "use --overwrite to train it again"

@@ -69,6 +69,33 @@ def test_resume_refuses_a_change_of_what_was_measured_and_records_allowed_ones(t
         memory.main([*SMOKE[:-1], "7", "--out", str(tmp_path), "--resume"])
 
 
+def _forget_option(out, name: str) -> None:
+    """Make ``out`` look like a run recorded before option ``name`` existed."""
+    record = json.loads((out / "config.json").read_text())
+    del record["config"][name]
+    (out / "config.json").write_text(json.dumps(record))
+    for path in (out / "checkpoints").glob("*.pt"):
+        state = runner.load_checkpoint(path)
+        del state["config"][name]
+        torch.save(state, path)
+
+
+def test_a_run_recorded_before_an_option_existed_resumes_at_its_default_only(tmp_path):
+    memory.main([*SMOKE, "--out", str(tmp_path)])
+    _forget_option(tmp_path, "rmsprop_alpha")
+    with pytest.raises(runner.RunError, match="rmsprop_alpha: 0.99 -> 0.9"):
+        memory.main([*SMOKE, "--rmsprop-alpha", "0.9", "--out", str(tmp_path), "--resume"])
+    longer = memory.main([*SMOKE[:-1], "8", "--out", str(tmp_path), "--resume"])
+    assert len(longer[0]["history"]) == 8
+    _forget_option(tmp_path, "gate_bias")  # the checkpoint alone is checked as well
+    record = json.loads((tmp_path / "config.json").read_text())
+    record["config"]["gate_bias"] = 4.0
+    (tmp_path / "config.json").write_text(json.dumps(record))
+    memory.main([*SMOKE[:-1], "9", "--out", str(tmp_path), "--resume"])
+    state = runner.load_checkpoint(tmp_path / "checkpoints" / "copy-T8-lstm.pt")
+    assert state["progress"]["step"] == 9 and state["config"]["gate_bias"] == 4.0
+
+
 def test_a_checkpoint_of_another_configuration_is_refused(tmp_path):
     memory.main([*SMOKE, "--out", str(tmp_path / "a")])
     memory.main([*SMOKE, "--lr", "0.01", "--out", str(tmp_path / "b")])

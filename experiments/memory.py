@@ -59,7 +59,8 @@ class Config:
     optimizer: str = option("rmsprop", "optimizer", choices=("rmsprop", "adam"))
     lr: float = option(1e-3, "learning rate", minimum=0)
     rmsprop_alpha: float = option(
-        0.99, "RMSprop's squared-gradient smoothing (TensorFlow's RMSProp decay is 0.9)",
+        0.99,
+        "RMSprop's squared-gradient smoothing (TensorFlow's RMSProp decay is 0.9)",
         minimum=0,
     )
     gate_bias: float = option(4.0, "initial Re and Im gate bias of the complex gated cells")

@@ -313,9 +313,7 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
                           "torch": torch.__version__}  # fmt: skip
             write_json(args.out / "config.json", record)
         fixed = {k: v for k, v in values.items() if k not in set(may_change)}
-        run = Run(
-            args.out, device, rank, world, bool(args.resume), bool(args.amp), fixed, defaults
-        )
+        run = Run(args.out, device, rank, world, bool(args.resume), bool(args.amp), fixed, defaults)
         run.barrier()
         yield run
     finally:

@@ -191,6 +191,90 @@ def memory_table(folder: Path) -> str:
     return list_table(header, body, _relative(folder / "table.json"))
 
 
+MEMORY_T250 = RESULTS / "memory-T250"
+# Runs of the paper preset (T = 250, 44.6k parameters), each in its own folder.
+MEMORY_RUNS = ("copy-cgrnn", "copy-lstm", "adding-cgrnn", "adding-lstm")
+# The cgRNN on copy: other seeds, and the dense unitary transition of Wolter & Yao's cell.
+MEMORY_VARIANTS = {
+    "copy-cgrnn": "none (circulant U, seed 0)",
+    "copy-cgrnn-seed1": "seed 1 (other weights and batches)",
+    "copy-cgrnn-seed2": "seed 2",
+    "copy-cgrnn-full": "dense unitary U (hidden 79; Wolter & Yao use 80)",
+}
+VARIANT_STEPS = (1000, 2000, 3000)
+
+
+def _history(folder: Path) -> list[tuple[int, float, float]]:
+    """(step, loss, score) per training step of a one-model run, from its metrics.csv."""
+    lines = (folder / "metrics.csv").read_text().splitlines()[1:]
+    rows = [line.split(",") for line in lines]
+    return [(int(r[3]), float(r[4]), float(r[5])) for r in rows]
+
+
+def _window_mean(values: Sequence[float], end: int, window: int = 100) -> float:
+    part = values[max(0, end - window) : end]
+    return sum(part) / len(part)
+
+
+def memory_t250() -> str:
+    body = []
+    for name in MEMORY_RUNS:
+        steps = _load(MEMORY_T250 / name / "config.json")["config"]["steps"]
+        for r in _load(MEMORY_T250 / name / "table.json"):
+            score = (f"recall {r['eval_recall']:.3f}" if r["task"] == "copy"
+                     else f"MSE {r['eval_mse']:.4f}")  # fmt: skip
+            solved = ", ".join(f"< {k.removeprefix('steps_to_')}: {v if v else '-'}"
+                               for k, v in r.items() if k.startswith("steps_to_"))  # fmt: skip
+            body.append([r["task"], f"``{r['model']}``", f"{r['params']:,}", str(r["hidden"]),
+                         f"{steps:,}", f"{r['final_loss']:.3g}", f"{r['baseline']:.3g}", score,
+                         solved, f"{r['seconds_per_step']:.3f}"])  # fmt: skip
+    header = ["task", "model", "params", "hidden", "steps run", "final loss (100-step window)",
+              "memoryless", "eval (500 fresh sequences)", "steps to", "s/step"]  # fmt: skip
+    return list_table(header, body, "docs/results/memory-T250/*/table.json")
+
+
+def memory_variants() -> str:
+    body = []
+    for name, change in MEMORY_VARIANTS.items():
+        history = _history(MEMORY_T250 / name)
+        losses, recalls = [h[1] for h in history], [h[2] for h in history]
+        cells = [f"{_window_mean(losses, s):.4f} / {_window_mean(recalls, s):.3f}"
+                 for s in VARIANT_STEPS]  # fmt: skip
+        solved = next((f"{end:,}" for end in range(100, len(losses) + 1)
+                       if _window_mean(losses, end) < 1e-3), "-")  # fmt: skip
+        body.append([f"``{name}``", change, f"{len(losses):,}", *cells, solved])
+    header = ["run", "change from the paper preset", "steps run",
+              *(f"loss / recall, steps {s - 99:,}-{s:,}" for s in VARIANT_STEPS),
+              "first step with 100-step mean loss < 1e-3"]  # fmt: skip
+    return list_table(header, body, "docs/results/memory-T250/copy-cgrnn*/metrics.csv")
+
+
+def memory_t250_figure() -> None:
+    if not all((MEMORY_T250 / name / "metrics.csv").exists() for name in MEMORY_VARIANTS):
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cunitary.tasks import copy_baseline
+    from experiments import runner
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in (*MEMORY_VARIANTS, "copy-lstm"):
+        losses = [h[1] for h in _history(MEMORY_T250 / name)]
+        smooth = [_window_mean(losses, end) for end in range(100, len(losses) + 1, 20)]
+        ax.semilogy(range(100, len(losses) + 1, 20), smooth, lw=1.2, label=name)
+    ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cross-entropy (100-step mean)")
+    ax.set_title("copy, T = 250, 44.6k parameters, one CPU thread per run")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    runner.save_figure(fig, STATIC / "memory_T250_copy.png", dpi=100)
+
+
 def stability_table(folder: Path) -> str:
     rows = _load(folder / "table.json")
     body = []
@@ -332,6 +416,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory_demo.rst": _optional(
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")
     ),
+    "memory_T250.rst": _optional(MEMORY_T250 / "adding-lstm" / "table.json", memory_t250),
+    "memory_variants.rst": _optional(
+        MEMORY_T250 / "copy-cgrnn-full" / "metrics.csv", memory_variants
+    ),
     "stability.rst": _optional(
         RESULTS / "stability" / "table.json",
         lambda: (
@@ -362,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in tables.items():
         runner.write_text(GENERATED / name, text)
     video_protocol_figure()
+    memory_t250_figure()
     print(f"wrote {len(tables)} tables to {_relative(GENERATED)}")
     return 0
 

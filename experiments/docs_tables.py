@@ -242,9 +242,12 @@ def memory_variants() -> str:
                  for s in VARIANT_STEPS]  # fmt: skip
         solved = next((f"{end:,}" for end in range(100, len(losses) + 1)
                        if _window_mean(losses, end) < 1e-3), "-")  # fmt: skip
-        body.append([f"``{name}``", change, f"{len(losses):,}", *cells, solved])
+        end = len(losses)
+        cells.append(f"{_window_mean(losses, end):.2g} / {_window_mean(recalls, end):.3f}")
+        body.append([f"``{name}``", change, f"{end:,}", *cells, solved])
     header = ["run", "change from the paper preset", "steps run",
               *(f"loss / recall, steps {s - 99:,}-{s:,}" for s in VARIANT_STEPS),
+              "last 100 steps",
               "first step with 100-step mean loss < 1e-3"]  # fmt: skip
     return list_table(header, body, "docs/results/memory-T250/copy-cgrnn*/metrics.csv")
 
@@ -264,7 +267,8 @@ def memory_t250_figure() -> None:
     for name in (*MEMORY_VARIANTS, "copy-lstm"):
         losses = [h[1] for h in _history(MEMORY_T250 / name)]
         smooth = [_window_mean(losses, end) for end in range(100, len(losses) + 1, 20)]
-        ax.semilogy(range(100, len(losses) + 1, 20), smooth, lw=1.2, label=name)
+        style = {"color": "grey", "ls": "--"} if name == "copy-lstm" else {}
+        ax.semilogy(range(100, len(losses) + 1, 20), smooth, lw=1.2, label=name, **style)
     ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
     ax.set_xlabel("training step")
     ax.set_ylabel("cross-entropy (100-step mean)")

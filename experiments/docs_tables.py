@@ -91,7 +91,8 @@ def video_protocol() -> str:
     return list_table(header, rows, "docs/results/video-protocol/*/")
 
 
-def video_protocol_figure() -> None:
+def _curve_figure(path: Path, title: str, ylabel: str, draw: Callable, legend_size: int) -> None:
+    """One axes of training curves: ``draw(ax)`` plots them; labels, legend, grid, saving."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,21 +101,31 @@ def video_protocol_figure() -> None:
     from experiments import runner
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    for run in _protocol_runs():
-        cfg = run["cfg"]
-        label = (f"{run['label']}: {cfg['loss']}, {cfg['head']}, frames={cfg['loss_frames']}, "
-                 f"lr {cfg['lr']:g}, sampling {cfg['sampling_steps']}")  # fmt: skip
-        steps = [c[0] for c in run["curve"]]
-        ax.plot(steps, [c[1] / run["blank"] for c in run["curve"]], marker=".", label=label)
-    ax.axhline(1.0, color="k", lw=0.8, ls="--", label="blank frame")
-    ax.axhline(0.7, color="grey", lw=0.8, ls=":")
+    draw(ax)
     ax.set_xlabel("training step")
-    ax.set_ylabel("validation MSE / blank-frame MSE")
-    ax.set_title("ConvLSTM 3x3, 3 x 12 channels, Moving-MNIST-S, one CPU thread")
-    ax.legend(fontsize=6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    runner.save_figure(fig, STATIC / "video_protocol_curves.png", dpi=100)
+    runner.save_figure(fig, path, dpi=100)
+
+
+def video_protocol_figure() -> None:
+    def draw(ax) -> None:
+        for run in _protocol_runs():
+            cfg = run["cfg"]
+            label = (f"{run['label']}: {cfg['loss']}, {cfg['head']}, "
+                     f"frames={cfg['loss_frames']}, lr {cfg['lr']:g}, "
+                     f"sampling {cfg['sampling_steps']}")  # fmt: skip
+            steps = [c[0] for c in run["curve"]]
+            ax.plot(steps, [c[1] / run["blank"] for c in run["curve"]], marker=".", label=label)
+        ax.axhline(1.0, color="k", lw=0.8, ls="--", label="blank frame")
+        ax.axhline(0.7, color="grey", lw=0.8, ls=":")
+
+    _curve_figure(STATIC / "video_protocol_curves.png",
+                  "ConvLSTM 3x3, 3 x 12 channels, Moving-MNIST-S, one CPU thread",
+                  "validation MSE / blank-frame MSE", draw, legend_size=6)  # fmt: skip
 
 
 def _video_table(folder: Path) -> str:
@@ -255,28 +266,20 @@ def memory_variants() -> str:
 def memory_t250_figure() -> None:
     if not all((MEMORY_T250 / name / "metrics.csv").exists() for name in MEMORY_VARIANTS):
         return
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from cunitary.tasks import copy_baseline
-    from experiments import runner
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name in (*MEMORY_VARIANTS, "copy-lstm"):
-        losses = [h[1] for h in _history(MEMORY_T250 / name)]
-        smooth = [_window_mean(losses, end) for end in range(100, len(losses) + 1, 20)]
-        style = {"color": "grey", "ls": "--"} if name == "copy-lstm" else {}
-        ax.semilogy(range(100, len(losses) + 1, 20), smooth, lw=1.2, label=name, **style)
-    ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("cross-entropy (100-step mean)")
-    ax.set_title("copy, T = 250, 44.6k parameters, one CPU thread per run")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    runner.save_figure(fig, STATIC / "memory_T250_copy.png", dpi=100)
+    def draw(ax) -> None:
+        for name in (*MEMORY_VARIANTS, "copy-lstm"):
+            losses = [h[1] for h in _history(MEMORY_T250 / name)]
+            ends = range(100, len(losses) + 1, 20)
+            style = {"color": "grey", "ls": "--"} if name == "copy-lstm" else {}
+            ax.semilogy(ends, [_window_mean(losses, e) for e in ends], lw=1.2, label=name,
+                        **style)  # fmt: skip
+        ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
+
+    _curve_figure(STATIC / "memory_T250_copy.png",
+                  "copy, T = 250, 44.6k parameters, one CPU thread per run",
+                  "cross-entropy (100-step mean)", draw, legend_size=7)  # fmt: skip
 
 
 def stability_table(folder: Path) -> str:

@@ -251,8 +251,8 @@ def memory_variants() -> str:
         losses, recalls = [h[1] for h in history], [h[2] for h in history]
         cells = [f"{_window_mean(losses, s):.4f} / {_window_mean(recalls, s):.3f}"
                  for s in VARIANT_STEPS]  # fmt: skip
-        solved = next((f"{end:,}" for end in range(100, len(losses) + 1)
-                       if _window_mean(losses, end) < 1e-3), "-")  # fmt: skip
+        (row,) = _load(MEMORY_T250 / name / "table.json")
+        solved = f"{row['steps_to_0.001']:,}" if row["steps_to_0.001"] else "-"
         end = len(losses)
         cells.append(f"{_window_mean(losses, end):.2g} / {_window_mean(recalls, end):.3f}")
         body.append([f"``{name}``", change, f"{end:,}", *cells, solved])

@@ -42,19 +42,22 @@ class GatedScan(torch.autograd.Function):
     and ``alpha`` back to the module's parameters (they are formed by ordinary torch code
     in :func:`gated_scan`).
 
-    Inputs: ``projected`` ``(B, T, 3H)`` complex, ``h0`` ``(B, H)`` complex, ``m`` and
-    ``w_u`` ``(2H, 2H)``, ``alpha`` ``(2H,)``, ``beta`` ``(H,)``. Output ``(B, T, H)``.
+    Inputs: ``inputs`` ``(T, B, 4H)`` real, time-major: the gates' input
+    :math:`\alpha\Re p^{(g)}_t + (1-\alpha)\Im p^{(g)}_t` (``2H``), then
+    :math:`\Re p^{(c)}_t` and :math:`\Im p^{(c)}_t`; ``h0`` ``(B, H)`` complex; ``m`` and
+    ``w_u`` ``(2H, 2H)``; ``beta`` ``(H,)``. Output ``(B, T, H)`` complex. The gradient of
+    ``inputs`` is written in one ``(T, B, 4H)`` buffer, so the input projection's backward
+    (autograd's, outside) reads it without a copy.
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, m, w_u, alpha, beta):
-        batch, steps, _ = projected.shape
+    def forward(ctx, inputs, h0, m, w_u, beta):
+        steps, batch, _ = inputs.shape
         n = h0.shape[-1]
-        tiny = torch.finfo(m.dtype).tiny
-        # Time-major planar inputs, formed once: contiguous per-step slices.
-        pre = projected.transpose(0, 1)
-        gate_in = torch.lerp(pre[..., : 2 * n].imag, pre[..., : 2 * n].real, alpha)
-        cand_in = torch.cat([pre[..., 2 * n :].real, pre[..., 2 * n :].imag], -1)
+        # 0-dim tensors, not Python numbers: a comparison with a number converts it anew
+        # on every call, which is a measurable share of a step this small.
+        tiny = m.new_full((), torch.finfo(m.dtype).tiny)
+        gate_in, cand_in = inputs[..., : 2 * n], inputs[..., 2 * n :]
         x0 = torch.cat([h0.real, h0.imag], -1)
         states = m.new_empty(steps, batch, 2, n)
         gates = m.new_empty(steps, batch, 2 * n)
@@ -74,23 +77,29 @@ class GatedScan(torch.autograd.Function):
             shifted = (radius + beta).clamp_(min=0)
             scale = torch.where(~(radius <= tiny), shifted.div_(radius), zero, out=scales[t])
             x = torch.lerp(x, a * scale, update, out=states[t])
-        ctx.save_for_backward(
-            projected, x0, m, w_u, alpha, beta, states, gates, cands, scales, radii
-        )
+        ctx.save_for_backward(x0, m, w_u, beta, states, gates, cands, scales, radii)
         return torch.complex(states[:, :, 0], states[:, :, 1]).transpose(0, 1)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
+        # A backward called inside an autocast region runs under it; this one must not.
+        with torch.autocast(grad_out.device.type, enabled=False):
+            return GatedScan._backward(ctx, grad_out)
+
+    @staticmethod
+    def _backward(ctx, grad_out):
         saved = ctx.saved_tensors
-        projected, x0, m, w_u, alpha, beta, states, gates, cands, scales, radii = saved
+        x0, m, w_u, beta, states, gates, cands, scales, radii = saved
         steps, batch, _, n = states.shape
         width = 2 * n
         m_t, w_u_t = m.mT, w_u.mT
         neg_beta = -beta
+        zero = m.new_zeros(())  # see the forward
         g_out = torch.view_as_real(grad_out).transpose(2, 3)  # (B, T, 2, n), a view
-        grad_gates = torch.empty_like(gates)  # d L / d s, (T, B, 2n)
-        grad_cands = torch.empty_like(cands)  # d L / d a, (T, B, 2n)
+        grad_inputs = m.new_empty(steps, batch, 2 * width)
+        grad_gates = grad_inputs[..., :width]  # d L / d s, (T, B, 2n)
+        grad_cands = grad_inputs[..., width:]  # d L / d a, (T, B, 2n)
         along_all = torch.empty_like(scales)
         x_first = x0.view(batch, 2, n)
         carry = torch.zeros_like(x_first)
@@ -107,7 +116,7 @@ class GatedScan(torch.autograd.Function):
             g_cand = g * update
             ga = g_cand * a
             dot = ga[:, 0:1] + ga[:, 1:2]
-            inv_radius = torch.where(scale != 0, radii[t].reciprocal(), 0)
+            inv_radius = torch.where(scale != zero, radii[t].reciprocal(), zero)
             along = torch.mul(dot, inv_radius, out=along_all[t])  # <g_c, a> / |a|
             # d c / d a = s I + a (ds/d|a|) a^T / |a|, ds/d|a| = -beta / |a|^2 (active)
             coef = along * inv_radius * inv_radius * neg_beta
@@ -122,42 +131,69 @@ class GatedScan(torch.autograd.Function):
         # (split at t = 0 rather than concatenated: no (T, B, 2H) temporary).
         later = (steps - 1) * batch
         x_later = states[:-1].reshape(later, 2, n)
-        grad_m = x0.mT @ grad_gates[0] + x_later.view(later, width).mT @ grad_gates[1:].view(
+        grad_m = x0.mT @ grad_gates[0] + x_later.view(later, width).mT @ grad_gates[1:].reshape(
             later, width
         )
         q_first = (x_first * gates[0, :, None, :n]).view(batch, width)
         q_later = (x_later * gates[1:, :, None, :n].reshape(later, 1, n)).view(later, width)
-        grad_w_u = q_first.mT @ grad_cands[0] + q_later.mT @ grad_cands[1:].view(later, width)
-        # s = alpha Re p + (1 - alpha) Im p: the complex gradient of p is (alpha + i(1-alpha)) g_s
-        grad_projected = projected.new_empty(batch, steps, 3 * n)
-        parts = torch.view_as_real(grad_projected.transpose(0, 1))  # (T, B, 3n, 2)
-        torch.mul(grad_gates, alpha, out=parts[..., : 2 * n, 0])
-        torch.mul(grad_gates, 1 - alpha, out=parts[..., : 2 * n, 1])
-        parts[..., 2 * n :, :].copy_(grad_cands.view(steps, batch, 2, n).transpose(2, 3))
-        pre = projected[..., : 2 * n]
-        grad_alpha = (grad_gates.transpose(0, 1) * (pre.real - pre.imag)).sum((0, 1))
-        grad_beta = along_all.sum((0, 1, 2))
+        grad_w_u = q_first.mT @ grad_cands[0] + q_later.mT @ grad_cands[1:].reshape(later, width)
         return (
-            grad_projected,
+            grad_inputs,
             torch.complex(carry[:, 0], carry[:, 1]),
             grad_m,
             grad_w_u,
-            grad_alpha,
-            grad_beta,
+            along_all.sum((0, 1, 2)),
         )
 
 
 def gated_scan(
-    projected: Tensor, h0: Tensor, v_t: Tensor, u_t: Tensor, alpha: Tensor, beta: Tensor
+    x: Tensor,
+    h0: Tensor,
+    w_in: Tensor,
+    b_in: Tensor,
+    v_t: Tensor,
+    u_t: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
 ) -> Tensor:
-    """The complex gated layer's states ``(B, T, H)`` through :class:`GatedScan`.
+    r"""The complex gated layer's states ``(B, T, H)`` through :class:`GatedScan`.
 
-    ``projected`` ``(B, T, 3H)`` (= :math:`Wx_t + b`, complex), ``h0`` ``(B, H)``,
-    ``v_t`` = :math:`V^\top` ``(H, 2H)``, ``u_t`` = :math:`U^\top` ``(H, H)``, ``alpha``
-    ``(2H,)``, ``beta`` ``(H,)``. The real operands are formed here, with autograd.
+    ``x`` ``(B, T, F)`` real or complex, ``h0`` ``(B, H)``, ``w_in`` = :math:`W`
+    ``(3H, F)`` and ``b_in`` ``(3H,)`` complex, ``v_t`` = :math:`V^\top` ``(H, 2H)``,
+    ``u_t`` = :math:`U^\top` ``(H, H)``, ``alpha`` ``(2H,)``, ``beta`` ``(H,)``. The real
+    operands are formed here, with autograd. The input projection is one real matmul
+    straight to the planar, time-major rows the loop reads: for :math:`p = Wx + b`
+    with :math:`x = x_r + i x_i`, :math:`\Re p = W_r x_r - W_i x_i + \Re b` and
+    :math:`\Im p = W_i x_r + W_r x_i + \Im b`, and the gates need only
+    :math:`\alpha\Re p + (1-\alpha)\Im p`; a real :math:`x` skips the :math:`x_i` half.
+    Everything runs in the state's precision, autocast or not: these real matmuls stand
+    for complex products, which mixed precision leaves alone.
     """
+    with torch.autocast(x.device.type, enabled=False):
+        return _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta)
+
+
+def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta):
+    n = h0.shape[-1]
+    steps, batch = x.shape[1], x.shape[0]
+    al = alpha[:, None]
+    wr, wi = w_in.real, w_in.imag
+    on_real = torch.cat([al * wr[: 2 * n] + (1 - al) * wi[: 2 * n], wr[2 * n :], wi[2 * n :]])
+    bias = torch.cat(
+        [torch.lerp(b_in.imag[: 2 * n], b_in.real[: 2 * n], alpha), b_in.real[2 * n :],
+         b_in.imag[2 * n :]]
+    )  # fmt: skip
+    x = x.to(h0.dtype if x.is_complex() else w_in.real.dtype)
+    if x.is_complex():
+        on_imag = torch.cat([(1 - al) * wr[: 2 * n] - al * wi[: 2 * n], -wi[2 * n :], wr[2 * n :]])
+        weight = torch.cat([on_real, on_imag], 1)
+        x = torch.cat([x.real, x.imag], -1)
+    else:
+        weight = on_real
+    time_major = x.transpose(0, 1).reshape(steps * batch, x.shape[-1])
+    inputs = torch.addmm(bias, time_major, weight.mT).view(steps, batch, 4 * n)
     a, b = v_t.real, v_t.imag
     m = torch.cat([alpha * a + (1 - alpha) * b, (1 - alpha) * a - alpha * b])
     ur, ui = u_t.real, u_t.imag
     w_u = torch.cat([torch.cat([ur, ui], 1), torch.cat([-ui, ur], 1)])
-    return GatedScan.apply(projected, h0, m, w_u, alpha, beta)
+    return GatedScan.apply(inputs, h0, m, w_u, beta)

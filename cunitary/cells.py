@@ -224,8 +224,9 @@ class _Cell(nn.Module):
     def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
         raise NotImplementedError
 
-    def fused_sequence(self, projected: Tensor, h0: Tensor) -> Tensor | None:
-        """All states at once by a faster route, or None to use the step loop."""
+    def fused_sequence(self, x: Tensor, h0: Tensor) -> Tensor | None:
+        """All states for the layer input ``x`` ``(B, T, F)`` at once by a faster route
+        (its own input projection included), or None to use the step loop."""
         return None
 
     def state_dtype(self, x: Tensor) -> torch.dtype:
@@ -387,17 +388,19 @@ class ComplexGatedCell(_Cell):
         candidate = self.activation(projected[..., 2 * n :] + context(reset * h))
         return h + update * (candidate - h)
 
-    def fused_sequence(self, projected: Tensor, h0: Tensor) -> Tensor | None:
+    def fused_sequence(self, x: Tensor, h0: Tensor) -> Tensor | None:
         transition = self.transition
         dense = transition.kind != "circulant" or transition.hidden_size <= DENSE_TRANSITION_MAX
         if not (self.use_fused and dense and type(self.activation) is ModReLU):
             return None
-        dtype = projected.dtype
+        dtype = h0.dtype
         real = torch.float64 if dtype == torch.complex128 else torch.float32
         bias = self.activation.bias.to(real).expand(self.hidden_size)
         return gated_scan(
-            projected,
+            x,
             h0,
+            self.input_weight.to(dtype),
+            self.bias.to(dtype),
             self.hidden_weight.mT.to(dtype),
             transition.matrix(dtype).mT,
             self.gate_alpha.to(real),
@@ -597,12 +600,12 @@ class _RecurrentSequence(nn.Module):
         finals = []
         layer_input = x
         for layer, h in zip(self.layers, h0.unbind(0), strict=True):
-            projected = layer.project(layer_input)
-            fused = layer.fused_sequence(projected, h)
+            fused = layer.fused_sequence(layer_input, h)
             if fused is not None:
                 layer_input = fused
                 finals.append(fused[:, -1])
                 continue
+            projected = layer.project(layer_input)
             context = layer.prepare(dtype)
             states = []
             # unbind, not projected[:, t]: slicing makes each backward step allocate a

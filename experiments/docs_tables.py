@@ -331,13 +331,15 @@ def bench_unitary() -> str:
     return list_table(header, rows, "docs/results/bench/bench_unitary.json")
 
 
-def bench_cells() -> str:
-    data = _load(RESULTS / "bench" / "bench_cells.json")["cells"]
+def bench_cells(name: str = "bench_cells.json") -> str:
+    run = _load(RESULTS / "bench" / name)
+    data, threads = run["cells"], run["env"]["threads"]
     rows = [[r["model"], f"{r['real_params']:,}", f"{r['seconds']:.3f}", f"{r['vs_lstm']:.2f}",
              f"{r['peak_mib']:.0f}"] for r in data["models"]]  # fmt: skip
-    header = [f"batch 64, T = {data['steps']}, H = {data['hidden']}", "real params", "s",
-              "/ nn.LSTM", "peak MiB"]  # fmt: skip
-    return list_table(header, rows, "docs/results/bench/bench_cells.json")
+    size = f"batch 64, T = {data['steps']}, H = {data['hidden']}"
+    threads_label = f"{threads} thread" + ("s" if threads > 1 else "")
+    header = [f"{size}, {threads_label}", "real params", "s", "/ nn.LSTM", "peak MiB"]
+    return list_table(header, rows, f"docs/results/bench/{name}")
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -416,6 +418,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),
     "bench_cells.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_cells),
+    "bench_cells_2threads.rst": _optional(
+        RESULTS / "bench" / "bench_cells_2threads.json",
+        lambda: bench_cells("bench_cells_2threads.json"),
+    ),
     "bench_scan.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_scan),
     "bench_conv1d.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_conv1d),
     "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),

@@ -350,7 +350,7 @@ def test_fused_cgrnn_matches_autograd_loop(transition):
     reference.load_state_dict(fused.state_dict())
     for layer in reference.layers:
         layer.use_fused = False
-    assert all(layer.fused_sequence(torch.zeros(3, 2, 30, dtype=torch.complex128),
+    assert all(layer.fused_sequence(torch.zeros(3, 2, layer.input_size, dtype=torch.complex128),
                                     torch.zeros(3, 10, dtype=torch.complex128)) is not None
                for layer in fused.layers)  # fmt: skip
     x = torch.randn(3, 12, 4, dtype=torch.float64)
@@ -366,6 +366,24 @@ def test_fused_cgrnn_matches_autograd_loop(transition):
     torch.testing.assert_close(results[0][1], results[1][1], atol=1e-12, rtol=0)
     for a, b in zip(results[0][2], results[1][2], strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+
+
+def test_fused_cgrnn_ignores_autocast():
+    # Its real matmuls stand for complex products: bf16 autocast (the experiments' --amp)
+    # must not reach them, and it once broke the backward.
+    torch.manual_seed(19)
+    model = ComplexGatedRNN(3, 8, num_layers=2)
+    x = torch.randn(2, 5, 3)
+    results = []
+    for amp in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out, _ = model(x)
+        grads = torch.autograd.grad(torch.view_as_real(out).square().sum(), model.parameters())
+        results.append((out, grads))
+    assert results[1][0].dtype == torch.complex64
+    torch.testing.assert_close(results[1][0], results[0][0], atol=0, rtol=0)
+    for a, b in zip(results[1][1], results[0][1], strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
 def test_fused_cgrnn_gradcheck(monkeypatch):

@@ -204,15 +204,30 @@ def memory_table(folder: Path) -> str:
 
 MEMORY_T250 = RESULTS / "memory-T250"
 # Runs of the paper preset (T = 250, 44.6k parameters), each in its own folder.
-MEMORY_RUNS = ("copy-cgrnn", "copy-lstm", "adding-cgrnn", "adding-lstm")
+MEMORY_RUNS = ("copy-cgrnn", "copy-lstm", "copy-rotation_gru", "adding-cgrnn", "adding-lstm")
 # The cgRNN on copy: other seeds, and the dense unitary transition of Wolter & Yao's cell.
 MEMORY_VARIANTS = {
     "copy-cgrnn": "none (circulant U, seed 0)",
     "copy-cgrnn-seed1": "seed 1 (other weights and batches)",
     "copy-cgrnn-seed2": "seed 2",
+    "copy-cgrnn-seed3": "seed 3",
+    "copy-cgrnn-seed4": "seed 4",
+    "copy-cgrnn-seed5": "seed 5",
+    "copy-cgrnn-alpha09-seed0": "RMSprop decay 0.9 (TensorFlow's), seed 0",
+    "copy-cgrnn-alpha09-seed1": "RMSprop decay 0.9, seed 1",
+    "copy-cgrnn-alpha09-seed2": "RMSprop decay 0.9, seed 2",
+    "copy-cgrnn-alpha09-seed3": "RMSprop decay 0.9, seed 3",
+    "copy-cgrnn-alpha09-seed4": "RMSprop decay 0.9, seed 4",
+    "copy-cgrnn-alpha09-seed5": "RMSprop decay 0.9, seed 5",
     "copy-cgrnn-full": "dense unitary U (hidden 79; Wolter & Yao use 80)",
+    "copy-cgrnn-full-alpha09": "dense unitary U, RMSprop decay 0.9",
+    "copy-cgrnn-full-seed1": "dense unitary U, seed 1",
 }
+COPY_SEEDS = range(6)
 VARIANT_STEPS = (1000, 2000, 3000)
+#: A single batch above this loss after the run first solved copy counts as a relapse.
+RELAPSE_LOSS = 0.1
+RELAPSE_UNTIL = 5000
 
 
 def _history(folder: Path) -> list[tuple[int, float, float]]:
@@ -252,14 +267,22 @@ def memory_variants() -> str:
         cells = [f"{_window_mean(losses, s):.4f} / {_window_mean(recalls, s):.3f}"
                  for s in VARIANT_STEPS]  # fmt: skip
         (row,) = _load(MEMORY_T250 / name / "table.json")
-        solved = f"{row['steps_to_0.001']:,}" if row["steps_to_0.001"] else "-"
+        first = row["steps_to_0.001"]
         end = len(losses)
         cells.append(f"{_window_mean(losses, end):.2g} / {_window_mean(recalls, end):.3f}")
-        body.append([f"``{name}``", change, f"{end:,}", *cells, solved])
+        if first:
+            # up to step 5,000 at most, where every run of the table has a comparable span
+            last = min(end, RELAPSE_UNTIL)
+            relapses = sum(loss > RELAPSE_LOSS for loss in losses[first:last])
+            cells += [f"{first:,}", f"{relapses} in {last - first:,}"]
+        else:
+            cells += ["-", "-"]
+        body.append([f"``{name}``", change, f"{end:,}", *cells])
     header = ["run", "change from the paper preset", "steps run",
               *(f"loss / recall, steps {s - 99:,}-{s:,}" for s in VARIANT_STEPS),
               "last 100 steps",
-              "first step with 100-step mean loss < 1e-3"]  # fmt: skip
+              "first step with 100-step mean loss < 1e-3",
+              f"then: batches with loss > {RELAPSE_LOSS:g} to step {RELAPSE_UNTIL:,}"]  # fmt: skip
     return list_table(header, body, "docs/results/memory-T250/copy-cgrnn*/metrics.csv")
 
 
@@ -268,18 +291,34 @@ def memory_t250_figure() -> None:
         return
     from cunitary.tasks import copy_baseline
 
-    def draw(ax) -> None:
-        for name in (*MEMORY_VARIANTS, "copy-lstm"):
-            losses = [h[1] for h in _history(MEMORY_T250 / name)]
-            ends = range(100, len(losses) + 1, 20)
-            style = {"color": "grey", "ls": "--"} if name == "copy-lstm" else {}
-            ax.semilogy(ends, [_window_mean(losses, e) for e in ends], lw=1.2, label=name,
-                        **style)  # fmt: skip
+    def curve(ax, name: str, last: int | None = None, **style) -> None:
+        losses = [h[1] for h in _history(MEMORY_T250 / name)][:last]
+        ends = range(100, len(losses) + 1, 20)
+        ax.semilogy(ends, [_window_mean(losses, e) for e in ends], lw=1.1, **style)
+
+    def seeds(ax) -> None:
+        for k, name in enumerate(n for n in MEMORY_VARIANTS if "alpha" not in n
+                                 and "full" not in n):  # fmt: skip
+            curve(ax, name, color=f"C{k}", label=name)
+        curve(ax, "copy-lstm", color="grey", ls="--", label="copy-lstm")
         ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
 
-    _curve_figure(STATIC / "memory_T250_copy.png",
-                  "copy, T = 250, 44.6k parameters, one CPU thread per run",
-                  "cross-entropy (100-step mean)", draw, legend_size=7)  # fmt: skip
+    def optimiser(ax) -> None:
+        for seed in COPY_SEEDS:
+            plain = "copy-cgrnn" if seed == 0 else f"copy-cgrnn-seed{seed}"
+            curve(ax, plain, 5000, color=f"C{seed}", ls=":", label=f"seed {seed}, decay 0.99")
+            curve(ax, f"copy-cgrnn-alpha09-seed{seed}", 5000, color=f"C{seed}",
+                  label=f"seed {seed}, decay 0.9")  # fmt: skip
+        for name, ls in (("copy-cgrnn-full", ":"), ("copy-cgrnn-full-alpha09", "-"),
+                         ("copy-cgrnn-full-seed1", "-.")):  # fmt: skip
+            curve(ax, name, 5000, color="C7", ls=ls, label=name)
+        ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
+
+    title = "copy, T = 250, 44.6k parameters, one CPU thread per run"
+    _curve_figure(STATIC / "memory_T250_copy.png", title, "cross-entropy (100-step mean)",
+                  seeds, legend_size=7)  # fmt: skip
+    _curve_figure(STATIC / "memory_T250_copy_optimiser.png", title + ", first 5,000 steps",
+                  "cross-entropy (100-step mean)", optimiser, legend_size=6)  # fmt: skip
 
 
 def stability_table(folder: Path) -> str:

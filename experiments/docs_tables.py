@@ -204,7 +204,18 @@ def memory_table(folder: Path) -> str:
 
 MEMORY_T250 = RESULTS / "memory-T250"
 # Runs of the paper preset (T = 250, 44.6k parameters), each in its own folder.
-MEMORY_RUNS = ("copy-cgrnn", "copy-lstm", "copy-rotation_gru", "adding-cgrnn", "adding-lstm")
+MEMORY_RUNS = (
+    "copy-cgrnn",
+    "copy-cgrnn-alpha09-seed0",
+    "copy-lstm",
+    "copy-lstm-alpha09",
+    "copy-gru",
+    "copy-rotation_gru",
+    "copy-arma",
+    "adding-cgrnn",
+    "adding-cgrnn-alpha09",
+    "adding-lstm",
+)
 # The cgRNN on copy: other seeds, and the dense unitary transition of Wolter & Yao's cell.
 MEMORY_VARIANTS = {
     "copy-cgrnn": "none (circulant U, seed 0)",
@@ -245,16 +256,19 @@ def _window_mean(values: Sequence[float], end: int, window: int = 100) -> float:
 def memory_t250() -> str:
     body = []
     for name in MEMORY_RUNS:
-        steps = _load(MEMORY_T250 / name / "config.json")["config"]["steps"]
+        config = _load(MEMORY_T250 / name / "config.json")["config"]
+        steps, decay = config["steps"], config.get("rmsprop_alpha", 0.99)
         for r in _load(MEMORY_T250 / name / "table.json"):
             score = (f"recall {r['eval_recall']:.3f}" if r["task"] == "copy"
                      else f"MSE {r['eval_mse']:.4f}")  # fmt: skip
             solved = ", ".join(f"< {k.removeprefix('steps_to_')}: {v if v else '-'}"
                                for k, v in r.items() if k.startswith("steps_to_"))  # fmt: skip
             body.append([r["task"], f"``{r['model']}``", f"{r['params']:,}", str(r["hidden"]),
-                         f"{steps:,}", f"{r['final_loss']:.3g}", f"{r['baseline']:.3g}", score,
+                         f"{decay:g}", f"{steps:,}", f"{r['final_loss']:.3g}",
+                         f"{r['baseline']:.3g}", score,
                          solved, f"{r['seconds_per_step']:.3f}"])  # fmt: skip
-    header = ["task", "model", "params", "hidden", "steps run", "final loss (100-step window)",
+    header = ["task", "model", "params", "hidden", "RMSprop decay", "steps run",
+              "final loss (100-step window)",
               "memoryless", "eval (500 fresh sequences)", "steps to", "s/step"]  # fmt: skip
     return list_table(header, body, "docs/results/memory-T250/*/table.json")
 

@@ -175,7 +175,7 @@ def gated_scan(
 
 def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta):
     n = h0.shape[-1]
-    steps, batch = x.shape[1], x.shape[0]
+    batch, steps = x.shape[:2]
     al = alpha[:, None]
     wr, wi = w_in.real, w_in.imag
     on_real = torch.cat([al * wr[: 2 * n] + (1 - al) * wi[: 2 * n], wr[2 * n :], wi[2 * n :]])
@@ -183,13 +183,14 @@ def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta):
         [torch.lerp(b_in.imag[: 2 * n], b_in.real[: 2 * n], alpha), b_in.real[2 * n :],
          b_in.imag[2 * n :]]
     )  # fmt: skip
-    x = x.to(h0.dtype if x.is_complex() else w_in.real.dtype)
     if x.is_complex():
         on_imag = torch.cat([(1 - al) * wr[: 2 * n] - al * wi[: 2 * n], -wi[2 * n :], wr[2 * n :]])
         weight = torch.cat([on_real, on_imag], 1)
+        x = x.to(h0.dtype)
         x = torch.cat([x.real, x.imag], -1)
     else:
         weight = on_real
+        x = x.to(wr.dtype)
     time_major = x.transpose(0, 1).reshape(steps * batch, x.shape[-1])
     inputs = torch.addmm(bias, time_major, weight.mT).view(steps, batch, 4 * n)
     a, b = v_t.real, v_t.imag

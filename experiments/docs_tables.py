@@ -235,10 +235,20 @@ MEMORY_VARIANTS = {
     "copy-cgrnn-full-seed1": "dense unitary U, seed 1",
 }
 COPY_SEEDS = range(6)
+
+
+def _copy_run(seed: int, decay_09: bool = False) -> str:
+    """The folder of the cgRNN copy run on ``seed`` (RMSprop decay 0.99, or 0.9)."""
+    if decay_09:
+        return f"copy-cgrnn-alpha09-seed{seed}"
+    return "copy-cgrnn" if seed == 0 else f"copy-cgrnn-seed{seed}"
+
+
 VARIANT_STEPS = (1000, 2000, 3000)
 #: A single batch above this loss after the run first solved copy counts as a relapse.
 RELAPSE_LOSS = 0.1
-RELAPSE_UNTIL = 5000
+#: The span (from step 0) that the variant runs share: relapses and the optimiser figure.
+COMPARED_STEPS = 5000
 
 
 def _history(folder: Path) -> list[tuple[int, float, float]]:
@@ -285,8 +295,7 @@ def memory_variants() -> str:
         end = len(losses)
         cells.append(f"{_window_mean(losses, end):.2g} / {_window_mean(recalls, end):.3f}")
         if first:
-            # up to step 5,000 at most, where every run of the table has a comparable span
-            last = min(end, RELAPSE_UNTIL)
+            last = min(end, COMPARED_STEPS)
             relapses = sum(loss > RELAPSE_LOSS for loss in losses[first:last])
             cells += [f"{first:,}", f"{relapses} in {last - first:,}"]
         else:
@@ -296,7 +305,7 @@ def memory_variants() -> str:
               *(f"loss / recall, steps {s - 99:,}-{s:,}" for s in VARIANT_STEPS),
               "last 100 steps",
               "first step with 100-step mean loss < 1e-3",
-              f"then: batches with loss > {RELAPSE_LOSS:g} to step {RELAPSE_UNTIL:,}"]  # fmt: skip
+              f"then: batches with loss > {RELAPSE_LOSS:g} to step {COMPARED_STEPS:,}"]  # fmt: skip
     return list_table(header, body, "docs/results/memory-T250/copy-cgrnn*/metrics.csv")
 
 
@@ -311,28 +320,28 @@ def memory_t250_figure() -> None:
         ax.semilogy(ends, [_window_mean(losses, e) for e in ends], lw=1.1, **style)
 
     def seeds(ax) -> None:
-        for k, name in enumerate(n for n in MEMORY_VARIANTS if "alpha" not in n
-                                 and "full" not in n):  # fmt: skip
-            curve(ax, name, color=f"C{k}", label=name)
+        for seed in COPY_SEEDS:
+            curve(ax, _copy_run(seed), color=f"C{seed}", label=_copy_run(seed))
         curve(ax, "copy-lstm", color="grey", ls="--", label="copy-lstm")
         ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
 
     def optimiser(ax) -> None:
         for seed in COPY_SEEDS:
-            plain = "copy-cgrnn" if seed == 0 else f"copy-cgrnn-seed{seed}"
-            curve(ax, plain, 5000, color=f"C{seed}", ls=":", label=f"seed {seed}, decay 0.99")
-            curve(ax, f"copy-cgrnn-alpha09-seed{seed}", 5000, color=f"C{seed}",
+            curve(ax, _copy_run(seed), COMPARED_STEPS, color=f"C{seed}", ls=":",
+                  label=f"seed {seed}, decay 0.99")  # fmt: skip
+            curve(ax, _copy_run(seed, decay_09=True), COMPARED_STEPS, color=f"C{seed}",
                   label=f"seed {seed}, decay 0.9")  # fmt: skip
         for name, ls in (("copy-cgrnn-full", ":"), ("copy-cgrnn-full-alpha09", "-"),
                          ("copy-cgrnn-full-seed1", "-.")):  # fmt: skip
-            curve(ax, name, 5000, color="C7", ls=ls, label=name)
+            curve(ax, name, COMPARED_STEPS, color="C7", ls=ls, label=name)
         ax.axhline(copy_baseline(250), color="k", ls="--", lw=0.8, label="memoryless")
 
     title = "copy, T = 250, 44.6k parameters, one CPU thread per run"
     _curve_figure(STATIC / "memory_T250_copy.png", title, "cross-entropy (100-step mean)",
                   seeds, legend_size=7)  # fmt: skip
-    _curve_figure(STATIC / "memory_T250_copy_optimiser.png", title + ", first 5,000 steps",
-                  "cross-entropy (100-step mean)", optimiser, legend_size=6)  # fmt: skip
+    _curve_figure(STATIC / "memory_T250_copy_optimiser.png",
+                  f"{title}, first {COMPARED_STEPS:,} steps", "cross-entropy (100-step mean)",
+                  optimiser, legend_size=6)  # fmt: skip
 
 
 def stability_table(folder: Path) -> str:

@@ -121,10 +121,13 @@ def _prepare(x: Tensor, angles: Tensor, ndim: int, real: bool, name: str) -> Ten
 
 
 class _UnitarySpectral(torch.autograd.Function):
-    r"""``ifftn(P * fftn(x))`` for unit phasors ``P``, with a hand-written backward.
+    r"""``ifftn(P * fftn(x))`` for unit phasors ``P``, with a hand-written backward;
+    ``irfftn(P * rfftn(x))`` on the half grid when ``real``.
 
-    Autograd through the composition keeps one more full-size spectrum and multiplies
-    twice in the backward pass; here the products are done in place. For
+    Autograd through the composition keeps one more full-size spectrum, multiplies
+    twice in the backward pass and reduces the angle gradient through a full-size
+    temporary; here the products are done in place and the reduction and the rotation of
+    the gradient's spectrum share one sweep (:func:`_reduce_and_rotate`). For
     :math:`y = F^{-1}\operatorname{diag}(P)F x` and upstream gradient :math:`g` with
     :math:`G = \operatorname{fftn}(g)`, and :math:`\hat y = P\odot\hat x`:
 
@@ -135,15 +138,19 @@ class _UnitarySpectral(torch.autograd.Function):
         \text{ summed over broadcast axes}
 
     (PyTorch's convention for complex gradients; for :math:`P = e^{i\Omega}` the chain
-    rule gives :math:`\nabla_\Omega = \tfrac1N\Im(G\odot\overline{\hat y})`). The
-    phasors arrive precomputed, so any angle parameterisation, and a phasor computed once
-    per sequence, share this path. Tested against the plain autograd composition and
-    finite differences.
+    rule gives :math:`\nabla_\Omega = \tfrac1N\Im(G\odot\overline{\hat y})`). With
+    ``real`` (``P`` Hermitian-consistent, so the operator is real orthogonal) the same
+    holds with ``rfftn``/``irfftn``, except that a half-grid bin whose mirror image lies
+    outside the half grid stands for two bins of the full spectrum: its
+    :math:`\nabla_P` counts twice. The phasors arrive precomputed, so any angle
+    parameterisation, and a phasor computed once per sequence, share this path. Tested
+    against the plain autograd composition and finite differences.
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, phasor: Tensor, dims: tuple[int, ...]) -> Tensor:
-        spectrum = torch.fft.fftn(x, dim=dims)
+    def forward(ctx, x: Tensor, phasor: Tensor, dims: tuple[int, ...], real: bool) -> Tensor:
+        size = x.shape[-len(dims) :]
+        spectrum = torch.fft.rfftn(x, dim=dims) if real else torch.fft.fftn(x, dim=dims)
         # In place unless broadcasting grows the shape: a fresh full-size buffer costs
         # page faults that showed up as ~15% of the layer's time on CPU.
         if torch.broadcast_shapes(spectrum.shape, phasor.shape) == spectrum.shape:
@@ -151,15 +158,18 @@ class _UnitarySpectral(torch.autograd.Function):
         else:
             spectrum = spectrum * phasor
         ctx.save_for_backward(spectrum, phasor)
-        ctx.dims = dims
-        ctx.x_shape = x.shape
+        ctx.dims, ctx.real, ctx.x_shape = dims, real, x.shape
+        if real:
+            return torch.fft.irfftn(spectrum, s=size, dim=dims)
         return torch.fft.ifftn(spectrum, dim=dims)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor):
         spectrum, phasor = ctx.saved_tensors
-        g = torch.fft.fftn(grad, dim=ctx.dims)
+        dims, real = ctx.dims, ctx.real
+        size = grad.shape[-len(dims) :]
+        g = torch.fft.rfftn(grad, dim=dims) if real else torch.fft.fftn(grad, dim=dims)
         want_x, want_phasor = ctx.needs_input_grad[:2]
         # Phasors broadcast over leading dims only: reduce and rotate in one sweep.
         leading = g.shape[g.dim() - phasor.dim() :] == phasor.shape
@@ -169,12 +179,17 @@ class _UnitarySpectral(torch.autograd.Function):
                 reduced = _reduce_and_rotate(spectrum, g, phasor, rotate=want_x)
             else:
                 reduced = (g * spectrum.conj()).sum_to_size(phasor.shape)
-            n = math.prod(g.shape[d] for d in ctx.dims)
-            grad_phasor = reduced.mul_(phasor).div_(n)
+            grad_phasor = reduced.mul_(phasor).div_(math.prod(size))
+            mirrored = size[-1] - g.shape[-1]  # half-grid bins 1..mirrored stand for two
+            if real and mirrored > 0:
+                grad_phasor.narrow(-1, 1, mirrored).mul_(2)
         if want_x and not (want_phasor and leading):
             g.mul_(phasor.conj())
-        grad_x = torch.fft.ifftn(g, dim=ctx.dims).sum_to_size(ctx.x_shape) if want_x else None
-        return grad_x, grad_phasor, None
+        grad_x = None
+        if want_x:
+            grad_x = torch.fft.irfftn(g, s=size, dim=dims) if real else torch.fft.ifftn(g, dim=dims)
+            grad_x = grad_x.sum_to_size(ctx.x_shape)
+        return grad_x, grad_phasor, None, None
 
 
 #: Complex entries per block of :func:`_reduce_and_rotate` (1 MiB of complex64): a block
@@ -225,10 +240,7 @@ def _spectral_apply(
     dims = tuple(range(-ndim, 0))
     if x.numel() == 0:  # pocketfft/MKL refuse empty batches; the answer is empty
         return x * 0 if real else x.to(complex_dtype_of(x)) * 0
-    if real:
-        y = torch.fft.irfftn(torch.fft.rfftn(x, dim=dims) * phasor, s=x.shape[-ndim:], dim=dims)
-    else:
-        y = _UnitarySpectral.apply(x.to(complex_dtype_of(x)), phasor, dims)
+    y = _UnitarySpectral.apply(x if real else x.to(complex_dtype_of(x)), phasor, dims, real)
     # The channel mix commutes with the per-channel DFT: applying it here is the same
     # operator as applying it to the spectra.
     return y if mix is None else _mix_channels(y, mix.to(y.dtype), ndim)

@@ -384,27 +384,44 @@ def test_rotation_errors():
         F.fourier_rotate(torch.randn(4), 0.1)
 
 
+@pytest.mark.parametrize("real", [False, True])
 @pytest.mark.parametrize("block", [None, 1, 2])
 @pytest.mark.parametrize(
     "x_shape,angle_shape",
-    [((4, 3, 8), (3, 8)), ((8,), (2, 8)), ((5, 1, 6, 4), (3, 6, 4)), ((2, 6, 4), (1, 6, 4))],
+    [
+        ((4, 3, 8), (3, 8)),
+        ((8,), (2, 8)),
+        ((5, 1, 6, 4), (3, 6, 4)),
+        ((2, 6, 4), (1, 6, 4)),
+        ((2, 3, 5, 7), (3, 5, 7)),
+    ],
 )
 def test_fused_spectral_backward_matches_autograd_composition(
-    x_shape, angle_shape, block, monkeypatch
+    x_shape, angle_shape, block, real, monkeypatch
 ):
-    """The hand-written backward of the FFT path against autograd through plain torch ops;
-    ``block``: leading rows per block of the reduction (1: row by row; 2: uneven blocks)."""
+    """The hand-written backward of the FFT path against autograd through plain torch ops
+    on the full grid (``real``: the odd-symmetric angles' operator on real signals, which
+    the layer runs on the half grid). ``block``: leading rows per block of the reduction
+    (1: row by row; 2: uneven blocks)."""
     if block is not None:
         monkeypatch.setattr(F, "_BLOCK_ELEMENTS", block * math.prod(angle_shape))
     ndim = 1 if len(angle_shape) == 2 and x_shape[-1] == 8 else 2
     dims = tuple(range(-ndim, 0))
     gen = torch.Generator().manual_seed(3)
-    x = rand_complex(x_shape, torch.complex128, gen).requires_grad_()
+    if real:
+        x = torch.randn(x_shape, dtype=torch.float64, generator=gen).requires_grad_()
+    else:
+        x = rand_complex(x_shape, torch.complex128, gen).requires_grad_()
     w = torch.randn(angle_shape, dtype=torch.float64, generator=gen, requires_grad=True)
-    plain = torch.fft.ifftn(torch.fft.fftn(x, dim=dims) * torch.exp(1j * w), dim=dims)
-    fast = F._spectral_apply(x, F._phasors(w, ndim, False), ndim, real=False)
+    angles = F.odd_symmetric(w, ndim) if real else w
+    plain = torch.fft.ifftn(torch.fft.fftn(x, dim=dims) * torch.exp(1j * angles), dim=dims)
+    plain = plain.real if real else plain
+    fast = F._spectral_apply(x, F._phasors(w, ndim, real), ndim, real=real)
     torch.testing.assert_close(fast, plain)
-    cotangent = rand_complex(plain.shape, torch.complex128, gen)
+    if real:
+        cotangent = torch.randn(plain.shape, dtype=torch.float64, generator=gen)
+    else:
+        cotangent = rand_complex(plain.shape, torch.complex128, gen)
     g_plain = torch.autograd.grad(plain, (x, w), cotangent)
     g_fast = torch.autograd.grad(fast, (x, w), cotangent, retain_graph=True)
     for a, b in zip(g_fast, g_plain, strict=True):

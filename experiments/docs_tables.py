@@ -183,6 +183,35 @@ def video_seeds() -> str:
     return list_table(header, body, "docs/results/video-cpu{,-seed1}/table.json")
 
 
+#: The seed-0 ``cpu``-preset runs by digit speed (1x is the main comparison's run).
+VIDEO_SPEED_RUNS = {1: "video-cpu", 2: "video-cpu-2x", 3: "video-cpu-3x"}
+
+
+def video_speeds() -> str:
+    """MSE / blank and PSNR of each model at every measured speed, and ARMA-LSTM's PSNR
+    gain over ConvLSTM (the comparison the ARMA paper's Table 3 makes)."""
+    runs = {}
+    for speed, name in VIDEO_SPEED_RUNS.items():
+        if (RESULTS / name / "table.json").exists():
+            rows = [r for r in _load(RESULTS / name / "table.json") if r["speed"] == speed]
+            blank = _blank_mse(rows)
+            runs[speed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
+    speeds = sorted(runs)
+    models = [m for m in runs[speeds[-1]]]
+    body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" if m in runs[s] else "-"
+                            for s in speeds)] for m in models]  # fmt: skip
+    gain = []
+    for s in speeds:
+        if {"armalstm", "convlstm3"} <= runs[s].keys():
+            gain.append(f"{runs[s]['armalstm'][1] - runs[s]['convlstm3'][1]:+.2f} dB")
+        else:
+            gain.append("-")
+    body.append(["ARMA-LSTM - ConvLSTM (PSNR)", *gain])
+    header = ["model", *(f"{s}x: MSE / blank, PSNR (dB)" for s in speeds)]
+    sources = ",".join(VIDEO_SPEED_RUNS[s] for s in speeds)
+    return list_table(header, body, f"docs/results/{{{sources}}}/table.json")
+
+
 # -- memory tasks and stability -------------------------------------------------------------
 
 
@@ -459,7 +488,11 @@ def bench_scan() -> str:
 
 VIDEO_FIGURES = {
     "frame_metrics.png": "Test MSE, PSNR and SSIM per predicted frame (``frame_metrics.json``).",
-    "strip_speed1.png": "One test clip: input frames, true future frames, each model's prediction.",
+    **{
+        f"strip_speed{speed}.png": f"One test clip at {speed}x: input frames, true future "
+        "frames, each model's prediction."
+        for speed in (1, 2, 3)
+    },
 }
 STABILITY_FIGURES = {
     "trf.png": "Temporal receptive fields: the influence of each input frame on the centre "
@@ -476,6 +509,16 @@ TABLES: dict[str, Callable[[], str]] = {
         ),
     ),
     "video_seeds.rst": _optional(RESULTS / "video-cpu-seed1" / "table.json", video_seeds),
+    **{
+        f"video_cpu_{speed}x.rst": _optional(
+            RESULTS / VIDEO_SPEED_RUNS[speed] / "table.json",
+            lambda name=VIDEO_SPEED_RUNS[speed]: (
+                _video_table(RESULTS / name) + _figures(RESULTS / name, VIDEO_FIGURES)
+            ),
+        )
+        for speed in (2, 3)
+    },
+    "video_speeds.rst": _optional(RESULTS / "video-cpu-3x" / "table.json", video_speeds),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

@@ -519,6 +519,13 @@ TABLES: dict[str, Callable[[], str]] = {
         for speed in (2, 3)
     },
     "video_speeds.rst": _optional(RESULTS / "video-cpu-3x" / "table.json", video_speeds),
+    "video_cpu_more.rst": _optional(
+        RESULTS / "video-cpu-more" / "table.json",
+        lambda: (
+            _video_table(RESULTS / "video-cpu-more")
+            + _figures(RESULTS / "video-cpu-more", VIDEO_FIGURES)
+        ),
+    ),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

@@ -203,8 +203,9 @@ def _reduce_and_rotate(spectrum: Tensor, g: Tensor, phasor: Tensor, rotate: bool
 
     Over whole tensors the two are separate passes through memory (and the reduction
     allocates a conjugated copy); block by block, each block of :math:`G` is rotated while
-    it is still in cache. Measured on (16, 32, 64, 64) complex64 on a 2-core CPU: the
-    layer's backward 1.5x faster. Small tensors are one block: one batched product.
+    it is still in cache. Measured side by side on (16, 32, 64, 64) complex64 on a
+    2-core CPU: the layer's forward + backward in 0.73x to 0.87x the time of the
+    whole-tensor passes. Small tensors are one block: one batched product.
     """
     flat = (-1, *phasor.shape)
     spectra, grads = spectrum.reshape(flat), g.reshape(flat)

@@ -197,7 +197,7 @@ def video_speeds() -> str:
             blank = _blank_mse(rows)
             runs[speed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
     speeds = sorted(runs)
-    models = [m for m in runs[speeds[-1]]]
+    models = list(runs[speeds[-1]])
     body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" if m in runs[s] else "-"
                             for s in speeds)] for m in models]  # fmt: skip
     gain = []

@@ -171,19 +171,18 @@ class _UnitarySpectral(torch.autograd.Function):
         size = grad.shape[-len(dims) :]
         g = torch.fft.rfftn(grad, dim=dims) if real else torch.fft.fftn(grad, dim=dims)
         want_x, want_phasor = ctx.needs_input_grad[:2]
-        # Phasors broadcast over leading dims only: reduce and rotate in one sweep.
-        leading = g.shape[g.dim() - phasor.dim() :] == phasor.shape
-        grad_phasor = None
+        grad_phasor, rotated = None, False
         if want_phasor:
-            if leading:
+            if g.shape[g.dim() - phasor.dim() :] == phasor.shape:  # broadcast over leading dims
                 reduced = _reduce_and_rotate(spectrum, g, phasor, rotate=want_x)
+                rotated = want_x
             else:
                 reduced = (g * spectrum.conj()).sum_to_size(phasor.shape)
             grad_phasor = reduced.mul_(phasor).div_(math.prod(size))
             mirrored = size[-1] - g.shape[-1]  # half-grid bins 1..mirrored stand for two
             if real and mirrored > 0:
                 grad_phasor.narrow(-1, 1, mirrored).mul_(2)
-        if want_x and not (want_phasor and leading):
+        if want_x and not rotated:
             g.mul_(phasor.conj())
         grad_x = None
         if want_x:

@@ -167,20 +167,37 @@ def video_angles() -> str:
     return list_table(header, rows, "docs/results/video-cpu*/curves.json")
 
 
+#: The 1x ``cpu``-preset runs by seed; a seed's runs share its data, so one blank frame.
+VIDEO_SEED_RUNS = {
+    0: ("video-cpu", "video-cpu-more"),
+    1: ("video-cpu-seed1", "video-cpu-more-seed1"),
+}
+
+
 def video_seeds() -> str:
     """Test MSE / blank and PSNR of the models run with more than one seed."""
-    runs = {}
-    for folder in (RESULTS / "video-cpu", RESULTS / "video-cpu-seed1"):
-        seed = _load(folder / "config.json")["config"]["seed"]
-        rows = _load(folder / "table.json")
-        blank = _blank_mse(rows)
-        runs[seed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
+    runs: dict[int, dict[str, tuple[float, float, str]]] = {}
+    for seed, names in VIDEO_SEED_RUNS.items():
+        for name in names:
+            if not (RESULTS / name / "table.json").exists():
+                continue
+            if _load(RESULTS / name / "config.json")["config"]["seed"] != seed:
+                raise ValueError(f"{name} was not run with seed {seed}")
+            rows = _load(RESULTS / name / "table.json")
+            blank = _blank_mse(rows)
+            runs.setdefault(seed, {}).update(
+                {r["model"]: (r["test_mse"] / blank, r["test_psnr"], name) for r in rows}
+            )
     seeds = sorted(runs)
-    models = [m for m in runs[seeds[-1]] if m not in ("blank_frame", "copy_last_frame")]
+    references = ("blank_frame", "copy_last_frame")
+    models = [
+        m for m in runs[seeds[-1]] if m not in references and all(m in runs[s] for s in seeds)
+    ]
     body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" for s in seeds)]
             for m in models]  # fmt: skip
     header = ["model", *(f"seed {s}: MSE / blank, PSNR (dB)" for s in seeds)]
-    return list_table(header, body, "docs/results/video-cpu{,-seed1}/table.json")
+    sources = sorted({runs[s][m][2] for s in seeds for m in models})
+    return list_table(header, body, f"docs/results/{{{','.join(sources)}}}/table.json")
 
 
 #: The seed-0 ``cpu``-preset runs by digit speed (1x is the main comparison's run).
@@ -513,6 +530,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "video_protocol.rst": video_protocol,
     "video_cpu.rst": _video_run("video-cpu"),
     "video_seeds.rst": _optional(RESULTS / "video-cpu-seed1" / "table.json", video_seeds),
+    "video_cpu_2x.rst": _video_run("video-cpu-2x"),
     "video_cpu_3x.rst": _video_run("video-cpu-3x"),
     "video_speeds.rst": _optional(RESULTS / "video-cpu-3x" / "table.json", video_speeds),
     "video_cpu_more.rst": _video_run("video-cpu-more"),

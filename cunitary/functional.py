@@ -210,7 +210,7 @@ def _reduce_and_rotate(spectrum: Tensor, g: Tensor, phasor: Tensor, rotate: bool
     """
     flat = (-1, *phasor.shape)
     spectra, grads = spectrum.reshape(flat), g.reshape(flat)
-    rows = max(1, _BLOCK_ELEMENTS // phasor.numel()) if g.is_cpu else len(grads)
+    rows = max(1, _BLOCK_ELEMENTS // phasor.numel() if g.is_cpu else len(grads))
     conj_phasor = phasor.conj()
     total = torch.zeros_like(phasor)
     for s, grad in zip(spectra.split(rows), grads.split(rows), strict=True):

@@ -172,61 +172,85 @@ VIDEO_SEED_RUNS = {
     0: ("video-cpu", "video-cpu-more"),
     1: ("video-cpu-seed1", "video-cpu-more-seed1"),
 }
+#: The seed-0 ``cpu``-preset runs by digit speed (1x is the main comparison's run).
+VIDEO_SPEED_RUNS = {
+    1: ("video-cpu", "video-cpu-more"),
+    2: ("video-cpu-2x", "video-cpu-more-2x"),
+    3: ("video-cpu-3x", "video-cpu-more-3x"),
+}
+_REFERENCES = ("blank_frame", "copy_last_frame")
+
+
+def _merged_runs(names: Sequence[str], seed: int, speed: int) -> dict[str, tuple]:
+    """``model -> (MSE / blank, PSNR, folder)`` over the committed folders among ``names``.
+
+    The folders must hold one seed and speed, hence the same test clips: a blank-frame MSE
+    that differs between them means they were not comparable, and raises.
+    """
+    merged: dict[str, tuple] = {}
+    blanks: dict[str, float] = {}
+    for name in names:
+        if not (RESULTS / name / "table.json").exists():
+            continue
+        if _load(RESULTS / name / "config.json")["config"]["seed"] != seed:
+            raise ValueError(f"{name} was not run with seed {seed}")
+        rows = [r for r in _load(RESULTS / name / "table.json") if r["speed"] == speed]
+        if not rows:
+            raise ValueError(f"{name} has no rows at speed {speed}")
+        blanks[name] = _blank_mse(rows)
+        merged.update({r["model"]: (r["test_mse"] / blanks[name], r["test_psnr"], name)
+                       for r in rows if r["model"] not in merged})  # fmt: skip
+    if len(set(blanks.values())) > 1:
+        raise ValueError(f"runs {sorted(blanks)} differ in their test clips: blank MSE {blanks}")
+    return merged
+
+
+def _ratio_psnr_table(runs: dict[int, dict[str, tuple]], label: str) -> tuple[list, list, list]:
+    """Header, body and source folders of a models x runs table of MSE / blank and PSNR.
+
+    The reference rows come first; a model missing from a run shows a dash.
+    """
+    keys = sorted(runs)
+    models = list(dict.fromkeys([*_REFERENCES, *(m for k in keys for m in runs[k])]))
+    body = [[f"``{m}``", *(f"{runs[k][m][0]:.3f} / {runs[k][m][1]:.2f}" if m in runs[k] else "-"
+                            for k in keys)] for m in models]  # fmt: skip
+    header = ["model", *(label.format(k) + ": MSE / blank, PSNR (dB)" for k in keys)]
+    sources = sorted({runs[k][m][2] for k in keys for m in models if m in runs[k]})
+    return header, body, sources
+
+
+def _folders(sources: Sequence[str]) -> str:
+    return f"docs/results/{{{','.join(sources)}}}/table.json"
 
 
 def video_seeds() -> str:
-    """Test MSE / blank and PSNR of the models run with more than one seed."""
-    runs: dict[int, dict[str, tuple[float, float, str]]] = {}
-    for seed, names in VIDEO_SEED_RUNS.items():
-        for name in names:
-            if not (RESULTS / name / "table.json").exists():
-                continue
-            if _load(RESULTS / name / "config.json")["config"]["seed"] != seed:
-                raise ValueError(f"{name} was not run with seed {seed}")
-            rows = _load(RESULTS / name / "table.json")
-            blank = _blank_mse(rows)
-            runs.setdefault(seed, {}).update(
-                {r["model"]: (r["test_mse"] / blank, r["test_psnr"], name) for r in rows}
-            )
-    seeds = sorted(runs)
-    references = ("blank_frame", "copy_last_frame")
-    models = [
-        m for m in runs[seeds[-1]] if m not in references and all(m in runs[s] for s in seeds)
-    ]
-    body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" for s in seeds)]
-            for m in models]  # fmt: skip
-    header = ["model", *(f"seed {s}: MSE / blank, PSNR (dB)" for s in seeds)]
-    sources = sorted({runs[s][m][2] for s in seeds for m in models})
-    return list_table(header, body, f"docs/results/{{{','.join(sources)}}}/table.json")
+    """Test MSE / blank and PSNR at 1x of the models run with every seed."""
+    runs = {seed: _merged_runs(names, seed, 1) for seed, names in VIDEO_SEED_RUNS.items()}
+    every_seed = set.intersection(*(set(r) for r in runs.values()))
+    runs = {seed: {m: v for m, v in r.items() if m in every_seed} for seed, r in runs.items()}
+    header, body, sources = _ratio_psnr_table(runs, "seed {}")
+    return list_table(header, body, _folders(sources))
 
 
-#: The seed-0 ``cpu``-preset runs by digit speed (1x is the main comparison's run).
-VIDEO_SPEED_RUNS = {1: "video-cpu", 2: "video-cpu-2x", 3: "video-cpu-3x"}
+#: Model pairs whose PSNR difference the speeds table reports (the ARMA paper's Table 3
+#: compares the same pairs across speeds).
+VIDEO_SPEED_GAINS = (
+    ("armalstm", "convlstm3", "ARMA-LSTM - ConvLSTM (PSNR)"),
+    ("armalstm_dilated", "convlstm3_dilated", "ARMA-LSTM dilated - ConvLSTM dilated (PSNR)"),
+)
 
 
 def video_speeds() -> str:
-    """MSE / blank and PSNR of each model at every measured speed, and ARMA-LSTM's PSNR
-    gain over ConvLSTM (the comparison the ARMA paper's Table 3 makes)."""
-    runs = {}
-    for speed, name in VIDEO_SPEED_RUNS.items():
-        if (RESULTS / name / "table.json").exists():
-            rows = [r for r in _load(RESULTS / name / "table.json") if r["speed"] == speed]
-            blank = _blank_mse(rows)
-            runs[speed] = {r["model"]: (r["test_mse"] / blank, r["test_psnr"]) for r in rows}
-    speeds = sorted(runs)
-    models = list(runs[speeds[-1]])
-    body = [[f"``{m}``", *(f"{runs[s][m][0]:.3f} / {runs[s][m][1]:.2f}" if m in runs[s] else "-"
-                            for s in speeds)] for m in models]  # fmt: skip
-    gain = []
-    for s in speeds:
-        if {"armalstm", "convlstm3"} <= runs[s].keys():
-            gain.append(f"{runs[s]['armalstm'][1] - runs[s]['convlstm3'][1]:+.2f} dB")
-        else:
-            gain.append("-")
-    body.append(["ARMA-LSTM - ConvLSTM (PSNR)", *gain])
-    header = ["model", *(f"{s}x: MSE / blank, PSNR (dB)" for s in speeds)]
-    sources = ",".join(VIDEO_SPEED_RUNS[s] for s in speeds)
-    return list_table(header, body, f"docs/results/{{{sources}}}/table.json")
+    """MSE / blank and PSNR of each model at every measured speed (seed 0), and the PSNR
+    gains of ARMA-LSTM over ConvLSTM, plain and dilated."""
+    runs = {speed: _merged_runs(names, 0, speed) for speed, names in VIDEO_SPEED_RUNS.items()}
+    runs = {speed: r for speed, r in runs.items() if r}
+    header, body, sources = _ratio_psnr_table(runs, "{}x")
+    for better, base, label in VIDEO_SPEED_GAINS:
+        gains = [f"{r[better][1] - r[base][1]:+.2f} dB" if {better, base} <= r.keys() else "-"
+                 for _, r in sorted(runs.items())]  # fmt: skip
+        body.append([label, *gains])
+    return list_table(header, body, _folders(sources))
 
 
 # -- memory tasks and stability -------------------------------------------------------------

@@ -36,3 +36,57 @@ def test_the_video_table_quotes_its_json():
     blank = next(r["test_mse"] for r in rows if r["model"] == "blank_frame")
     for row in rows:
         assert f"{row['test_mse'] / blank:.3f}" in text and f"{row['test_psnr']:.2f}" in text
+
+
+def _write_run(folder, seed, rows):
+    import json
+
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"config": {"seed": seed}}))
+    (folder / "table.json").write_text(json.dumps(rows))
+
+
+def _row(model, mse, psnr=10.0, speed=1):
+    return {"model": model, "speed": speed, "test_mse": mse, "test_psnr": psnr}
+
+
+def test_merged_runs_join_folders_of_one_test_set_and_refuse_others(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    _write_run(tmp_path / "a", 0, [_row("blank_frame", 0.04), _row("convlstm3", 0.02)])
+    _write_run(tmp_path / "b", 0, [_row("blank_frame", 0.04), _row("dfn", 0.03, 12.5)])
+    merged = docs_tables._merged_runs(["a", "b", "not-run"], seed=0, speed=1)
+    assert merged["convlstm3"] == (0.5, 10.0, "a")
+    assert merged["dfn"] == (0.75, 12.5, "b")
+    _write_run(tmp_path / "c", 0, [_row("blank_frame", 0.05), _row("armalstm", 0.02)])
+    with pytest.raises(ValueError, match="differ in their test clips"):
+        docs_tables._merged_runs(["a", "c"], seed=0, speed=1)
+    with pytest.raises(ValueError, match="seed 1"):
+        docs_tables._merged_runs(["a"], seed=1, speed=1)
+    with pytest.raises(ValueError, match="no rows at speed 2"):
+        docs_tables._merged_runs(["a"], seed=0, speed=2)
+
+
+def test_the_speeds_table_shows_references_and_gains(tmp_path, monkeypatch):
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(docs_tables, "VIDEO_SPEED_RUNS", {1: ("a",), 3: ("b",)})
+    _write_run(
+        tmp_path / "a",
+        0,
+        [
+            _row("blank_frame", 0.04, 14.0),
+            _row("copy_last_frame", 0.06, 12.0),
+            _row("convlstm3", 0.02, 17.0),
+            _row("armalstm", 0.01, 18.5),
+        ],
+    )
+    _write_run(
+        tmp_path / "b",
+        0,
+        [_row("blank_frame", 0.04, 14.0, speed=3), _row("convlstm3", 0.03, 15.0, speed=3)],
+    )
+    text = docs_tables.video_speeds()
+    assert "1.500 / 12.00" in text  # copy-last-frame at 1x
+    assert "+1.50 dB" in text  # ARMA-LSTM over ConvLSTM at 1x; no ARMA-LSTM at 3x
+    assert "0.750 / 15.00" in text and "3x: MSE / blank" in text and "2x" not in text

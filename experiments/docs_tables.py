@@ -560,6 +560,10 @@ TABLES: dict[str, Callable[[], str]] = {
     "video_cpu_more.rst": _video_run("video-cpu-more"),
     "video_cpu_more_2x.rst": _video_run("video-cpu-more-2x"),
     "video_cpu_more_3x.rst": _video_run("video-cpu-more-3x"),
+    "video_cpu_2x_long.rst": _optional(
+        RESULTS / "video-cpu-2x-long" / "table.json",
+        lambda: _video_table(RESULTS / "video-cpu-2x-long"),
+    ),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

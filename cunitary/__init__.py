@@ -1,6 +1,16 @@
 """cunitary: complex-valued, unitary recurrent building blocks for PyTorch."""
 
-from . import analysis, arma, convrnn, dynamic, functional, init, parametrizations, stability
+from . import (
+    analysis,
+    arma,
+    convrnn,
+    dynamic,
+    functional,
+    init,
+    optim,
+    parametrizations,
+    stability,
+)
 from .activations import (
     Cardioid,
     CayleyActivation,
@@ -77,6 +87,7 @@ __all__ = [
     "arma",
     "convrnn",
     "dynamic",
+    "optim",
     "parametrizations",
     "stability",
 ]

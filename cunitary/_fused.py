@@ -26,10 +26,11 @@ class GatedScan(torch.autograd.Function):
     contiguous axis of length :math:`H` instead of an innermost axis of length 2, which
     is several times faster for the small elementwise operations that dominate a step.
 
-    * the gates only ever see :math:`\alpha\Re g + (1-\alpha)\Im g` of their complex
-      pre-activation :math:`g = Vh`, a real linear map of :math:`x`: :math:`s_t =
-      \alpha\Re p^{(g)}_t + (1-\alpha)\Im p^{(g)}_t + x_{t-1}M` with
-      :math:`M = \begin{pmatrix}\alpha A + (1-\alpha)B\\(1-\alpha)A - \alpha B\end{pmatrix}`
+    * the gates only ever see :math:`\alpha\Re g + \gamma\Im g` of their complex
+      pre-activation :math:`g = Vh` (:math:`\gamma = 1 - \alpha` for the mod-sigmoid
+      gates, :math:`\sigma(b)` for the "beta" gate), a real linear map of :math:`x`:
+      :math:`s_t = \alpha\Re p^{(g)}_t + \gamma\Im p^{(g)}_t + x_{t-1}M` with
+      :math:`M = \begin{pmatrix}\alpha A + \gamma B\\ \gamma A - \alpha B\end{pmatrix}`
       for :math:`V^\top = A + iB`: half the multiply-adds of forming :math:`g`;
     * the transition :math:`U^\top = U_r + iU_i` acts through its real form
       :math:`W_U = \begin{pmatrix}U_r & U_i\\ -U_i & U_r\end{pmatrix}`.
@@ -43,7 +44,7 @@ class GatedScan(torch.autograd.Function):
     in :func:`gated_scan`).
 
     Inputs: ``inputs`` ``(T, B, 4H)`` real, time-major: the gates' input
-    :math:`\alpha\Re p^{(g)}_t + (1-\alpha)\Im p^{(g)}_t` (``2H``), then
+    :math:`\alpha\Re p^{(g)}_t + \gamma\Im p^{(g)}_t` (``2H``), then
     :math:`\Re p^{(c)}_t` and :math:`\Im p^{(c)}_t`; ``h0`` ``(B, H)`` complex; ``m`` and
     ``w_u`` ``(2H, 2H)``; ``beta`` ``(H,)``. Output ``(B, T, H)`` complex. The gradient of
     ``inputs`` is written in one ``(T, B, 4H)`` buffer, so the input projection's backward
@@ -154,37 +155,39 @@ def gated_scan(
     v_t: Tensor,
     u_t: Tensor,
     alpha: Tensor,
+    gamma: Tensor,
     beta: Tensor,
 ) -> Tensor:
     r"""The complex gated layer's states ``(B, T, H)`` through :class:`GatedScan`.
 
     ``x`` ``(B, T, F)`` real or complex, ``h0`` ``(B, H)``, ``w_in`` = :math:`W`
     ``(3H, F)`` and ``b_in`` ``(3H,)`` complex, ``v_t`` = :math:`V^\top` ``(H, 2H)``,
-    ``u_t`` = :math:`U^\top` ``(H, H)``, ``alpha`` ``(2H,)``, ``beta`` ``(H,)``. The real
+    ``u_t`` = :math:`U^\top` ``(H, H)``, ``alpha`` and ``gamma`` ``(2H,)`` (the gates
+    read :math:`\alpha\Re g + \gamma\Im g`), ``beta`` ``(H,)``. The real
     operands are formed here, with autograd. The input projection is one real matmul
     straight to the planar, time-major rows the loop reads: for :math:`p = Wx + b`
     with :math:`x = x_r + i x_i`, :math:`\Re p = W_r x_r - W_i x_i + \Re b` and
     :math:`\Im p = W_i x_r + W_r x_i + \Im b`, and the gates need only
-    :math:`\alpha\Re p + (1-\alpha)\Im p`; a real :math:`x` skips the :math:`x_i` half.
+    :math:`\alpha\Re p + \gamma\Im p`; a real :math:`x` skips the :math:`x_i` half.
     Everything runs in the state's precision, autocast or not: these real matmuls stand
     for complex products, which mixed precision leaves alone.
     """
     with torch.autocast(x.device.type, enabled=False):
-        return _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta)
+        return _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, gamma, beta)
 
 
-def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta):
+def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, gamma, beta):
     n = h0.shape[-1]
     batch, steps = x.shape[:2]
-    al = alpha[:, None]
+    al, ga = alpha[:, None], gamma[:, None]
     wr, wi = w_in.real, w_in.imag
-    on_real = torch.cat([al * wr[: 2 * n] + (1 - al) * wi[: 2 * n], wr[2 * n :], wi[2 * n :]])
+    on_real = torch.cat([al * wr[: 2 * n] + ga * wi[: 2 * n], wr[2 * n :], wi[2 * n :]])
     bias = torch.cat(
-        [torch.lerp(b_in.imag[: 2 * n], b_in.real[: 2 * n], alpha), b_in.real[2 * n :],
+        [alpha * b_in.real[: 2 * n] + gamma * b_in.imag[: 2 * n], b_in.real[2 * n :],
          b_in.imag[2 * n :]]
     )  # fmt: skip
     if x.is_complex():
-        on_imag = torch.cat([(1 - al) * wr[: 2 * n] - al * wi[: 2 * n], -wi[2 * n :], wr[2 * n :]])
+        on_imag = torch.cat([ga * wr[: 2 * n] - al * wi[: 2 * n], -wi[2 * n :], wr[2 * n :]])
         weight = torch.cat([on_real, on_imag], 1)
         x = x.to(h0.dtype)
         x = torch.cat([x.real, x.imag], -1)
@@ -194,7 +197,7 @@ def _gated_scan(x, h0, w_in, b_in, v_t, u_t, alpha, beta):
     time_major = x.transpose(0, 1).reshape(steps * batch, x.shape[-1])
     inputs = torch.addmm(bias, time_major, weight.mT).view(steps, batch, 4 * n)
     a, b = v_t.real, v_t.imag
-    m = torch.cat([alpha * a + (1 - alpha) * b, (1 - alpha) * a - alpha * b])
+    m = torch.cat([alpha * a + gamma * b, gamma * a - alpha * b])
     ur, ui = u_t.real, u_t.imag
     w_u = torch.cat([torch.cat([ur, ui], 1), torch.cat([-ui, ur], 1)])
     return GatedScan.apply(inputs, h0, m, w_u, beta)

@@ -52,7 +52,8 @@ __all__ = [
 # n = 64-128 (16-step recurrence, batch 64).
 DENSE_TRANSITION_MAX = 128
 
-_TRANSITIONS = ("circulant", "full", "identity")
+_TRANSITIONS = ("circulant", "full", "stiefel", "identity")
+_UNITARY_INITS = ("haar", "arjovsky")
 
 
 class UnitaryTransition(nn.Module):
@@ -63,8 +64,16 @@ class UnitaryTransition(nn.Module):
       ``real=True`` uses odd-symmetric angles (an orthogonal circulant).
     * ``"full"``: a dense unitary matrix kept on the manifold by
       :func:`torch.nn.utils.parametrizations.orthogonal` (``orthogonal_map`` is
-      ``"matrix_exp"`` or ``"cayley"``), initialised Haar-random.
+      ``"matrix_exp"`` or ``"cayley"``); any optimiser.
+    * ``"stiefel"``: a dense unitary matrix stored as a plain parameter ``weight``
+      (:math:`U` itself), which only an optimiser that stays on the unitary group may
+      move: :class:`~cunitary.optim.StiefelCayley` (Wolter & Yao's set-up; find such
+      parameters with :func:`~cunitary.optim.stiefel_parameters`).
     * ``"identity"``: :math:`U = I`.
+
+    Dense transitions start Haar-random (``init="haar"``) or from Arjovsky et al.'s
+    product :math:`D_3R_2D_2\Pi R_1D_1` (``init="arjovsky"``, see
+    :func:`~cunitary.init.arjovsky_unitary_`).
 
     :meth:`operator` returns the map :math:`h\mapsto Uh` for one sequence: a dense matrix
     built once (all kinds, and circulants with ``H <= DENSE_TRANSITION_MAX``) or FFTs.
@@ -76,6 +85,7 @@ class UnitaryTransition(nn.Module):
         kind: str = "circulant",
         real: bool = False,
         orthogonal_map: str = "matrix_exp",
+        init: str = "haar",
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -83,6 +93,11 @@ class UnitaryTransition(nn.Module):
         self.hidden_size = check_int("hidden_size", hidden_size)
         if kind not in _TRANSITIONS:
             raise ValueError(f"transition must be one of {_TRANSITIONS}, got {kind!r}")
+        if init not in _UNITARY_INITS:
+            raise ValueError(f"init must be one of {_UNITARY_INITS}, got {init!r}")
+        if init == "arjovsky" and real:
+            raise ValueError("init='arjovsky' makes complex matrices; use init='haar' with real")
+        self.init = init
         if orthogonal_map not in ("matrix_exp", "cayley"):
             raise ValueError(
                 f"orthogonal_map must be 'matrix_exp' or 'cayley', got {orthogonal_map!r}"
@@ -101,21 +116,29 @@ class UnitaryTransition(nn.Module):
             holder = nn.Module()  # no random draw here: reset_parameters() makes them
             holder.weight = nn.Parameter(torch.eye(hidden_size, device=device, dtype=weight_dtype))
             self.linear = orthogonal(holder, orthogonal_map=orthogonal_map)
+        elif kind == "stiefel":
+            weight_dtype = dtype if self.real else complex_dtype_for(dtype)
+            self.weight = nn.Parameter(torch.eye(hidden_size, device=device, dtype=weight_dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Random angles in :math:`[-\\pi, \\pi)`, or a Haar-random unitary (orthogonal)
-        matrix; nothing for the identity."""
+        """Random angles in :math:`[-\\pi, \\pi)`, or a random unitary (orthogonal)
+        matrix as ``init`` says; nothing for the identity."""
         if self.kind == "circulant":
             cinit.uniform_angles_(self.angles)
-        elif self.kind == "full":
-            start = torch.empty_like(self.linear.weight)
+        elif self.kind in ("full", "stiefel"):
+            start = torch.empty_like(self.matrix())
             with torch.no_grad():
-                if start.is_complex():
+                if self.init == "arjovsky":
+                    cinit.arjovsky_unitary_(start)
+                elif start.is_complex():
                     cinit.haar_unitary_(start)
                 else:
                     nn.init.orthogonal_(start)
-                self.linear.weight = start
+                if self.kind == "full":
+                    self.linear.weight = start
+                else:
+                    self.weight.copy_(start)
 
     def forward(self, h: Tensor) -> Tensor:
         """:math:`Uh` for ``h`` ``(*, H)``."""
@@ -127,6 +150,8 @@ class UnitaryTransition(nn.Module):
             mat = F.circulant_matrix(self.angles, real=self.real)
         elif self.kind == "full":
             mat = self.linear.weight
+        elif self.kind == "stiefel":
+            mat = self.weight
         else:
             mat = torch.eye(
                 self.hidden_size, dtype=self._identity_dtype, device=self._anchor.device
@@ -147,8 +172,10 @@ class UnitaryTransition(nn.Module):
         return lambda h: h @ mat_t
 
     def extra_repr(self) -> str:
-        return f"hidden_size={self.hidden_size}, kind={self.kind!r}, real={self.real}" + (
-            f", orthogonal_map={self.orthogonal_map!r}" if self.kind == "full" else ""
+        return (
+            f"hidden_size={self.hidden_size}, kind={self.kind!r}, real={self.real}"
+            + (f", orthogonal_map={self.orthogonal_map!r}" if self.kind == "full" else "")
+            + (f", init={self.init!r}" if self.init != "haar" else "")
         )
 
 
@@ -193,7 +220,7 @@ class ComplexReadout(nn.Module):
         return self.linear(torch.cat([h.real, h.imag], dim=-1))
 
 
-def _make_activation(activation: str | nn.Module, hidden_size: int, **factory) -> nn.Module:
+def _make_activation(activation: str | nn.Module, hidden_size: int | None, **factory) -> nn.Module:
     if isinstance(activation, nn.Module):
         return activation
     if activation == "modrelu":
@@ -284,32 +311,83 @@ def _check_features(name: str, x: object, size: int, allow_complex: bool) -> Ten
     return x
 
 
+#: Gate families of :class:`ComplexGatedCell`; the first three read a real linear
+#: combination of :math:`\Re g` and :math:`\Im g` (the fused loop's case).
+GATES = (
+    "mod_sigmoid_per_unit",
+    "mod_sigmoid",
+    "mod_sigmoid_beta",
+    "mod_sigmoid_sum",
+    "mod_sigmoid_prod",
+    "phase_hirose",
+    "none",
+)
+_LINEAR_GATES = GATES[:3]
+_CELL_INITS = ("glorot", "wolter_yao")
+# Each gate family's learnable scalars (one per gate r, z) and their start: a constant
+# or a uniform range (Wolter & Yao's code).
+_GATE_PARAMETERS: dict[str, dict[str, float | tuple[float, float]]] = {
+    "mod_sigmoid": {"gate_alpha": 0.0},
+    "mod_sigmoid_beta": {"gate_alpha": 0.0, "gate_beta": 1.0},
+    "mod_sigmoid_sum": {"gate_alpha": 0.0},
+    "phase_hirose": {"gate_m": (0.9, 1.1), "gate_a": (1.9, 2.1), "gate_b": (3.9, 4.1)},
+}
+
+
 class ComplexGatedCell(_Cell):
     r"""Complex gated recurrent cell (cgRNN, Wolter & Yao 2018) with a unitary transition.
 
     .. math::
         \begin{aligned}
-        r_t &= \sigma_{\alpha_r}\bigl(W_r x_t + V_r h_{t-1} + b_r\bigr), \qquad
-        z_t  = \sigma_{\alpha_z}\bigl(W_z x_t + V_z h_{t-1} + b_z\bigr),\\
+        r_t &= \sigma_{g}\bigl(W_r x_t + V_r h_{t-1} + b_r\bigr), \qquad
+        z_t  = \sigma_{g}\bigl(W_z x_t + V_z h_{t-1} + b_z\bigr),\\
         c_t &= f\bigl(W_c x_t + U\,(r_t \odot h_{t-1}) + b_c\bigr),\\
         h_t &= (1 - z_t)\odot h_{t-1} + z_t\odot c_t,
         \end{aligned}
 
-    where :math:`\sigma_\alpha(g) = \operatorname{sigmoid}(\alpha\Re g + (1-\alpha)\Im g)`
-    is the real-valued mod-sigmoid gate, :math:`f` a complex activation (modReLU by
-    default, or Hirose) and :math:`U` a unitary transition. Gate biases start at
-    ``gate_bias`` :math:`\cdot(1 + i)` (open gates, :math:`\sigma(4)\approx0.98`): the
-    state then flows through :math:`U`, whose unit-modulus eigenvalues neither amplify
-    nor damp it. Real inputs enter as :math:`x + 0i`.
+    where :math:`\sigma_g` maps a complex pre-activation to a real gate in
+    :math:`(0, 1)`, :math:`f` is a complex activation (modReLU by default, or Hirose)
+    and :math:`U` a unitary transition. The gate families (``gate``), with
+    :math:`\sigma` the logistic function and every :math:`a, b, m` one learnable scalar
+    per gate (:math:`r` and :math:`z` apart) unless said otherwise:
+
+    * ``"mod_sigmoid_per_unit"`` (default): :math:`\sigma(\alpha\Re g + (1-\alpha)\Im g)`
+      with one unbounded :math:`\alpha` per unit, starting at 1/2;
+    * ``"mod_sigmoid"``: the same with :math:`\alpha = \sigma(a)`, :math:`a_0 = 0`
+      (Wolter & Yao's default);
+    * ``"mod_sigmoid_beta"``: :math:`\sigma(\sigma(a)\Re g + \sigma(b)\Im g)`,
+      :math:`a_0 = 0, b_0 = 1`;
+    * ``"mod_sigmoid_sum"``: :math:`\sigma(a)\,\sigma(\Re g) + (1-\sigma(a))\,\sigma(\Im g)`;
+    * ``"mod_sigmoid_prod"``: :math:`\sigma(\Re g)\,\sigma(\Im g)`;
+    * ``"phase_hirose"``: :math:`\tanh(|g|/m^2)\,\sigma(a\arg g + b)`,
+      :math:`m_0\sim U(0.9, 1.1), a_0\sim U(1.9, 2.1), b_0\sim U(3.9, 4.1)`;
+    * ``"none"``: :math:`r = z = 1`, i.e. :math:`h_t = f(W_c x_t + U h_{t-1} + b_c)`
+      (a unitary evolution RNN; the cell then has no gate weights).
+
+    Gate biases start at ``gate_bias`` :math:`\cdot(1 + i)` (open gates,
+    :math:`\sigma(4)\approx0.98`): the state then flows through :math:`U`, whose
+    unit-modulus eigenvalues neither amplify nor damp it. Real inputs enter as
+    :math:`x + 0i`.
+
+    ``init="glorot"`` draws complex weights with :func:`~cunitary.init.complex_glorot_`
+    and a zero modReLU bias; ``init="wolter_yao"`` is Wolter & Yao's code: every
+    ``in x out`` block (:math:`W_r, W_z, W_c, V_r, V_z`) from
+    :func:`~cunitary.init.tf_glorot_uniform_` with fans :math:`(\text{in}\cdot H,
+    2\,\text{in})`, the modReLU bias from :math:`U(-0.01, 0.01)` and a dense :math:`U`
+    from :func:`~cunitary.init.arjovsky_unitary_`.
 
     Args:
         input_size: features of :math:`x_t`.
         hidden_size: complex state size :math:`H`.
-        transition: ``"circulant"`` (eigen-angles), ``"full"`` (dense unitary) or
-            ``"identity"``.
+        transition: ``"circulant"`` (eigen-angles), ``"full"`` (dense unitary,
+            parametrized), ``"stiefel"`` (dense unitary, a plain parameter for
+            :class:`~cunitary.optim.StiefelCayley`) or ``"identity"``.
         activation: ``"modrelu"``, ``"hirose"`` or a module applied to :math:`(B, H)`.
         gate_bias: initial real and imaginary part of the gate biases.
         orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
+        gate: one of the gate families above.
+        activation_bias: ``"per_unit"`` or ``"scalar"``: the modReLU bias's shape.
+        init: ``"glorot"`` or ``"wolter_yao"``.
         device: of the parameters.
         dtype: float32 or float64 (complex weights use the matching complex dtype).
 
@@ -336,23 +414,45 @@ class ComplexGatedCell(_Cell):
         activation: str | nn.Module = "modrelu",
         gate_bias: float = 4.0,
         orthogonal_map: str = "matrix_exp",
+        gate: str = "mod_sigmoid_per_unit",
+        activation_bias: str = "per_unit",
+        init: str = "glorot",
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size)
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
+        if activation_bias not in ("per_unit", "scalar"):
+            raise ValueError(
+                f"activation_bias must be 'per_unit' or 'scalar', got {activation_bias!r}"
+            )
+        if init not in _CELL_INITS:
+            raise ValueError(f"init must be one of {_CELL_INITS}, got {init!r}")
         dtype = real_factory_dtype(dtype)
         cdtype = complex_dtype_for(dtype)
         h = hidden_size
+        self.gate = gate
+        self.init = init
+        gate_rows = 0 if gate == "none" else 2 * h
         self.input_weight = nn.Parameter(
-            torch.empty(3 * h, input_size, dtype=cdtype, device=device)
+            torch.empty(gate_rows + h, input_size, dtype=cdtype, device=device)
         )
-        self.hidden_weight = nn.Parameter(torch.empty(2 * h, h, dtype=cdtype, device=device))
-        self.bias = nn.Parameter(torch.zeros(3 * h, dtype=cdtype, device=device))
-        self.gate_alpha = nn.Parameter(torch.full((2 * h,), 0.5, dtype=dtype, device=device))
+        if gate_rows:
+            self.hidden_weight = nn.Parameter(torch.empty(2 * h, h, dtype=cdtype, device=device))
+        else:
+            self.register_parameter("hidden_weight", None)
+        self.bias = nn.Parameter(torch.zeros(gate_rows + h, dtype=cdtype, device=device))
+        gate_shape = (2 * h,) if gate == "mod_sigmoid_per_unit" else (2,)
+        names = ["gate_alpha"] if gate == "mod_sigmoid_per_unit" else _GATE_PARAMETERS.get(gate, {})
+        for name in names:
+            setattr(self, name, nn.Parameter(torch.empty(gate_shape, dtype=dtype, device=device)))
         self.transition = UnitaryTransition(
-            h, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
-        )
-        self.activation = _make_activation(activation, h, device=device, dtype=dtype)
+            h, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype,
+            init="arjovsky" if init == "wolter_yao" and transition != "circulant" else "haar",
+        )  # fmt: skip
+        features = h if activation_bias == "per_unit" else None
+        self.activation = _make_activation(activation, features, device=device, dtype=dtype)
         self.gate_bias = gate_bias
         # The fused sequence loop (hand-written backward); False forces the generic
         # autograd loop, which is the reference the fused one is tested against.
@@ -367,12 +467,64 @@ class ComplexGatedCell(_Cell):
         self._reset_weights()
 
     def _reset_weights(self) -> None:
-        cinit.complex_glorot_(self.input_weight)
-        cinit.complex_glorot_(self.hidden_weight)
+        n, gated = self.hidden_size, self.hidden_weight is not None
+        if self.init == "glorot":
+            cinit.complex_glorot_(self.input_weight)
+            if gated:
+                cinit.complex_glorot_(self.hidden_weight)
+        else:
+            # Wolter & Yao's blocks are in x H each: W_r, W_z, W_c from the input, V_r, V_z
+            # from the state.
+            fans = {"fan_in": self.input_size * n, "fan_out": 2 * self.input_size}
+            cinit.tf_glorot_uniform_(self.input_weight, **fans)
+            if gated:
+                cinit.tf_glorot_uniform_(self.hidden_weight, fan_in=n * n, fan_out=2 * n)
+            if isinstance(self.activation, ModReLU):
+                with torch.no_grad():
+                    self.activation.bias.uniform_(-0.01, 0.01)
         with torch.no_grad():
             self.bias.zero_()
-            self.bias[: 2 * self.hidden_size] = complex(self.gate_bias, self.gate_bias)
-            self.gate_alpha.fill_(0.5)
+            if gated:
+                self.bias[: 2 * n] = complex(self.gate_bias, self.gate_bias)
+            if self.gate == "mod_sigmoid_per_unit":
+                self.gate_alpha.fill_(0.5)
+            for name, start in _GATE_PARAMETERS.get(self.gate, {}).items():
+                param = getattr(self, name)
+                if isinstance(start, tuple):
+                    param.uniform_(*start)
+                else:
+                    param.fill_(start)
+
+    def _per_unit(self, p: Tensor) -> Tensor:
+        """A per-gate ``(2,)`` parameter as ``(2H,)``: r's value, then z's."""
+        return p.repeat_interleave(self.hidden_size) if p.shape[0] == 2 else p
+
+    def gate_coefficients(self) -> tuple[Tensor, Tensor]:
+        r"""``(alpha, gamma)``, each ``(2H,)``, for the gates that read
+        :math:`\sigma(\alpha\Re g + \gamma\Im g)` (the first three families)."""
+        if self.gate == "mod_sigmoid_per_unit":
+            return self.gate_alpha, 1 - self.gate_alpha
+        alpha = torch.sigmoid(self._per_unit(self.gate_alpha))
+        if self.gate == "mod_sigmoid":
+            return alpha, 1 - alpha
+        if self.gate == "mod_sigmoid_beta":
+            return alpha, torch.sigmoid(self._per_unit(self.gate_beta))
+        raise ValueError(f"gate {self.gate!r} is not a linear combination of Re g and Im g")
+
+    def gates(self, g: Tensor) -> Tensor:
+        """Real gate values ``(*, 2H)`` of the complex pre-activation ``g`` ``(*, 2H)``."""
+        if self.gate in _LINEAR_GATES:
+            alpha, gamma = self.gate_coefficients()
+            return torch.sigmoid(alpha * g.real + gamma * g.imag)
+        if self.gate == "mod_sigmoid_sum":
+            alpha = torch.sigmoid(self._per_unit(self.gate_alpha))
+            return torch.lerp(torch.sigmoid(g.imag), torch.sigmoid(g.real), alpha)
+        if self.gate == "mod_sigmoid_prod":
+            return torch.sigmoid(g.real) * torch.sigmoid(g.imag)
+        if self.gate == "phase_hirose":
+            m, a, b = (self._per_unit(p) for p in (self.gate_m, self.gate_a, self.gate_b))
+            return torch.tanh(g.abs() / (m * m)) * torch.sigmoid(a * g.angle() + b)
+        raise ValueError(f"gate {self.gate!r} has no gate values")
 
     def project(self, x: Tensor) -> Tensor:
         x = x.to(self.input_weight.dtype)
@@ -382,8 +534,10 @@ class ComplexGatedCell(_Cell):
         return self.transition.operator(dtype)
 
     def step(self, projected: Tensor, h: Tensor, context: object) -> Tensor:
+        if self.hidden_weight is None:
+            return self.activation(projected + context(h))
         n = self.hidden_size
-        gates = F.mod_sigmoid(projected[..., : 2 * n] + h @ self.hidden_weight.mT, self.gate_alpha)
+        gates = self.gates(projected[..., : 2 * n] + h @ self.hidden_weight.mT)
         reset, update = gates[..., :n], gates[..., n:]
         candidate = self.activation(projected[..., 2 * n :] + context(reset * h))
         return h + update * (candidate - h)
@@ -391,11 +545,15 @@ class ComplexGatedCell(_Cell):
     def fused_sequence(self, x: Tensor, h0: Tensor) -> Tensor | None:
         transition = self.transition
         dense = transition.kind != "circulant" or transition.hidden_size <= DENSE_TRANSITION_MAX
-        if not (self.use_fused and dense and type(self.activation) is ModReLU):
+        if not (
+            self.use_fused and dense and type(self.activation) is ModReLU
+            and self.gate in _LINEAR_GATES
+        ):  # fmt: skip
             return None
         dtype = h0.dtype
         real = torch.float64 if dtype == torch.complex128 else torch.float32
         bias = self.activation.bias.to(real).expand(self.hidden_size)
+        alpha, gamma = self.gate_coefficients()
         return gated_scan(
             x,
             h0,
@@ -403,12 +561,21 @@ class ComplexGatedCell(_Cell):
             self.bias.to(dtype),
             self.hidden_weight.mT.to(dtype),
             transition.matrix(dtype).mT,
-            self.gate_alpha.to(real),
+            alpha.to(real),
+            gamma.to(real),
             bias,
         )
 
     def extra_repr(self) -> str:
-        return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
+        extra = "".join(
+            f", {name}={value!r}"
+            for name, value, default in (
+                ("gate", self.gate, "mod_sigmoid_per_unit"),
+                ("init", self.init, "glorot"),
+            )  # fmt: skip
+            if value != default
+        )
+        return f"input_size={self.input_size}, hidden_size={self.hidden_size}" + extra
 
 
 class UnitaryRNNCell(_Cell):
@@ -651,11 +818,14 @@ class ComplexGatedRNN(_RecurrentSequence):
         hidden_size: complex state size.
         num_layers: stacked layers (layer :math:`k > 0` reads layer :math:`k-1`'s states).
         batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
-        transition: ``"circulant"``, ``"full"`` or ``"identity"`` (see
+        transition: ``"circulant"``, ``"full"``, ``"stiefel"`` or ``"identity"`` (see
             :class:`ComplexGatedCell`).
         activation: ``"modrelu"``, ``"hirose"`` or a module.
         gate_bias: initial gate bias.
         orthogonal_map: for ``transition="full"``.
+        gate: the gate family (see :class:`ComplexGatedCell`).
+        activation_bias: ``"per_unit"`` or ``"scalar"`` modReLU bias.
+        init: ``"glorot"`` or ``"wolter_yao"`` (see :class:`ComplexGatedCell`).
         device: of the parameters.
         dtype: float32 or float64.
 
@@ -695,13 +865,16 @@ class ComplexGatedRNN(_RecurrentSequence):
         activation: str | nn.Module = "modrelu",
         gate_bias: float = 4.0,
         orthogonal_map: str = "matrix_exp",
+        gate: str = "mod_sigmoid_per_unit",
+        activation_bias: str = "per_unit",
+        init: str = "glorot",
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
             input_size, hidden_size, num_layers, batch_first, transition=transition,
             activation=activation, gate_bias=gate_bias, orthogonal_map=orthogonal_map,
-            device=device, dtype=dtype,
+            gate=gate, activation_bias=activation_bias, init=init, device=device, dtype=dtype,
         )  # fmt: skip
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "COPY_BLANK",
     "COPY_MARKER",
     "copy_task",
+    "copy_one_hot",
     "copy_baseline",
     "adding_task",
     "ADDING_BASELINE",
@@ -72,6 +73,24 @@ def copy_task(
     targets = torch.zeros(batch, length, dtype=torch.long, device=device)
     targets[:, -COPY_LENGTH:] = symbols
     return inputs, targets
+
+
+def copy_one_hot(inputs: Tensor, width: int = 10) -> Tensor:
+    """Copy-task tokens as one-hot float rows ``(*, width)``.
+
+    ``width=10``: one column per token 0..9. ``width=9`` is Wolter & Yao's encoding:
+    columns for the blank and the eight symbols (0..8) and an all-zero row for the
+    marker 9.
+    """
+    if width not in (9, 10):
+        raise ValueError(f"width must be 9 or 10, got {width!r}")
+    if not isinstance(inputs, Tensor) or inputs.dtype != torch.long:
+        got = inputs.dtype if isinstance(inputs, Tensor) else type(inputs).__name__
+        raise TypeError(f"inputs must be an int64 tensor of tokens, got {got}")
+    if inputs.numel() and (inputs.min() < 0 or inputs.max() > COPY_MARKER):
+        raise ValueError(f"inputs must hold tokens 0..{COPY_MARKER}")
+    rows = torch.nn.functional.one_hot(inputs, COPY_MARKER + 1).float()
+    return rows if width == 10 else rows[..., :width]
 
 
 def copy_baseline(T: int) -> float:

@@ -3,6 +3,7 @@
     python -m experiments.memory --preset demo --out runs/memory-demo
     python -m experiments.memory --preset paper --tasks copy --out runs/copy-T250
     python -m experiments.memory --preset long --models cgrnn lstm --out runs/long
+    python -m experiments.memory --preset wolter-yao --tasks copy --out runs/wy-copy
     torchrun --nproc_per_node 2 -m experiments.memory --preset smoke --out runs/ddp
 
 Every option of a preset can be overridden on the command line. Each run writes into
@@ -30,7 +31,16 @@ from cunitary import (
     RotationGRU,
     UnitaryRNN,
 )
-from cunitary.tasks import ADDING_BASELINE, COPY_LENGTH, adding_task, copy_baseline, copy_task
+from cunitary.cells import GATES
+from cunitary.optim import RMSpropTF, StiefelCayley, stiefel_parameters
+from cunitary.tasks import (
+    ADDING_BASELINE,
+    COPY_LENGTH,
+    adding_task,
+    copy_baseline,
+    copy_one_hot,
+    copy_task,
+)
 from experiments import runner
 from experiments.runner import count_parameters, option
 
@@ -44,8 +54,7 @@ MODELS = (
     "lstm",
     "gru",
 )
-COPY_CLASSES = 10  # input tokens 0..9 (one-hot); targets 0..8
-COPY_OUTPUTS = 9
+COPY_OUTPUTS = 9  # targets 0..8
 
 
 @dataclass
@@ -54,26 +63,61 @@ class Config:
     T: list[int] = option([50], "delays (copy) / lengths (adding)", minimum=2)
     models: list[str] = option(list(MODELS), "models to train", choices=MODELS)
     params: int = option(10_000, "real-parameter budget every model is sized to", minimum=1)
+    hidden: int = option(0, "hidden size of every model (0: the largest within --params)",
+                         minimum=0)  # fmt: skip
     steps: int = option(400, "training steps per model", minimum=1)
     batch: int = option(64, "batch size (split over DDP ranks)", minimum=1)
-    optimizer: str = option("rmsprop", "optimizer", choices=("rmsprop", "adam"))
-    lr: float = option(1e-3, "learning rate", minimum=0)
+    optimizer: str = option(
+        "rmsprop",
+        "optimizer: torch's RMSprop, TensorFlow 1's (accumulator from 1, eps in the root), Adam",
+        choices=("rmsprop", "rmsprop-tf", "adam"),
+    )
+    lr: float = option(1e-3, "learning rate (also the Cayley step of stiefel transitions)",
+                       minimum=0)  # fmt: skip
     rmsprop_alpha: float = option(
         0.99,
         "RMSprop's squared-gradient smoothing (TensorFlow's RMSProp decay is 0.9)",
         minimum=0,
     )
+    cayley_normalize: int = option(
+        0, "1: RMS-normalise the gradient of a stiefel transition before the Cayley step",
+        choices=(0, 1),
+    )  # fmt: skip
+    transition: str = option(
+        "", "cgrnn's transition ('': circulant; cgrnn_full is always 'full')",
+        choices=("", "circulant", "full", "stiefel"),
+    )  # fmt: skip
+    gate: str = option("mod_sigmoid_per_unit", "gate family of the cgRNN", choices=GATES)
+    activation_bias: str = option("per_unit", "the cgRNN's modReLU bias",
+                                  choices=("per_unit", "scalar"))  # fmt: skip
+    init: str = option("glorot", "initialisation of the cgRNN and its readout",
+                       choices=("glorot", "wolter_yao"))  # fmt: skip
+    readout_bias: int = option(1, "1: the readout has a bias", choices=(0, 1))
+    copy_width: int = option(10, "one-hot width of copy inputs (9: the marker is a zero row)",
+                             choices=(9, 10))  # fmt: skip
     gate_bias: float = option(4.0, "initial Re and Im gate bias of the complex gated cells")
-    clip: float = option(1.0, "gradient-norm clip (0: off)", minimum=0)
+    clip: float = option(1.0, "gradient clip (0: off)", minimum=0)
+    clip_mode: str = option("norm", "clip the global norm or every element's value",
+                            choices=("norm", "value"))  # fmt: skip
     seed: int = option(0, "seed of the weights and the batches", minimum=0)
     window: int = option(50, "steps in the smoothed loss", minimum=1)
+    solve_rule: str = option(
+        "trailing",
+        "solved: the trailing window mean below the threshold, or the mean of consecutive "
+        "window-step blocks (reported at the block's centre)",
+        choices=("trailing", "blocks"),
+    )
+    stop_after_solved: int = option(
+        0, "end a model this many steps after its strictest threshold is met (0: never)",
+        minimum=0,
+    )  # fmt: skip
     eval_batch: int = option(500, "sequences in the final evaluation", minimum=1)
     checkpoint_every: int = option(100, "steps between checkpoints", minimum=1)
 
 
 #: What --resume may change: more steps, other models/tasks/lengths (own checkpoints),
 #: and the summary's window and checkpoint period.
-RESUMABLE = ("steps", "models", "tasks", "T", "window", "checkpoint_every")
+RESUMABLE = ("steps", "models", "tasks", "T", "window", "checkpoint_every", "stop_after_solved")
 
 PRESETS: dict[str, dict] = {
     "smoke": {
@@ -105,6 +149,31 @@ PRESETS: dict[str, dict] = {
         "window": 100,
         "checkpoint_every": 250,
     },
+    # Wolter & Yao's code as written: n_h = 80 (44,643 / 40,003 parameters), a dense U
+    # moved by the Cayley step (raw gradient), TensorFlow 1's RMSprop for the rest,
+    # value clipping, their initialisation and mod-sigmoid gate, scalar modReLU bias,
+    # no readout bias, the width-9 copy encoding, their "solved" rule.
+    "wolter-yao": {
+        "tasks": ["copy", "adding"],
+        "T": [250],
+        "models": ["cgrnn"],
+        "hidden": 80,
+        "transition": "stiefel",
+        "gate": "mod_sigmoid",
+        "activation_bias": "scalar",
+        "init": "wolter_yao",
+        "readout_bias": 0,
+        "copy_width": 9,
+        "optimizer": "rmsprop-tf",
+        "rmsprop_alpha": 0.9,
+        "clip_mode": "value",
+        "steps": 18_000,
+        "batch": 50,
+        "window": 50,
+        "solve_rule": "blocks",
+        "stop_after_solved": 2_000,
+        "checkpoint_every": 250,
+    },
 }
 
 # Windowed-loss thresholds recorded as "steps to solve" (Wolter & Yao 2018; the 1e-3
@@ -116,18 +185,25 @@ THRESHOLDS = {"copy": (1e-3, 5e-7), "adding": (1e-2,)}
 
 
 class SequenceModel(nn.Module):
-    """Encoder (one-hot for copy), a recurrent core, and a per-step readout."""
+    """Encoder (one-hot for copy), a recurrent core, and a per-step readout.
 
-    def __init__(self, name: str, task: str, hidden: int, gate_bias: float = 4.0) -> None:
+    ``cfg`` supplies the cgRNN's options (transition, gate, initialisation, ...) and the
+    encoding; the defaults of :class:`Config` when omitted.
+    """
+
+    def __init__(self, name: str, task: str, hidden: int, cfg: Config | None = None) -> None:
         super().__init__()
+        cfg = cfg or Config()
         self.task = task
-        features = COPY_CLASSES if task == "copy" else 2
+        self.copy_width = cfg.copy_width
+        features = cfg.copy_width if task == "copy" else 2
         outputs = COPY_OUTPUTS if task == "copy" else 1
         if name in ("cgrnn", "cgrnn_full"):
-            transition = "full" if name == "cgrnn_full" else "circulant"
+            transition = "full" if name == "cgrnn_full" else (cfg.transition or "circulant")
             self.core = ComplexGatedRNN(
-                features, hidden, transition=transition, gate_bias=gate_bias
-            )
+                features, hidden, transition=transition, gate_bias=cfg.gate_bias,
+                gate=cfg.gate, activation_bias=cfg.activation_bias, init=cfg.init,
+            )  # fmt: skip
         elif name == "urnn":
             self.core = UnitaryRNN(features, hidden)
         elif name == "linear_unitary":
@@ -143,25 +219,31 @@ class SequenceModel(nn.Module):
         else:
             raise ValueError(f"model must be one of {MODELS}, got {name!r}")
         complex_state = name in ("cgrnn", "cgrnn_full", "urnn", "linear_unitary")
+        bias = bool(cfg.readout_bias)
         self.readout = (
-            ComplexReadout(hidden, outputs) if complex_state else nn.Linear(hidden, outputs)
+            ComplexReadout(hidden, outputs, bias=bias)
+            if complex_state
+            else nn.Linear(hidden, outputs, bias=bias)
         )
+        if cfg.init == "wolter_yao":  # TensorFlow's Glorot-uniform
+            readout = self.readout.linear if complex_state else self.readout
+            nn.init.xavier_uniform_(readout.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task == "copy":
-            x = nn.functional.one_hot(x, COPY_CLASSES).float()
+            x = copy_one_hot(x, self.copy_width)
         states = self.core(x)
         if isinstance(states, tuple):  # recurrent cores also return their final state
             states = states[0]
         return self.readout(states)
 
 
-def hidden_for_budget(name: str, task: str, budget: int) -> int:
+def hidden_for_budget(name: str, task: str, budget: int, cfg: Config | None = None) -> int:
     """Largest hidden size whose model has at most ``budget`` real parameters."""
     low, high = 1, 4096
     while low < high:
         mid = (low + high + 1) // 2
-        if count_parameters(SequenceModel(name, task, mid)) <= budget:
+        if count_parameters(SequenceModel(name, task, mid, cfg)) <= budget:
             low = mid
         else:
             high = mid - 1
@@ -187,25 +269,76 @@ def loss_and_score(task: str, out: torch.Tensor, target: torch.Tensor):
     return loss, loss.detach()
 
 
-def make_optimizer(cfg: Config, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: Config, model: nn.Module) -> runner.Optimizers:
+    """``cfg.optimizer`` for every parameter but the plain unitary matrices, which take
+    Cayley steps (``side="right"``: this library applies :math:`U` as :math:`Uh`, their
+    code as :math:`hW` with :math:`W = U^\top`; see :mod:`cunitary.optim`)."""
+    unitary = stiefel_parameters(model)
+    rest = [p for p in model.parameters() if all(p is not u for u in unitary)]
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
-    return torch.optim.Adam(params, lr=cfg.lr)
+        main = torch.optim.RMSprop(rest, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
+    elif cfg.optimizer == "rmsprop-tf":
+        main = RMSpropTF(rest, lr=cfg.lr, decay=cfg.rmsprop_alpha)
+    else:
+        main = torch.optim.Adam(rest, lr=cfg.lr)
+    cayley = None
+    if unitary:
+        cayley = StiefelCayley(unitary, lr=cfg.lr, normalize=bool(cfg.cayley_normalize),
+                               decay=cfg.rmsprop_alpha, side="right")  # fmt: skip
+    return runner.Optimizers(main, cayley)
+
+
+def solved_steps(cfg: Config, task: str, losses: list[float]) -> dict[str, int | None]:
+    """First step at which each threshold of ``task`` is met, by ``cfg.solve_rule``.
+
+    ``trailing``: the mean of the last ``window`` losses (reported at its last step).
+    ``blocks``: the mean of steps ``[kw, (k+1)w)`` (reported at the block's centre,
+    Wolter & Yao's rule: a centred ``w``-step mean sampled every ``w`` steps).
+    """
+    w = cfg.window
+    solved = {}
+    for threshold in THRESHOLDS[task]:
+        hit = None
+        if cfg.solve_rule == "blocks":
+            for start in range(0, len(losses) - w + 1, w):
+                if sum(losses[start : start + w]) / w < threshold:
+                    hit = start + w // 2
+                    break
+        else:
+            w = max(1, min(w, len(losses)))
+            total = 0.0
+            for i, v in enumerate(losses):
+                total += v - (losses[i - w] if i >= w else 0.0)
+                if i + 1 >= w and total / w < threshold:
+                    hit = i + 1
+                    break
+        solved[f"steps_to_{threshold:g}"] = hit
+    return solved
 
 
 def train(name: str, task: str, T: int, cfg: Config, run: runner.Run) -> dict:
-    hidden = hidden_for_budget(name, task, cfg.params)
+    hidden = cfg.hidden or hidden_for_budget(name, task, cfg.params, cfg)
     torch.manual_seed(cfg.seed)
-    model = SequenceModel(name, task, hidden, cfg.gate_bias).to(run.device)
-    optimizer = make_optimizer(cfg, model.parameters())
+    model = SequenceModel(name, task, hidden, cfg).to(run.device)
+    optimizer = make_optimizer(cfg, model)
+    strictest = f"steps_to_{min(THRESHOLDS[task]):g}"
+
+    def until(progress: runner.Progress) -> bool:
+        if not cfg.stop_after_solved or progress.step % cfg.window:
+            return False
+        hit = solved_steps(cfg, task, [h[1] for h in progress.history])[strictest]
+        return hit is not None and progress.step >= hit + cfg.stop_after_solved
+
     per_rank = max(1, cfg.batch // run.world)
 
     def batch_loss(net: nn.Module, step: int):
         x, y = batch_for(task, T, per_rank, cfg.seed, step, run.rank)
         return loss_and_score(task, net(x.to(run.device)), y.to(run.device))
 
+    norm_clip, value_clip = (cfg.clip, 0.0) if cfg.clip_mode == "norm" else (0.0, cfg.clip)
     progress = runner.train(
-        model, optimizer, batch_loss, run, steps=cfg.steps, clip=cfg.clip,
+        model, optimizer, batch_loss, run, steps=cfg.steps, clip=norm_clip,
+        clip_value=value_clip, until=until,
         checkpoint=run.out / "checkpoints" / f"{task}-T{T}-{name}.pt",
         checkpoint_every=cfg.checkpoint_every, desc=f"{task} T={T} {name}",
     )  # fmt: skip
@@ -219,17 +352,18 @@ def summarise(name, task, T, cfg, model, hidden, progress: runner.Progress, devi
     smoothed = [
         sum(losses[max(0, i - window + 1) : i + 1]) / min(window, i + 1) for i in range(len(losses))
     ]
-    solved = {}
-    for threshold in THRESHOLDS[task]:
-        hits = (
-            history[i][0] + 1 for i, v in enumerate(smoothed) if i + 1 >= window and v < threshold
-        )
-        solved[f"steps_to_{threshold:g}"] = next(hits, None)
+    solved = solved_steps(cfg, task, losses)
     model.eval()
     with torch.no_grad():
         x, y = batch_for(task, T, cfg.eval_batch, cfg.seed + 1, 0, 0)
         eval_loss, eval_score = loss_and_score(task, model(x.to(device)), y.to(device))
     baseline = copy_baseline(T) if task == "copy" else ADDING_BASELINE
+    unitary = stiefel_parameters(model)
+    drift = {}
+    if unitary:  # how far the Cayley steps' rounding moved U off the unitary group
+        u = unitary[0].detach()
+        eye = torch.eye(u.shape[0], dtype=u.dtype, device=u.device)
+        drift["unitarity_error"] = (u.mH @ u - eye).abs().max().item()
     return {
         "task": task,
         "T": T,
@@ -243,6 +377,8 @@ def summarise(name, task, T, cfg, model, hidden, progress: runner.Progress, devi
         **solved,
         "seconds": progress.seconds,
         "seconds_per_step": progress.seconds / max(1, len(history)),
+        "steps": len(history),
+        **drift,
         "history": history,
     }
 

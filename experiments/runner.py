@@ -47,6 +47,8 @@ __all__ = [
     "Run",
     "start",
     "Progress",
+    "Optimizers",
+    "clip_grad_value_",
     "train",
     "save_atomically",
     "load_checkpoint",
@@ -343,9 +345,47 @@ class Progress:
     seconds: float = 0.0  # training steps only, evaluation excluded
 
 
+class Optimizers:
+    """Several optimisers stepped as one (e.g. a Cayley step for the unitary matrices and
+    RMSprop for the rest), with one state dict for the checkpoint."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer) -> None:
+        self.optimizers = [o for o in optimizers if o is not None]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for o in self.optimizers:
+            o.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for o in self.optimizers:
+            o.step()
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [o.state_dict() for o in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        states = state["optimizers"]
+        if len(states) != len(self.optimizers):
+            raise RunError(
+                f"checkpoint holds {len(states)} optimiser states, this run has "
+                f"{len(self.optimizers)}"
+            )
+        for o, s in zip(self.optimizers, states, strict=True):
+            o.load_state_dict(s)
+
+
+def clip_grad_value_(parameters, clip: float) -> None:
+    """Clip every gradient element to ``[-clip, clip]``; complex gradients part by part
+    (real and imaginary apart, as TensorFlow clips a ``[..., 2]`` variable)."""
+    for p in parameters:
+        if p.grad is not None:
+            grad = torch.view_as_real(p.grad) if p.grad.is_complex() else p.grad
+            grad.clamp_(-clip, clip)
+
+
 def train(
     model: nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | Optimizers,
     batch_loss: Callable[[nn.Module, int], Sequence[torch.Tensor]],
     run: Run,
     *,
@@ -353,6 +393,8 @@ def train(
     checkpoint: Path,
     checkpoint_every: int,
     clip: float = 0.0,
+    clip_value: float = 0.0,
+    until: Callable[[Progress], bool] | None = None,
     scheduler: Any | None = None,
     evaluate: Callable[[int], Sequence[float]] | None = None,
     eval_every: int = 0,
@@ -363,10 +405,13 @@ def train(
     ``batch_loss(model, step)`` returns ``(loss, *extras)`` for training step ``step``
     (``model`` is the DDP wrapper under torchrun); draw its batch from
     :func:`keyed_generator` so that a resumed run sees the same batches. ``clip > 0``
-    clips the gradient norm. A non-finite gradient norm stops the run with the step and
-    the last checkpoint named (every rank sees the same all-reduced norm). Every
-    ``eval_every`` steps ``evaluate(step)`` appends a row to ``Progress.curve``;
-    ``scheduler`` (if any) is stepped by ``evaluate`` and checkpointed here.
+    clips the gradient norm, ``clip_value > 0`` every gradient element (after the norm).
+    ``until(progress)``, checked after every step (and on resume), ends training early
+    when it returns True; the last state is checkpointed. A non-finite gradient norm
+    stops the run with the step and the last checkpoint named (every rank sees the same
+    all-reduced norm). Every ``eval_every`` steps ``evaluate(step)`` appends a row to
+    ``Progress.curve``; ``scheduler`` (if any) is stepped by ``evaluate`` and
+    checkpointed here.
     """
     progress = Progress()
     if run.resume and checkpoint.exists():
@@ -390,6 +435,8 @@ def train(
     if run.world > 1:
         ids = [run.device] if run.device.type == "cuda" else None
         wrapped = DistributedDataParallel(model, device_ids=ids)
+    if until is not None and until(progress):
+        return progress
     bar = tqdm(range(progress.step, steps), desc=desc, initial=progress.step, total=steps,
                disable=not run.main, leave=False)  # fmt: skip
     for step in bar:
@@ -405,6 +452,8 @@ def train(
                 f"{desc}: non-finite gradient norm ({float(norm)}) at step {step} (loss "
                 f"{loss.item()}); {checkpoint} holds the last good state"
             )
+        if clip_value > 0:
+            clip_grad_value_(model.parameters(), clip_value)
         optimizer.step()
         value = loss.item()
         progress.seconds += time.perf_counter() - tick
@@ -413,12 +462,15 @@ def train(
         bar.set_postfix(loss=f"{value:.4g}", refresh=False)
         if evaluate is not None and eval_every > 0 and done % eval_every == 0:
             progress.curve.append([done, *evaluate(done)])
-        if run.main and (done % checkpoint_every == 0 or done == steps):
+        stop = until is not None and until(progress)
+        if run.main and (done % checkpoint_every == 0 or done == steps or stop):
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "progress": asdict(progress), "config": run.fixed}  # fmt: skip
             if scheduler is not None:
                 state["scheduler"] = scheduler.state_dict()
             save_atomically(state, checkpoint)
+        if stop:
+            break
     return progress
 
 

@@ -157,3 +157,62 @@ def test_keyed_generators_depend_on_every_part():
 def test_complex_parameters_count_twice():
     model = nn.Linear(3, 2, dtype=torch.complex64)
     assert runner.count_parameters(model) == 2 * (3 * 2 + 2)
+
+
+def test_value_clipping_clamps_real_and_imaginary_parts_apart():
+    p = nn.Parameter(torch.zeros(3, dtype=torch.complex128))
+    p.grad = torch.tensor([3 - 0.5j, -0.2 + 4j, -7 - 9j], dtype=torch.complex128)
+    q = nn.Parameter(torch.zeros(2))
+    q.grad = torch.tensor([-2.0, 0.3])
+    runner.clip_grad_value_([p, q], 1.0)
+    assert p.grad.tolist() == [1 - 0.5j, -0.2 + 1j, -1 - 1j]
+    assert q.grad.tolist() == pytest.approx([-1.0, 0.3])
+
+
+def test_several_optimisers_checkpoint_and_resume_as_one(tmp_path):
+    def make():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+        first = torch.optim.Adam(model[0].parameters(), lr=0.1)
+        second = torch.optim.SGD(model[1].parameters(), lr=0.1, momentum=0.9)
+        return model, runner.Optimizers(first, second)
+
+    def batch_loss(net, step):
+        x = torch.randn(8, 2, generator=runner.keyed_generator(0, "t", step))
+        return (net(x).pow(2).mean(),)
+
+    run = runner.Run(tmp_path, torch.device("cpu"), 0, 1, False, False, {})
+    model, opts = make()
+    whole = runner.train(model, opts, batch_loss, run, steps=12,
+                         checkpoint=tmp_path / "a.pt", checkpoint_every=4)  # fmt: skip
+    model, opts = make()
+    runner.train(model, opts, batch_loss, run, steps=8, checkpoint=tmp_path / "b.pt",
+                 checkpoint_every=4)  # fmt: skip
+    model, opts = make()
+    resumed_run = runner.Run(tmp_path, torch.device("cpu"), 0, 1, True, False, {})
+    resumed = runner.train(model, opts, batch_loss, resumed_run, steps=12,
+                           checkpoint=tmp_path / "b.pt", checkpoint_every=4)  # fmt: skip
+    assert [h[1] for h in resumed.history] == [h[1] for h in whole.history]
+    with pytest.raises(runner.RunError, match="2 optimiser states"):
+        runner.Optimizers(opts.optimizers[0]).load_state_dict(opts.state_dict())
+
+
+def test_until_ends_training_early_and_a_resume_stays_ended(tmp_path):
+    model = nn.Linear(2, 1)
+    run = runner.Run(tmp_path, torch.device("cpu"), 0, 1, False, False, {})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def batch_loss(net, step):
+        return (net(torch.ones(4, 2)).pow(2).mean(),)
+
+    def until(progress):
+        return progress.step >= 5
+
+    done = runner.train(model, optimizer, batch_loss, run, steps=50, until=until,
+                        checkpoint=tmp_path / "c.pt", checkpoint_every=100)  # fmt: skip
+    assert done.step == 5
+    assert torch.load(tmp_path / "c.pt", weights_only=True)["progress"]["step"] == 5
+    resumed_run = runner.Run(tmp_path, torch.device("cpu"), 0, 1, True, False, {})
+    again = runner.train(model, optimizer, batch_loss, resumed_run, steps=50, until=until,
+                         checkpoint=tmp_path / "c.pt", checkpoint_every=100)  # fmt: skip
+    assert again.step == 5 and len(again.history) == 5

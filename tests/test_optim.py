@@ -1,0 +1,146 @@
+"""Cayley steps and TensorFlow-1 RMSprop against numpy loops written from their formulas."""
+
+import numpy as np
+import pytest
+import torch
+
+from cunitary import ComplexGatedRNN
+from cunitary.optim import RMSpropTF, StiefelCayley, stiefel_parameters
+
+
+def random_unitary(n: int, seed: int, real: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, n)) + (0 if real else 1j * rng.standard_normal((n, n)))
+    q, _ = np.linalg.qr(z)
+    return q
+
+
+def cayley_np(w, g, lr, side="left"):
+    eye = np.eye(w.shape[0])
+    if side == "left":
+        a = g @ w.conj().T - w @ g.conj().T
+        return np.linalg.solve(eye + lr / 2 * a, (eye - lr / 2 * a) @ w)
+    b = w.conj().T @ g - g.conj().T @ w
+    return w @ (eye - lr / 2 * b) @ np.linalg.inv(eye + lr / 2 * b)
+
+
+@pytest.mark.parametrize("real", [False, True])
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_one_step_is_the_cayley_formula(real, side):
+    w0 = random_unitary(6, 0, real)
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal((6, 6)) + (0 if real else 1j * rng.standard_normal((6, 6)))
+    w = torch.nn.Parameter(torch.tensor(w0))
+    w.grad = torch.tensor(g)
+    StiefelCayley([w], lr=0.3, side=side).step()
+    np.testing.assert_allclose(w.detach().numpy(), cayley_np(w0, g, 0.3, side), atol=1e-13)
+
+
+def test_right_step_on_u_is_the_left_step_on_its_transpose():
+    # The identity the memory experiment relies on to follow Wolter & Yao's h W layout.
+    u0 = random_unitary(5, 2)
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((5, 5)) + 1j * rng.standard_normal((5, 5))
+    right = cayley_np(u0, g, 0.2, "right")
+    left_on_transpose = cayley_np(u0.T, g.T, 0.2, "left")
+    np.testing.assert_allclose(right, left_on_transpose.T, atol=1e-13)
+
+
+def test_normalized_step_divides_by_the_running_rms_from_one():
+    w0 = random_unitary(4, 4)
+    rng = np.random.default_rng(5)
+    w = torch.nn.Parameter(torch.tensor(w0))
+    opt = StiefelCayley([w], lr=0.1, normalize=True, decay=0.9, eps=1e-10)
+    ref = w0.copy()
+    ms_re, ms_im = np.ones((4, 4)), np.ones((4, 4))
+    for _ in range(3):
+        g = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
+        w.grad = torch.tensor(g)
+        opt.step()
+        ms_re = 0.9 * ms_re + 0.1 * g.real**2
+        ms_im = 0.9 * ms_im + 0.1 * g.imag**2
+        scaled = g.real / (np.sqrt(ms_re) + 1e-10) + 1j * g.imag / (np.sqrt(ms_im) + 1e-10)
+        ref = cayley_np(ref, scaled, 0.1)
+    np.testing.assert_allclose(w.detach().numpy(), ref, atol=1e-12)
+
+
+def test_unitary_to_1e12_after_ten_thousand_float64_steps():
+    w = torch.nn.Parameter(torch.tensor(random_unitary(8, 6)))
+    opt = StiefelCayley([w], lr=1e-2)
+    gen = torch.Generator().manual_seed(7)
+    for _ in range(10_000):
+        w.grad = torch.randn(8, 8, dtype=torch.complex128, generator=gen)
+        opt.step()
+    error = (w.detach().mH @ w.detach() - torch.eye(8, dtype=torch.complex128)).abs().max()
+    assert error < 1e-12
+
+
+def test_reprojection_returns_the_nearest_unitary_matrix():
+    w0 = random_unitary(5, 8) + 1e-3 * np.random.default_rng(9).standard_normal((5, 5))
+    w = torch.nn.Parameter(torch.tensor(w0))
+    w.grad = torch.zeros_like(w)
+    StiefelCayley([w], lr=0.0, reproject_every=1).step()
+    u, _, vh = np.linalg.svd(w0)
+    np.testing.assert_allclose(w.detach().numpy(), u @ vh, atol=1e-13)
+
+
+def test_tf_rmsprop_follows_a_numpy_loop_with_and_without_momentum():
+    rng = np.random.default_rng(10)
+    for momentum in (0.0, 0.5):
+        start = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+        p = torch.nn.Parameter(torch.tensor(start))
+        opt = RMSpropTF([p], lr=0.01, decay=0.9, momentum=momentum, eps=1e-10)
+        ref = np.stack([start.real, start.imag], -1)
+        ms, mom = np.ones_like(ref), np.zeros_like(ref)
+        for _ in range(20):
+            g = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+            p.grad = torch.tensor(g)
+            opt.step()
+            gr = np.stack([g.real, g.imag], -1)
+            ms = 0.9 * ms + 0.1 * gr**2
+            mom = momentum * mom + 0.01 * gr / np.sqrt(ms + 1e-10)
+            ref = ref - mom
+        np.testing.assert_allclose(torch.view_as_real(p.detach()).numpy(), ref, atol=1e-13)
+
+
+def test_tf_rmsprop_warms_up_where_torch_rmsprop_jumps():
+    # The warm-up the issue measured: gradient 0.01, step / lr at steps 1, 10, 100.
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = RMSpropTF([p], lr=1.0)
+    steps = []
+    for k in range(1, 101):
+        before = p.item()
+        p.grad = torch.full_like(p, 0.01)
+        opt.step()
+        if k in (1, 10, 100):
+            steps.append(before - p.item())
+    ms = [0.9**k + (1 - 0.9**k) * 1e-4 for k in (1, 10, 100)]
+    np.testing.assert_allclose(steps, [0.01 / np.sqrt(m + 1e-10) for m in ms], rtol=1e-12)
+    q = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    q.grad = torch.full_like(q, 0.01)
+    torch.optim.RMSprop([q], lr=1.0, alpha=0.9).step()
+    assert -q.item() > 300 * steps[0]  # torch's first step: 0.01 / sqrt(0.1 * 1e-4) = 3.16
+
+
+def test_stiefel_parameters_finds_only_the_plain_unitary_matrices():
+    model = ComplexGatedRNN(3, 6, num_layers=2, transition="stiefel")
+    found = stiefel_parameters(model)
+    assert [p.shape for p in found] == [torch.Size([6, 6])] * 2
+    assert all(any(p is q for q in found) for p in (m.transition.weight for m in model.layers))
+    assert stiefel_parameters(ComplexGatedRNN(3, 6, transition="full")) == []
+
+
+def test_bad_arguments_are_named():
+    w = torch.nn.Parameter(torch.eye(3))
+    with pytest.raises(ValueError, match="square matrices"):
+        StiefelCayley([torch.nn.Parameter(torch.zeros(2, 3))])
+    with pytest.raises(ValueError, match="side"):
+        StiefelCayley([w], side="up")
+    with pytest.raises(ValueError, match="lr"):
+        StiefelCayley([w], lr=-1)
+    with pytest.raises(ValueError, match="reproject_every"):
+        StiefelCayley([w], reproject_every=-1)
+    with pytest.raises(ValueError, match="decay"):
+        RMSpropTF([w], decay=1.5)
+    with pytest.raises(TypeError, match="eps"):
+        RMSpropTF([w], eps="small")

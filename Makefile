@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.bench cells
 	$(BIN)/python -m experiments.bench arma
 	$(BIN)/python -m experiments.bench data
+	$(BIN)/python -m experiments.bench memory
 
 clean:
 	rm -rf docs/_build runs .pytest_cache .ruff_cache

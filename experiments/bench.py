@@ -17,12 +17,14 @@ peak memory is the resident set of a fresh process running one step.
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -42,6 +44,29 @@ from cunitary import (
 from experiments import runner
 
 CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What every suite measures at; ``TINY`` runs the same code in seconds (``--tiny``:
+    the GPU check's CPU rehearsal in ``make test``, not a measurement)."""
+
+    conv2d: tuple[int, int, int, int] = (16, 32, 64, 64)  # (B, C, H, W)
+    conv1d: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+    conv1d_batch: int = 64
+    cell_hidden: int = 128
+    cell_steps: int = 1000
+    scan_lengths: tuple[int, ...] = (1000, 8192)
+    arma: tuple[int, int, int, int] = (16, 32, 64, 64)  # (B, C, H, W)
+    video: str = "cpu"  # the video preset whose model sizes are timed
+    memory_T: int = 250
+    peak_memory: bool = True  # on the CPU: one fresh process per row
+
+
+FULL = Sizes()
+TINY = Sizes(conv2d=(2, 2, 8, 8), conv1d=(16, 32), conv1d_batch=4, cell_hidden=6,
+             cell_steps=10, scan_lengths=(16,), arma=(2, 4, 8, 8), video="smoke",
+             memory_T=8, peak_memory=False)  # fmt: skip
 
 
 def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
@@ -93,8 +118,8 @@ def _probe(shape: tuple[int, ...], complex_output: bool, device=CPU) -> torch.Te
     return torch.randn(shape, device=device)
 
 
-def bench_conv2d(repeats: int, device: torch.device = CPU) -> list[dict]:
-    b, c, h, w = 16, 32, 64, 64
+def bench_conv2d(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> list[dict]:
+    b, c, h, w = sizes.conv2d
     xc = torch.randn(b, c, h, w, dtype=torch.complex64, device=device, requires_grad=True)
     xr = torch.randn(b, c, h, w, device=device, requires_grad=True)
     pc, pr = _probe((b, c, h, w), True, device), _probe((b, c, h, w), False, device)
@@ -128,9 +153,10 @@ def bench_conv2d(repeats: int, device: torch.device = CPU) -> list[dict]:
     return rows
 
 
-def bench_conv1d(repeats: int, device: torch.device = CPU, batch: int = 64) -> list[dict]:
+def bench_conv1d(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> list[dict]:
     rows = []
-    for n in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+    batch = sizes.conv1d_batch
+    for n in sizes.conv1d:
         x = torch.randn(batch, 1, n, dtype=torch.complex64, device=device, requires_grad=True)
         probe = _probe((batch, 1, n), True, device)
         fft_layer = UnitaryConv1d(n, method="fft", device=device)
@@ -191,11 +217,11 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
 
 
-def run_unitary(repeats: int, device: torch.device = CPU) -> dict:
+def run_unitary(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
     torch.manual_seed(0)
-    conv2d = bench_conv2d(repeats, device)
+    conv2d = bench_conv2d(repeats, device, sizes)
     print_table(
-        "UnitaryConv2d, forward+backward on (16, 32, 64, 64)",
+        f"UnitaryConv2d, forward+backward on {sizes.conv2d}",
         ["case", "ms", "/ FFT round trip", "/ Conv2d dense", "/ Conv2d depthwise"],
         [
             [
@@ -208,9 +234,9 @@ def run_unitary(repeats: int, device: torch.device = CPU) -> dict:
             for r in conv2d
         ],
     )
-    conv1d = bench_conv1d(repeats, device)
+    conv1d = bench_conv1d(repeats, device, sizes)
     print_table(
-        "UnitaryConv1d, batch 64, one channel, complex64: forward+backward",
+        f"UnitaryConv1d, batch {sizes.conv1d_batch}, one channel, complex64: forward+backward",
         ["n", "fft ms", "matmul ms", "matmul / fft", "16 steps: fft ms", "matmul ms", "ratio"],
         [
             [
@@ -325,9 +351,8 @@ def _cell_step_code(case: str, hidden: int, steps: int) -> str:
     )
 
 
-def run_cells(
-    repeats: int, device: torch.device = CPU, hidden: int = 128, steps: int = 1000
-) -> dict:
+def run_cells(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
+    hidden, steps = sizes.cell_hidden, sizes.cell_steps
     torch.manual_seed(0)
     x = torch.randn(CELL_BATCH, steps, CELL_INPUT, device=device)
     models = {name: make().to(device) for name, make in _cell_models(hidden).items()}
@@ -340,8 +365,10 @@ def run_cells(
         if device.type == "cuda":
             output, probe = case
             peak = _peak_cuda_mib(lambda o=output, p=probe: o().backward(p), device)
-        else:
+        elif sizes.peak_memory:
             peak = _peak_rss_mib(_cell_step_code(name, hidden, steps))
+        else:
+            peak = math.nan
         rows.append(
             {
                 "model": name,
@@ -369,7 +396,7 @@ def run_cells(
         ],
     )
     scan_rows = []
-    for length in (1000, 8192):
+    for length in sizes.scan_lengths:
         u = torch.randn(
             CELL_BATCH, length, hidden, dtype=torch.complex64, device=device, requires_grad=True
         )
@@ -450,18 +477,26 @@ def _video_case(size: str, label: str, device: torch.device):
     return step, hidden, runner.count_parameters(model)
 
 
-def run_video(repeats: int, device: torch.device = CPU, sizes: Sequence[str] = ("cpu",)) -> dict:
-    """s/step and peak memory of one training step per model, as ratios to ConvLSTM."""
+def run_video(
+    repeats: int,
+    device: torch.device = CPU,
+    presets: Sequence[str] | None = None,
+    sizes: Sizes = FULL,
+) -> dict:
+    """s/step and peak memory of one training step per model, as ratios to ConvLSTM, at
+    each preset's model size (``sizes.video`` when ``presets`` is None)."""
     tables = {}
-    for size in sizes:
+    for size in presets or (sizes.video,):
         cases = [_video_case(size, label, device) for label, *_ in VIDEO_ROWS]
         seconds = time_steps([step for step, _, _ in cases], repeats, device)
         rows = []
         for (label, *_), (step, hidden, params), t in zip(VIDEO_ROWS, cases, seconds, strict=True):
             if device.type == "cuda":
                 peak = _peak_cuda_mib(step, device)
-            else:
+            elif sizes.peak_memory:
                 peak = _peak_rss_mib(_video_step_code(size, label, str(device)))
+            else:
+                peak = math.nan
             rows.append({"model": label, "hidden": hidden, "params": params, "seconds": t,
                          "vs_convlstm": t / seconds[0], "peak_mib": peak})  # fmt: skip
         for r in rows:
@@ -480,23 +515,24 @@ def run_video(repeats: int, device: torch.device = CPU, sizes: Sequence[str] = (
 # -- ARMA layers ---------------------------------------------------------------------------
 
 
-def _arma_with_random_ar(device: torch.device = CPU, **kwargs) -> ARMA2d:
-    layer = ARMA2d(32, 32, 3, **kwargs).to(device)
+def _arma_with_random_ar(device: torch.device = CPU, channels: int = 32, **kwargs) -> ARMA2d:
+    layer = ARMA2d(channels, channels, 3, **kwargs).to(device)
     with torch.no_grad():  # non-zero AR taps: the solve is not skipped or trivial
         layer.ar_alpha.normal_()
         layer.ar_beta.normal_()
     return layer
 
 
-def run_arma(repeats: int, device: torch.device = CPU) -> dict:
+def run_arma(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
     torch.manual_seed(0)
-    shape = (16, 32, 64, 64)
+    shape = sizes.arma
+    b, c, h, w = shape
     x = torch.randn(shape, device=device, requires_grad=True)
     probe = torch.randn(shape, device=device)
-    conv = nn.Conv2d(32, 32, 3, padding=1, device=device)
-    arma = _arma_with_random_ar(device)
-    arma5 = _arma_with_random_ar(device, ar_kernel_size=5)
-    arma_pad = _arma_with_random_ar(device, ar_padding=8)
+    conv = nn.Conv2d(c, c, 3, padding=1, device=device)
+    arma = _arma_with_random_ar(device, channels=c)
+    arma5 = _arma_with_random_ar(device, channels=c, ar_kernel_size=5)
+    arma_pad = _arma_with_random_ar(device, channels=c, ar_padding=8)
     cases = [
         ("nn.Conv2d 3x3", lambda: conv(x)),
         ("ARMA2d 3x3, AR 3x3", lambda: arma(x)),
@@ -508,10 +544,10 @@ def run_arma(repeats: int, device: torch.device = CPU) -> dict:
         {"case": name, "seconds": t, "vs_conv2d": t / seconds[0]}
         for (name, _), t in zip(cases, seconds, strict=True)
     ]
-    # The recurrent cells of the video backbone, one step at 64x64, batch 16.
-    frame = torch.randn(16, 1, 64, 64, device=device, requires_grad=True)
-    cell_probe = torch.randn(16, 32, 64, 64, device=device)
-    lstm, arma_lstm = ConvLSTMCell(1, 32).to(device), ARMALSTMCell(1, 32).to(device)
+    # The recurrent cells of the video backbone, one step at the same size.
+    frame = torch.randn(b, 1, h, w, device=device, requires_grad=True)
+    cell_probe = torch.randn(b, c, h, w, device=device)
+    lstm, arma_lstm = ConvLSTMCell(1, c).to(device), ARMALSTMCell(1, c).to(device)
     steps = [
         ("ConvLSTMCell 3x3 (5 steps)", lstm),
         ("ARMALSTMCell 3x3 (5 steps)", arma_lstm),
@@ -532,12 +568,12 @@ def run_arma(repeats: int, device: torch.device = CPU) -> dict:
         for (name, _), t in zip(steps, cell_seconds, strict=True)
     ]
     print_table(
-        f"ARMA2d, forward+backward on {shape} (32 -> 32 channels)",
+        f"ARMA2d, forward+backward on {shape} ({c} -> {c} channels)",
         ["case", "ms", "/ nn.Conv2d"],
         [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_conv2d']:.2f}"] for r in rows],
     )
     print_table(
-        "ConvLSTM vs ARMA-LSTM cell, 5 steps forward+backward, (16, 1 -> 32, 64, 64)",
+        f"ConvLSTM vs ARMA-LSTM cell, 5 steps forward+backward, ({b}, 1 -> {c}, {h}, {w})",
         ["case", "ms", "/ ConvLSTMCell"],
         [[r["case"], f"{1e3 * r['seconds']:.1f}", f"{r['vs_convlstm']:.2f}"] for r in cell_rows],
     )
@@ -576,28 +612,35 @@ def run_data(repeats: int, n: int = 5000) -> dict:
 
 # -- the memory experiment's training step --------------------------------------------------
 
-#: Rows of the memory table: (label, preset, overrides). The Wolter & Yao preset with its
-#: dense U (Cayley steps) against the same model with a circulant U is the comparison the
-#: Stiefel step's cost is judged by.
-MEMORY_ROWS = (
-    ("wolter-yao, dense U (Cayley)", "wolter-yao", {}),
-    ("wolter-yao, circulant U", "wolter-yao", {"transition": "circulant"}),
-    ("paper preset cgrnn (circulant)", "paper", {"models": ["cgrnn"]}),
-    ("paper preset cgrnn_full (parametrized)", "paper", {"models": ["cgrnn_full"]}),
-    ("paper preset lstm", "paper", {"models": ["lstm"]}),
-)
+
+def memory_rows() -> list[tuple[str, str, dict]]:
+    """Rows of the memory table: (label, preset, overrides). The Wolter & Yao preset with
+    its dense U (Cayley steps) against the same model with a circulant U is the comparison
+    the Stiefel step's cost is judged by; then every model of the paper preset."""
+    from experiments import memory
+
+    return [
+        ("wolter-yao, dense U (Cayley)", "wolter-yao", {}),
+        ("wolter-yao, circulant U", "wolter-yao", {"transition": "circulant"}),
+        *((f"paper preset {name}", "paper", {"models": [name]}) for name in memory.MODELS),
+    ]
 
 
-def run_memory(repeats: int, device: torch.device = CPU, task: str = "copy", T: int = 250) -> dict:
+def run_memory(
+    repeats: int, device: torch.device = CPU, sizes: Sizes = FULL, task: str = "copy"
+) -> dict:
     """One whole training step of the memory experiment (batch, forward, loss, backward,
     clipping, every optimiser) per row, interleaved; and the Cayley step alone."""
     from dataclasses import replace
 
     from experiments import memory
 
+    T = sizes.memory_T
     steps, cayleys, labels, rows = [], [], [], []
-    for label, preset, overrides in MEMORY_ROWS:
+    for label, preset, overrides in memory_rows():
         cfg = replace(memory.Config(), **{**memory.PRESETS[preset], **overrides})
+        if sizes.memory_T < 250 and cfg.hidden == 0:  # tiny: small models too
+            cfg = replace(cfg, params=2_000)
         name = cfg.models[0]
         hidden = cfg.hidden or memory.hidden_for_budget(name, task, cfg.params, cfg)
         torch.manual_seed(0)
@@ -664,6 +707,10 @@ def main(argv: list[str] | None = None) -> None:
         help="video: the presets' model sizes (default: cpu; on CUDA all three)",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument(
+        "--tiny", action="store_true",
+        help="tiny sizes: runs every code path in seconds, measures nothing (CI rehearsal)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
@@ -686,13 +733,18 @@ def main(argv: list[str] | None = None) -> None:
     print(f"torch {env['torch']}, {env['threads']} threads, {env['machine']}, {env['device']}")
     if args.suite == "data":
         results = {"env": env, "data": run_data(args.repeats)}
+    sizes = TINY if args.tiny else FULL
+    env["tiny"] = bool(args.tiny)
+    if args.suite == "data":
+        results = {"env": env, "data": run_data(args.repeats, n=50 if args.tiny else 5000)}
     elif args.suite == "video":
-        sizes = args.sizes or (("cpu", "gpu", "paper") if device.type == "cuda" else ("cpu",))
-        results = {"env": env, "video": run_video(args.repeats, device, sizes)}
+        presets = args.sizes or (None if args.tiny or device.type != "cuda"
+                                 else ("cpu", "gpu", "paper"))  # fmt: skip
+        results = {"env": env, "video": run_video(args.repeats, device, presets, sizes)}
     else:
         suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
                  "memory": run_memory}[args.suite]  # fmt: skip
-        results = {"env": env, args.suite: suite(args.repeats, device)}
+        results = {"env": env, args.suite: suite(args.repeats, device, sizes)}
     if args.json is not None:
         runner.write_json(args.json, results)
         print(f"wrote {args.json}")

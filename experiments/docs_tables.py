@@ -414,6 +414,104 @@ def memory_t250_figure() -> None:
                   optimiser, legend_size=6)  # fmt: skip
 
 
+# Wolter & Yao's recipe to the letter (``--preset wolter-yao``): one folder per run.
+MEMORY_WY = RESULTS / "memory-wolter-yao"
+WY_RUNS = {
+    "copy-stiefel-seed0": "dense U, Cayley steps (their model)",
+    "copy-stiefel-seed1": "dense U, Cayley steps",
+    "copy-stiefel-seed2": "dense U, Cayley steps",
+    "copy-circulant-seed0": "circulant U (eigen-angles), their recipe otherwise",
+    "copy-circulant-seed1": "circulant U, their recipe otherwise",
+    "adding-stiefel-seed0": "dense U, Cayley steps",
+    "adding-stiefel-seed1": "dense U, Cayley steps",
+}
+#: From our recipe at their size, one difference switched to theirs per run (seed 0).
+WY_ABLATION = {
+    "ablation-ours": "none: our recipe (U = exp of a skew-Hermitian generator trained by "
+    "torch RMSprop, decay 0.99; global-norm clip 1; our initialisation; per-unit gate)",
+    "ablation-cayley": "U a plain unitary parameter moved by Cayley steps (raw gradient, "
+    "step 1e-3)",
+    "ablation-tf-rmsprop": "TensorFlow 1's RMSprop (decay 0.9, accumulator from 1) for "
+    "every parameter",
+    "ablation-value-clip": "gradients clipped element-wise to [-1, 1]",
+    "ablation-init": "their initialisation (TensorFlow Glorot-uniform, Arjovsky U, "
+    "modReLU bias from U(-0.01, 0.01))",
+    "ablation-gate": "their gate: one mixing weight sigmoid(a) per gate",
+}
+WY_STEPS = (1000, 2000, 3000, 5000)
+
+
+def _present(names) -> list[str]:
+    return [n for n in names if (MEMORY_WY / n / "table.json").exists()]
+
+
+def _solved_cells(row: dict) -> list[str]:
+    return [f"{v:,}" if v else "-" for k, v in row.items() if k.startswith("steps_to_")]
+
+
+def memory_wolter_yao() -> str:
+    body = []
+    for name in _present(WY_RUNS):
+        config = _load(MEMORY_WY / name / "config.json")["config"]
+        (r,) = _load(MEMORY_WY / name / "table.json")
+        score = (f"recall {r['eval_recall']:.3f}" if r["task"] == "copy"
+                 else f"MSE {r['eval_mse']:.4f}")  # fmt: skip
+        thresholds = ", ".join(k.removeprefix("steps_to_") for k in r if k.startswith("steps_to_"))
+        body.append([f"``{name}``", WY_RUNS[name], f"{r['params']:,}", str(config["seed"]),
+                     f"{r['steps']:,}", f"{thresholds}: " + " / ".join(_solved_cells(r)),
+                     f"{r['final_loss']:.2g}", f"{r['baseline']:.3g}", score,
+                     f"{r['unitarity_error']:.1e}" if "unitarity_error" in r else "-",
+                     f"{r['seconds_per_step']:.3f}"])  # fmt: skip
+    header = ["run", "transition", "params", "seed", "steps run",
+              "first block (50 steps) with mean loss below", "last 50 steps",
+              "memoryless", "eval (500 fresh sequences)", "max |U^H U - I|", "s/step"]  # fmt: skip
+    return list_table(header, body, "docs/results/memory-wolter-yao/*/table.json")
+
+
+def memory_wy_ablation() -> str:
+    body = []
+    for name in _present(WY_ABLATION):
+        losses = [h[1] for h in _history(MEMORY_WY / name)]
+        (r,) = _load(MEMORY_WY / name / "table.json")
+        means = [f"{_window_mean(losses, s, 50):.2g}" if s <= len(losses) else "(stopped)"
+                 for s in WY_STEPS]  # fmt: skip
+        body.append([f"``{name}``", WY_ABLATION[name], f"{len(losses):,}", *means,
+                     *_solved_cells(r)])  # fmt: skip
+    header = ["run", "switched to theirs", "steps run",
+              *(f"loss, steps {s - 49:,}-{s:,}" for s in WY_STEPS),
+              "first block < 1e-3", "first block < 5e-7"]  # fmt: skip
+    return list_table(header, body, "docs/results/memory-wolter-yao/ablation-*/metrics.csv")
+
+
+def memory_wolter_yao_figure() -> None:
+    if not _present(WY_RUNS):
+        return
+    from cunitary.tasks import copy_baseline
+
+    def curve(ax, name: str, **style) -> None:
+        losses = [h[1] for h in _history(MEMORY_WY / name)]
+        ends = range(50, len(losses) + 1, 50)
+        ax.semilogy(ends, [_window_mean(losses, e, 50) for e in ends], lw=1.1, label=name,
+                    **style)  # fmt: skip
+
+    def preset(ax) -> None:
+        for k, name in enumerate(n for n in _present(WY_RUNS) if n.startswith("copy")):
+            curve(ax, name, color=f"C{k}", ls="-" if "stiefel" in name else "--")
+        ax.axhline(copy_baseline(250), color="k", ls=":", lw=0.8, label="memoryless")
+
+    def ablation(ax) -> None:
+        for k, name in enumerate(_present(WY_ABLATION)):
+            curve(ax, name, color=f"C{k}")
+        ax.axhline(copy_baseline(250), color="k", ls=":", lw=0.8, label="memoryless")
+
+    title = "copy, T = 250, n_h = 80, one CPU thread per run"
+    _curve_figure(STATIC / "memory_wy_copy.png", f"Wolter & Yao's recipe: {title}",
+                  "cross-entropy (50-step mean)", preset, legend_size=7)  # fmt: skip
+    if _present(WY_ABLATION):
+        _curve_figure(STATIC / "memory_wy_ablation.png", f"One difference at a time: {title}",
+                      "cross-entropy (50-step mean)", ablation, legend_size=7)  # fmt: skip
+
+
 def stability_table(folder: Path) -> str:
     rows = _load(folder / "table.json")
     body = []
@@ -472,6 +570,55 @@ def bench_cells(name: str = "bench_cells.json") -> str:
     threads_label = f"{threads} thread" + ("s" if threads > 1 else "")
     header = [f"{size}, {threads_label}", "real params", "s", "/ nn.LSTM", "peak MiB"]
     return list_table(header, rows, f"docs/results/bench/{name}")
+
+
+# -- the GPU check ---------------------------------------------------------------------------
+
+GPU = RESULTS / "gpu"
+
+
+def _gpu_runs() -> list[Path]:
+    """Every committed GPU check (its tiny CPU rehearsals are never committed)."""
+    if not GPU.is_dir():
+        return []
+    return sorted(
+        p.parent for p in GPU.glob("*/summary.json") if not p.parent.name.endswith("-tiny")
+    )
+
+
+def gpu_summary() -> str:
+    """One table per GPU: each stage's outcome, and the ratios it measured."""
+    parts = []
+    for folder in _gpu_runs():
+        summary = _load(folder / "summary.json")
+        rows = []
+        for stage in summary["stages"]:
+            detail = stage["status"]
+            counts = stage.get("counts") or {}
+            if counts:
+                detail += (f": {counts['passed']} passed, {counts['failures'] + counts['errors']}"
+                           f" failed, {counts['skipped']} skipped")  # fmt: skip
+            seconds = f"{stage['seconds']:.0f}" if "seconds" in stage else "-"
+            rows.append([stage["name"], detail, seconds])
+        head = summary.get("headlines", {})
+        for model, ratio in head.get("cells_vs_lstm", {}).items():
+            rows.append([f"cells: {model}", f"{ratio:.2f}x nn.LSTM", "-"])
+        for case, ratio in head.get("unitary_conv2d_vs_fft_round_trip", {}).items():
+            rows.append([f"unitary: {case}", f"{ratio:.2f}x its FFT round trip", "-"])
+        for size, models in head.get("video_vs_convlstm", {}).items():
+            for model, ratio in models.items():
+                rows.append([f"video step, {size} size: {model}", f"{ratio:.2f}x ConvLSTM", "-"])
+        for model, seconds in head.get("memory_step_seconds", {}).items():
+            rows.append([f"memory step (T = 250): {model}", f"{1e3 * seconds:.1f} ms", "-"])
+        for model, run in head.get("video_run", {}).items():
+            per_step = f"{run['seconds_per_step']:.3f} s/step over {run['steps']} steps"
+            rows.append([f"gpu-preset run: {model}", per_step, "-"])
+        header = [f"{summary['device_name']} (torch {summary['torch']})", "outcome", "s"]
+        parts.append(list_table(header, rows, _relative(folder / "summary.json")))
+    if not parts:
+        return (".. note::\n   Not measured yet: no ``docs/results/gpu/*/summary.json`` is "
+                "committed. ``make gpu-check`` on a GPU machine writes one.\n")  # fmt: skip
+    return "\n".join(parts)
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -583,6 +730,13 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory_variants.rst": _optional(
         MEMORY_T250 / "copy-cgrnn-full" / "metrics.csv", memory_variants
     ),
+    "memory_wolter_yao.rst": _optional(
+        MEMORY_WY / "copy-stiefel-seed0" / "table.json", memory_wolter_yao
+    ),
+    "memory_wy_ablation.rst": _optional(
+        MEMORY_WY / "ablation-ours" / "table.json", memory_wy_ablation
+    ),
+    "gpu_summary.rst": gpu_summary,
     "stability.rst": _optional(
         RESULTS / "stability" / "table.json",
         lambda: (
@@ -614,6 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.write_text(GENERATED / name, text)
     video_protocol_figure()
     memory_t250_figure()
+    memory_wolter_yao_figure()
     print(f"wrote {len(tables)} tables to {_relative(GENERATED)}")
     return 0
 

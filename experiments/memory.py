@@ -239,11 +239,20 @@ class SequenceModel(nn.Module):
 
 
 def hidden_for_budget(name: str, task: str, budget: int, cfg: Config | None = None) -> int:
-    """Largest hidden size whose model has at most ``budget`` real parameters."""
-    low, high = 1, 4096
+    """Largest hidden size (up to 4096) whose model has at most ``budget`` real
+    parameters; 1 if none has."""
+
+    def fits(hidden: int) -> bool:
+        return count_parameters(SequenceModel(name, task, hidden, cfg)) <= budget
+
+    # Doubling first, so that no model much larger than the answer is ever built.
+    low, high = 1, 2
+    while high <= 4096 and fits(high):
+        low, high = high, 2 * high
+    high = min(high - 1, 4096)
     while low < high:
         mid = (low + high + 1) // 2
-        if count_parameters(SequenceModel(name, task, mid, cfg)) <= budget:
+        if fits(mid):
             low = mid
         else:
             high = mid - 1

@@ -105,7 +105,7 @@ def test_ddp_two_processes_on_cpu(tmp_path):
 def test_memory_bench_times_every_row_side_by_side():
     from experiments import bench
 
-    result = bench.run_memory(1, T=8)
-    assert [r["model"] for r in result["rows"]] == [row[0] for row in bench.MEMORY_ROWS]
+    result = bench.run_memory(1, sizes=bench.TINY)
+    assert [r["model"] for r in result["rows"]] == [row[0] for row in bench.memory_rows()]
     assert result["rows"][1]["vs_circulant"] == 1.0 and result["rows"][0]["real_params"] == 44_643
     assert 0 < result["cayley_share"] < 1

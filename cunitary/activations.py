@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from . import functional as F
+from ._module import Module
 
 __all__ = [
     "PhaseReLU",
@@ -49,7 +50,7 @@ def _features_repr(p: Tensor, dim: int = -1) -> str:
     return f"num_features={p.shape[0]}, " + ("" if dim == -1 else f"dim={dim}, ")
 
 
-class _PerFeature(nn.Module):
+class _PerFeature(Module):
     """An activation whose parameters are scalars or one value per feature along ``dim``."""
 
     def __init__(self, dim: int) -> None:
@@ -168,7 +169,7 @@ class PhaseReLU(_PerFeature):
         return f"{features}cosine={self.cosine}, temperature={self.temperature}"
 
 
-class ZReLU(nn.Module):
+class ZReLU(Module):
     r"""zReLU: pass :math:`z` in the closed first quadrant, zero elsewhere.
 
     .. math::
@@ -227,7 +228,7 @@ class ModReLU(_PerFeature):
         return _features_repr(self.bias, self.dim).rstrip(", ")
 
 
-class CReLU(nn.Module):
+class CReLU(Module):
     r"""cReLU: ReLU on the real and imaginary parts.
 
     .. math::
@@ -241,7 +242,7 @@ class CReLU(nn.Module):
         return F.crelu(z)
 
 
-class Cardioid(nn.Module):
+class Cardioid(Module):
     r"""Complex cardioid: phase-dependent scaling.
 
     .. math::
@@ -254,7 +255,7 @@ class Cardioid(nn.Module):
         return F.cardioid(z)
 
 
-class PhaseAmplitude(nn.Module):
+class PhaseAmplitude(Module):
     r"""Phase-amplitude squashing with a fixed scale.
 
     .. math::
@@ -359,7 +360,7 @@ class ModSigmoid(_PerFeature):
         return _features_repr(self.alpha, self.dim).rstrip(", ")
 
 
-class CayleyActivation(nn.Module):
+class CayleyActivation(Module):
     r"""Cayley non-linearity: antiderivative of the Cayley transform on each half plane.
 
     .. math::

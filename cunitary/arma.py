@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_int, check_numeric, check_odd_int, check_precision, check_tensor
+from ._module import Module
 
 __all__ = [
     "ar_coefficients",
@@ -167,7 +168,7 @@ def _padded_solve(x: Tensor, spectrum: Callable[[tuple[int, int]], Tensor], padd
 # -- the spatial ARMA layer ----------------------------------------------------------------
 
 
-class ARMA2d(nn.Module):
+class ARMA2d(Module):
     r"""Spatial ARMA layer: a convolution followed by a stable separable AR solve.
 
     .. math::
@@ -442,7 +443,7 @@ def sos_filter1d(x: Tensor, sections: Tensor) -> Tensor:
     return y.to(torch.promote_types(x.dtype, sections.dtype))
 
 
-class CausalARMA1d(nn.Module):
+class CausalARMA1d(Module):
     r"""Causal ARMA filter for sequences: a causal convolution, then a stable AR recursion.
 
     .. math::
@@ -557,7 +558,7 @@ class CausalARMA1d(nn.Module):
         return f"ar_order={self.ar_order}, margin={self.margin}"
 
 
-class ARMASequenceModel(nn.Module):
+class ARMASequenceModel(Module):
     r"""A stack of :class:`CausalARMA1d` layers with non-linearities and a linear readout.
 
     .. math::

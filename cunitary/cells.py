@@ -31,6 +31,7 @@ from ._checks import (
     real_factory_dtype,
 )
 from ._fused import gated_scan
+from ._module import Module
 from .activations import Hirose, ModReLU
 
 __all__ = [
@@ -56,7 +57,7 @@ _TRANSITIONS = ("circulant", "full", "stiefel", "identity")
 _UNITARY_INITS = ("haar", "arjovsky")
 
 
-class UnitaryTransition(nn.Module):
+class UnitaryTransition(Module):
     r"""A learnable unitary (orthogonal when ``real``) ``H x H`` state transition :math:`U`.
 
     * ``"circulant"``: :math:`U = F^{-1}\operatorname{diag}(e^{i\omega})F`, eigen-angles
@@ -105,9 +106,11 @@ class UnitaryTransition(nn.Module):
         dtype = real_factory_dtype(dtype)
         self.kind = kind
         self.real = bool(real)
-        self._identity_dtype = dtype if self.real else complex_dtype_for(dtype)  # no parameters
-        # An empty buffer follows .to(device): the identity is built where the module is.
-        self.register_buffer("_anchor", torch.empty(0, device=device), persistent=False)
+        # An empty buffer follows .to(device) and .double(): the identity is built where the
+        # module is, in its precision.
+        self.register_buffer(
+            "_anchor", torch.empty(0, device=device, dtype=dtype), persistent=False
+        )
         self.orthogonal_map = orthogonal_map
         if kind == "circulant":
             self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
@@ -154,7 +157,9 @@ class UnitaryTransition(nn.Module):
             mat = self.weight
         else:
             mat = torch.eye(
-                self.hidden_size, dtype=self._identity_dtype, device=self._anchor.device
+                self.hidden_size,
+                dtype=self._anchor.dtype if self.real else complex_dtype_for(self._anchor.dtype),
+                device=self._anchor.device,
             )
         return mat if dtype is None else mat.to(dtype)
 
@@ -179,7 +184,7 @@ class UnitaryTransition(nn.Module):
         )
 
 
-class ComplexReadout(nn.Module):
+class ComplexReadout(Module):
     r"""Map a complex state to real features: :math:`y = W[\Re h; \Im h] + b`.
 
     Args:
@@ -230,7 +235,7 @@ def _make_activation(activation: str | nn.Module, hidden_size: int | None, **fac
     raise ValueError(f"activation must be 'modrelu', 'hirose' or an nn.Module, got {activation!r}")
 
 
-class _Cell(nn.Module):
+class _Cell(Module):
     """A recurrent cell split into the three parts a fast sequence loop needs."""
 
     state_is_complex = True
@@ -703,7 +708,7 @@ class RotationGRUCell(_Cell):
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}"
 
 
-class _RecurrentSequence(nn.Module):
+class _RecurrentSequence(Module):
     """``nn.GRU``-style runner over a stack of ``cell_class`` layers."""
 
     cell_class: type[_Cell]
@@ -966,7 +971,7 @@ class RotationGRU(_RecurrentSequence):
         )  # fmt: skip
 
 
-class LinearUnitaryRecurrence(nn.Module):
+class LinearUnitaryRecurrence(Module):
     r"""The linear unitary recurrence, computed in parallel over time.
 
     .. math::

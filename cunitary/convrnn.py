@@ -25,6 +25,7 @@ from ._checks import (
     complex_dtype_for,
     real_factory_dtype,
 )
+from ._module import Module
 from .arma import ARMA2d
 from .unitary import UnitaryConv2d, cached, cached_value
 
@@ -62,7 +63,7 @@ def _check_image(name: str, x: object, channels: int, size: tuple[int, int], all
     return x
 
 
-class _ConvCell(nn.Module):
+class _ConvCell(Module):
     """Shared validation of the convolutional cells."""
 
     state_is_complex: bool
@@ -444,7 +445,7 @@ class ComplexConvGatedCell(_ConvCell):
         )
 
 
-class ConvLSTMCell(nn.Module):
+class ConvLSTMCell(Module):
     r"""Convolutional LSTM cell with a pluggable convolution.
 
     .. math::
@@ -578,7 +579,7 @@ def _layer_output(state: object) -> Tensor:
     return state[0] if isinstance(state, tuple) else state  # type: ignore[index,return-value]
 
 
-class ConvRNNStack(nn.Module):
+class ConvRNNStack(Module):
     r"""The ARMA paper's video backbone, generic over the recurrent cell.
 
     .. math::

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_int, check_numeric, check_odd_int, check_precision, check_tensor
+from ._module import Module
 from .functional import circulant2d
 
 __all__ = [
@@ -128,7 +129,7 @@ def _reset_children(module: nn.Module) -> None:
             child.reset_parameters()
 
 
-class DynamicConv2d(nn.Module):
+class DynamicConv2d(Module):
     r"""Dynamic convolution: one generated filter (and bias) per sample.
 
     .. math::
@@ -220,7 +221,7 @@ class DynamicConv2d(nn.Module):
         return dynamic_conv2d(x, weight, bias)
 
 
-class DynamicLocalFilter2d(nn.Module):
+class DynamicLocalFilter2d(Module):
     r"""Dynamic local filtering: one generated ``k x k`` filter per pixel.
 
     .. math::
@@ -289,7 +290,7 @@ class DynamicLocalFilter2d(nn.Module):
         return local_filter2d(x, filters, self.dilation)
 
 
-class UnitaryDynamicFilter2d(nn.Module):
+class UnitaryDynamicFilter2d(Module):
     r"""Dynamic filter whose generated operator is unitary (orthogonal for real frames).
 
     .. math::

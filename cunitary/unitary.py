@@ -27,6 +27,7 @@ from ._checks import (
     real_dtype_of,
     real_factory_dtype,
 )
+from ._module import Module
 
 __all__ = ["UnitaryConv1d", "UnitaryConv2d", "FourierRotation", "cached"]
 
@@ -81,7 +82,7 @@ def cached_value(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
     return _phasor_cache[key]
 
 
-class _ChannelMix(nn.Module):
+class _ChannelMix(Module):
     """A learnable ``C x C`` unitary (orthogonal when ``real``) matrix, kept on the
     manifold by ``torch.nn.utils.parametrizations.orthogonal``."""
 
@@ -112,7 +113,7 @@ class _ChannelMix(nn.Module):
             self.linear.weight = start
 
 
-class _EigenAngleConv(nn.Module):
+class _EigenAngleConv(Module):
     """Shared machinery of :class:`UnitaryConv1d` and :class:`UnitaryConv2d`."""
 
     ndim: int
@@ -516,7 +517,7 @@ class UnitaryConv2d(_EigenAngleConv):
         super().__init__(size, channels, real, mix, init, method, angles, angle_size, device, dtype)
 
 
-class FourierRotation(nn.Module):
+class FourierRotation(Module):
     r"""Rotate images by a (learnable) angle with three Fourier-space shears.
 
     .. math::

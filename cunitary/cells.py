@@ -620,6 +620,9 @@ class UnitaryRNNCell(_Cell):
         self.transition = UnitaryTransition(
             hidden_size, transition, orthogonal_map=orthogonal_map, device=device, dtype=dtype
         )
+        if isinstance(bias, bool) or not isinstance(bias, int | float):
+            # bias=True would silently start the modReLU bias at +1 (the unbounded case)
+            raise TypeError(f"bias is the initial modReLU bias, a float; got {bias!r}")
         self.activation = ModReLU(hidden_size, bias=bias, device=device, dtype=dtype)
 
     def reset_parameters(self) -> None:

@@ -401,7 +401,7 @@ class ComplexConvGatedCell(_ConvCell):
             state_weight = torch.cat([on_real[:, n:], on_imag[:, n:]], 1)
             return tuple(t.to(dtype) for t in (input_weight, input_bias, state_weight))
 
-        return cached_value((id(self), "real weights", x_complex, dtype), compose)
+        return cached_value((self, "real weights", x_complex, dtype), compose)
 
     def planar_step(self, x: Tensor, h: Tensor | None, x_complex: bool) -> Tensor:
         r"""One step on planar real tensors: the cell without complex<->real copies.

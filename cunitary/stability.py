@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._checks import check_numeric, check_tensor
+from ._checks import check_int, check_numeric, check_tensor
 from .parametrizations import SRNC, _conv_operator, _size2, srn_c
 
 __all__ = [
@@ -231,6 +231,7 @@ def conv_spectral_norm(
         dilation: the layer's dilation.
     """
     weight = _check_weight(weight).detach()
+    iterations = check_int("iterations", iterations)
     h, w = _size2("input_size", input_size)
     forward, adjoint = _conv_operator(weight, padding, dilation)
     generator = torch.Generator().manual_seed(seed)
@@ -238,7 +239,7 @@ def conv_spectral_norm(
     u = u.to(weight.device)
     u = u / u.norm()
     with torch.no_grad():
-        for _ in range(max(1, iterations)):
+        for _ in range(iterations):
             v = adjoint(u)
             v = v / v.norm()
             u = forward(v)

@@ -73,10 +73,14 @@ def cached_value(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
     """``compute()``, computed once per ``key`` inside :func:`cached` (every call outside).
 
     For values that depend on the parameters only: the unitary layers' phasors, and
-    the real weights the complex convolutional cells compose from complex ones.
+    the real weights the complex convolutional cells compose from complex ones. ``key``
+    starts with the module itself (not its ``id``: the cache keeps it alive, so a new
+    module can never be handed a deleted one's values), and whether autograd records is
+    part of it (a value computed under ``no_grad`` has no graph to give later calls).
     """
     if _phasor_cache is None:
         return compute()
+    key = (*key, torch.is_grad_enabled(), torch.is_inference_mode_enabled())
     if key not in _phasor_cache:
         _phasor_cache[key] = compute()
     return _phasor_cache[key]
@@ -254,7 +258,7 @@ class _EigenAngleConv(Module):
                 angles = F.odd_symmetric(angles, self.ndim)
             return F._phasors(angles, self.ndim, half)
 
-        return cached_value((id(self), half, real_dtype), phasors)
+        return cached_value((self, half, real_dtype), phasors)
 
     def _parameter_dtype(self) -> torch.dtype:
         param = self.kernel if self.angle_kind == "kernel" else self._angle_parameter()

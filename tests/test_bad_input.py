@@ -188,3 +188,15 @@ def test_every_module_gives_a_clear_error_or_a_finite_well_shaped_result(
     out = out[0] if isinstance(out, tuple) else out
     assert out.shape[0] == batch and torch.isfinite(torch.view_as_real(out) if out.is_complex()
                                                     else out).all()  # fmt: skip
+
+
+def test_no_silent_fallbacks_for_counts_and_flags():
+    from cunitary import UnitaryRNN
+    from cunitary.stability import conv_spectral_norm
+
+    weight = torch.randn(2, 2, 3, 3)
+    for bad in (0, -5):
+        with pytest.raises(ValueError, match="iterations must be >= 1"):
+            conv_spectral_norm(weight, 8, iterations=bad)
+    with pytest.raises(TypeError, match="bias is the initial modReLU bias"):
+        UnitaryRNN(3, 4, bias=True)

@@ -639,3 +639,30 @@ def test_cached_phasors_are_computed_once_with_the_same_gradients(angles, monkey
     for a, b in zip(cached, plain, strict=True):
         torch.testing.assert_close(a, b)
     assert unitary._phasor_cache is None
+
+
+def test_cached_never_hands_a_new_layer_a_deleted_layers_phasors():
+    import gc
+
+    from cunitary.unitary import cached
+
+    x = torch.randn(2, 1, 8, 8, dtype=torch.complex128)
+    with cached():
+        for k in range(10):
+            layer = UnitaryConv2d((8, 8), dtype=torch.float64)  # often at a freed address
+            reference = torch.fft.ifft2(torch.fft.fft2(x) * torch.exp(1j * layer.angles.detach()))
+            torch.testing.assert_close(layer(x), reference)
+            del layer
+            gc.collect()
+
+
+def test_cached_value_made_without_grad_does_not_cut_later_gradients():
+    from cunitary.unitary import cached
+
+    layer = UnitaryConv2d((8, 8), dtype=torch.float64)
+    x = torch.randn(2, 1, 8, 8, dtype=torch.complex128)
+    with cached():
+        with torch.no_grad():
+            layer(x)
+        (layer(x) * x.conj()).real.sum().backward()
+    assert layer.angles.grad is not None and layer.angles.grad.abs().sum() > 0

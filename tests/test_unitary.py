@@ -648,7 +648,7 @@ def test_cached_never_hands_a_new_layer_a_deleted_layers_phasors():
 
     x = torch.randn(2, 1, 8, 8, dtype=torch.complex128)
     with cached():
-        for k in range(10):
+        for _ in range(10):
             layer = UnitaryConv2d((8, 8), dtype=torch.float64)  # often at a freed address
             reference = torch.fft.ifft2(torch.fft.fft2(x) * torch.exp(1j * layer.angles.detach()))
             torch.testing.assert_close(layer(x), reference)

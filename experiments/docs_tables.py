@@ -464,7 +464,8 @@ def memory_wolter_yao() -> str:
                      f"{r['seconds_per_step']:.3f}"])  # fmt: skip
     header = ["run", "transition", "params", "seed", "steps run",
               "first block (50 steps) with mean loss below", "last 50 steps",
-              "memoryless", "eval (500 fresh sequences)", "unitarity error of U", "s/step"]  # fmt: skip
+              "memoryless", "eval (500 fresh sequences)", "unitarity error of U",
+              "s/step"]  # fmt: skip
     table = list_table(header, body, "docs/results/memory-wolter-yao/*/table.json")
     return table + _static_figure(
         "memory_wy_copy.png",

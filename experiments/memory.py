@@ -240,11 +240,17 @@ class SequenceModel(nn.Module):
 
 def hidden_for_budget(name: str, task: str, budget: int, cfg: Config | None = None) -> int:
     """Largest hidden size (up to 4096) whose model has at most ``budget`` real
-    parameters; 1 if none has."""
+    parameters; a :class:`~experiments.runner.RunError` if none has."""
 
     def fits(hidden: int) -> bool:
         return count_parameters(SequenceModel(name, task, hidden, cfg)) <= budget
 
+    if not fits(1):
+        smallest = count_parameters(SequenceModel(name, task, 1, cfg))
+        raise runner.RunError(
+            f"--params {budget} is below the smallest {name} model ({smallest} parameters at "
+            "hidden size 1); raise --params or give --hidden"
+        )
     # Doubling first, so that no model much larger than the answer is ever built.
     low, high = 1, 2
     while high <= 4096 and fits(high):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
@@ -28,6 +29,7 @@ import pickle
 import sys
 import time
 import typing
+import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
@@ -113,6 +115,12 @@ def _check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
                 raise RunError(f"{flag} must be a finite number >= {minimum}, got {v!r}")
 
 
+def _out_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out must name a folder, got an empty string")
+    return Path(text)
+
+
 def parse_config(
     config_cls: type,
     presets: Mapping[str, Mapping[str, Any]],
@@ -129,7 +137,7 @@ def parse_config(
     """
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--preset", choices=sorted(presets), default=default_preset)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=_out_folder, required=True, help="output folder")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its checkpoints"
@@ -258,6 +266,8 @@ def _check_out(
     if out.exists() and not out.is_dir():
         raise RunError(f"--out {out} exists and is not a folder")
     stored = _stored_config(out)
+    if resume and stored is None:
+        raise RunError(f"--resume: {out} holds no run (no config.json); drop --resume to start one")
     if stored is None or overwrite:
         return stored, {}
     if not resume:
@@ -302,6 +312,12 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
         stored, changed = _check_out(
             args.out, values, args.resume, args.overwrite, set(may_change), defaults
         )
+        if args.resume and bool(stored.get("amp", False)) != bool(args.amp):
+            was = "with" if stored.get("amp") else "without"
+            raise RunError(
+                f"--resume: {args.out} was trained {was} --amp; resume it the same way (mixed "
+                "and full precision in one run would measure neither)"
+            )
         here = {"world_size": world, "device": str(device), "amp": bool(args.amp)}
         if world > 1:
             dist.barrier()  # every rank has read the folder before rank 0 writes to it
@@ -317,7 +333,13 @@ def start(config: Any, args: argparse.Namespace, may_change: Sequence[str]) -> I
         fixed = {k: v for k, v in values.items() if k not in set(may_change)}
         run = Run(args.out, device, rank, world, bool(args.resume), bool(args.amp), fixed, defaults)
         run.barrier()
-        yield run
+        try:
+            yield run
+        except RunError:
+            # A resume refused by a checkpoint leaves the record as it found it.
+            if rank == 0 and args.resume and stored is not None:
+                write_json(args.out / "config.json", stored)
+            raise
     finally:
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
@@ -468,7 +490,7 @@ def train(
                      "progress": asdict(progress), "config": run.fixed}  # fmt: skip
             if scheduler is not None:
                 state["scheduler"] = scheduler.state_dict()
-            save_atomically(state, checkpoint)
+            save_atomically({**state, "sha256": state_digest(state)}, checkpoint)
         if stop:
             break
     return progress
@@ -481,7 +503,8 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temporary sibling and rename: a kill leaves the old file or the new."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    # One name per writer: two processes writing one file never share a temporary.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -494,8 +517,38 @@ def save_atomically(obj: Any, path: Path) -> None:
     _replace(path, lambda tmp: torch.save(obj, tmp))
 
 
+def state_digest(state: Any) -> str:
+    """SHA-256 of a checkpoint's contents: every tensor's dtype, shape and bytes, and every
+    other value's ``repr``, in order. Stored in the checkpoint and checked on load, so a
+    corrupted file (a flipped byte loads silently otherwise) is refused."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, Mapping):
+            digest.update(b"{")
+            for key in value:
+                digest.update(repr(key).encode())
+                walk(value[key])
+            digest.update(b"}")
+        elif isinstance(value, list | tuple):
+            digest.update(b"[")
+            for item in value:
+                walk(item)
+            digest.update(b"]")
+        else:
+            digest.update(repr(value).encode())
+
+    walk(state)
+    return digest.hexdigest()
+
+
 def load_checkpoint(path: Path) -> dict:
-    """``torch.load(weights_only=True)``, with the path named when the file is unreadable."""
+    """``torch.load(weights_only=True)``, with the path named when the file is unreadable
+    or its contents do not match the checksum stored in it."""
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
     except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, KeyError, ValueError) as e:
@@ -504,6 +557,12 @@ def load_checkpoint(path: Path) -> dict:
         ) from e
     if not isinstance(state, dict) or "progress" not in state:
         raise RunError(f"{path} is not a checkpoint of this experiment; use --overwrite")
+    stored = state.pop("sha256", None)  # checkpoints written before checksums have none
+    if stored is not None and stored != state_digest(state):
+        raise RunError(
+            f"checkpoint {path} is corrupted (its contents do not match its checksum); "
+            "delete it or use --overwrite"
+        )
     return state
 
 

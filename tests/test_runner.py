@@ -216,3 +216,53 @@ def test_until_ends_training_early_and_a_resume_stays_ended(tmp_path):
     again = runner.train(model, optimizer, batch_loss, resumed_run, steps=50, until=until,
                          checkpoint=tmp_path / "c.pt", checkpoint_every=100)  # fmt: skip
     assert again.step == 5 and len(again.history) == 5
+
+
+def test_an_empty_out_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        memory.parse([*SMOKE, "--out", ""])
+    assert "--out must name a folder" in capsys.readouterr().err
+
+
+def test_resume_needs_a_run_and_the_same_precision(tmp_path):
+    with pytest.raises(runner.RunError, match="holds no run"):
+        memory.main([*SMOKE, "--out", str(tmp_path / "empty"), "--resume"])
+    memory.main([*SMOKE, "--out", str(tmp_path)])
+    record = (tmp_path / "config.json").read_text()
+    with pytest.raises(runner.RunError, match="without --amp"):
+        memory.main([*SMOKE, "--out", str(tmp_path), "--resume", "--amp"])
+    assert (tmp_path / "config.json").read_text() == record
+
+
+def test_a_resume_refused_by_its_checkpoint_leaves_the_record_alone(tmp_path):
+    memory.main([*SMOKE, "--steps", "6", "--out", str(tmp_path)])
+    record = (tmp_path / "config.json").read_text()
+    with pytest.raises(runner.RunError, match="past --steps"):
+        memory.main([*SMOKE, "--steps", "4", "--out", str(tmp_path), "--resume"])
+    assert (tmp_path / "config.json").read_text() == record
+
+
+def test_a_corrupted_checkpoint_is_refused(tmp_path):
+    memory.main([*SMOKE, "--out", str(tmp_path)])
+    path = tmp_path / "checkpoints" / "copy-T8-lstm.pt"
+    state = torch.load(path, weights_only=True)
+    assert "sha256" in state
+    weight = next(iter(state["model"].values()))
+    weight.view(-1)[0] += 1e-3  # one value changed, the stored checksum kept
+    torch.save(state, path)
+    with pytest.raises(runner.RunError, match="corrupted"):
+        runner.load_checkpoint(path)
+
+
+def test_two_writers_of_one_file_never_share_a_temporary(tmp_path, monkeypatch):
+    seen = []
+    real_replace = runner.os.replace
+    monkeypatch.setattr(runner.os, "replace", lambda a, b: seen.append(a) or real_replace(a, b))
+    runner.write_text(tmp_path / "x.txt", "a")
+    runner.write_text(tmp_path / "x.txt", "b")
+    assert len(set(seen)) == 2 and (tmp_path / "x.txt").read_text() == "b"
+
+
+def test_a_budget_below_the_smallest_model_is_refused(tmp_path):
+    with pytest.raises(runner.RunError, match="below the smallest lstm model"):
+        memory.main([*SMOKE, "--params", "1", "--out", str(tmp_path)])

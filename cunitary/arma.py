@@ -363,6 +363,14 @@ def ar_filter1d(x: Tensor, a: Tensor, method: str = "fft") -> Tensor:
     circle (padding the AR solve itself to :math:`2T` would leave an error of order
     :math:`\rho^T`, 0.13 at :math:`\rho = 0.999,\ T = 2000`).
 
+    .. warning::
+        The impulse response comes from powers of the companion matrix formed by repeated
+        squaring, which is exact in exact arithmetic but not in floating point when poles
+        nearly repeat close to the unit circle (a non-normal companion matrix): the error
+        then grows with :math:`T`, and for long sequences it can exceed the signal. For
+        such filters use :func:`sos_filter1d` on the second-order sections, which stays
+        accurate.
+
     Args:
         x: real ``(..., T)``.
         a: real ``(..., p + 1)``, broadcast against ``x``'s leading dims; ``a[..., 0]`` is

@@ -82,7 +82,18 @@ class _ConvCell(Module):
         check_precision("x", x, self.gates.weight)
         if h is None:
             h = x.new_zeros(x.shape[0], self.hidden_channels, *self.size)
-        return x, _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
+        h = _check_image("h", h, self.hidden_channels, self.size, allow_complex=allow)
+        _check_batch("h", h, x)
+        return x, h
+
+
+def _check_batch(name: str, state: Tensor, x: Tensor) -> None:
+    """A state must have the input's batch size: broadcasting would change the batch."""
+    if state.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{name} has batch size {state.shape[0]} but x has {x.shape[0]}; pass states "
+            "of the input's batch (or None to start from zeros)"
+        )
 
 
 def _complex_conv_weight(weight: Tensor, real_input_channels: int) -> Tensor:
@@ -526,10 +537,12 @@ class ConvLSTMCell(Module):
             zeros = x.new_zeros(x.shape[0], self.hidden_channels, *x.shape[-2:])
             state = (zeros, zeros)
         h, c = state
-        if h.shape != c.shape or h.shape[1] != self.hidden_channels or h.shape[2:] != x.shape[2:]:
+        if (h.shape != c.shape or h.shape[0] != x.shape[0] or h.shape[1] != self.hidden_channels
+                or h.shape[2:] != x.shape[2:]):  # fmt: skip
             raise ValueError(
-                f"state (h, c) must both have shape (B, {self.hidden_channels}, "
-                f"{x.shape[2]}, {x.shape[3]}), got {tuple(h.shape)} and {tuple(c.shape)}"
+                f"state (h, c) must both have shape ({x.shape[0]}, {self.hidden_channels}, "
+                f"{x.shape[2]}, {x.shape[3]}) to match x, got {tuple(h.shape)} and "
+                f"{tuple(c.shape)}"
             )
         i, f, g, o = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)  # torch's LSTM order
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
@@ -707,6 +720,7 @@ class ConvRNNStack(Module):
                 state = _check_image(f"states[{layer}]", state, n, first.size, True)
                 state = torch.cat([state.real, state.imag], 1)
             states[layer] = _check_image(f"states[{layer}]", state, 2 * n, first.size, False)
+            _check_batch(f"states[{layer}]", states[layer], x)
         outputs: list[Tensor] = []
         z_complex = x.is_complex()
         z = torch.cat([x.real, x.imag], 1) if z_complex else x

@@ -200,3 +200,20 @@ def test_no_silent_fallbacks_for_counts_and_flags():
             conv_spectral_norm(weight, 8, iterations=bad)
     with pytest.raises(TypeError, match="bias is the initial modReLU bias"):
         UnitaryRNN(3, 4, bias=True)
+
+
+@pytest.mark.parametrize("cell", ["ComplexConvGatedCell", "RotationConvGRUCell", "ConvLSTMCell"])
+def test_states_of_another_batch_size_are_refused_not_broadcast(cell):
+    import functools
+
+    import cunitary
+
+    make = getattr(cunitary, cell)
+    if cell == "ConvLSTMCell":
+        factory = functools.partial(make, kernel_size=3)
+    else:
+        factory = functools.partial(make, size=6)
+    stack = cunitary.ConvRNNStack(factory, 1, 1, 2, 2, [(1, 2)])
+    _, states = stack(torch.randn(2, 3, 1, 6, 6))
+    with pytest.raises(ValueError, match=r"batch size 2 but x has 1|\(1, 2, 6, 6\) to match x"):
+        stack(torch.randn(1, 3, 1, 6, 6), states)

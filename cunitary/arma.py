@@ -443,12 +443,16 @@ def sos_filter1d(x: Tensor, sections: Tensor) -> Tensor:
     if x.dim() < 1 or x.shape[-1] == 0:
         raise ValueError(f"x must have a non-empty time axis (..., T), got {tuple(x.shape)}")
     length = x.shape[-1]
+    dtype = torch.promote_types(x.dtype, sections.dtype)
+    if x.numel() == 0:  # an empty batch: nothing to filter (the FFT would refuse it)
+        lead = torch.broadcast_shapes(x.shape[:-1], sections.shape[:-2])
+        return x.new_zeros(*lead, length, dtype=dtype)
     n = _next_fast_size(2 * length - 1)
     y = x.double()
     for section in sections.double().unbind(-2):
         h = _impulse_response(section, length)
         y = torch.fft.irfft(torch.fft.rfft(y, n) * torch.fft.rfft(h, n), n)[..., :length]
-    return y.to(torch.promote_types(x.dtype, sections.dtype))
+    return y.to(dtype)
 
 
 class CausalARMA1d(Module):

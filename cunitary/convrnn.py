@@ -743,6 +743,8 @@ class ConvRNNStack(Module):
         x = check_tensor("x", x)
         if x.dim() != 5:
             raise ValueError(f"x must have shape (B, T, C, H, W), got {tuple(x.shape)}")
+        if x.shape[1] == 0:
+            raise ValueError(f"x has no frames (T = 0): shape {tuple(x.shape)}")
         ys = []
         with cached():  # the unitary transitions' phasors: once per sequence
             for frame in x.unbind(1):

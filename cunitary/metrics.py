@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_tensor
+from ._checks import check_int, check_tensor
 
 __all__ = ["ssim", "frame_metrics"]
 
@@ -14,6 +14,11 @@ def _frames(name: str, x: object) -> Tensor:
     x = check_tensor(name, x)
     if x.dim() < 2 or x.is_complex():
         raise ValueError(f"{name} must be real frames (..., H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} must be floating-point frames in [0, 1], got {x.dtype} (for uint8 "
+            "frames divide by 255 first)"
+        )
     return x
 
 
@@ -45,6 +50,7 @@ def ssim(
     if prediction.shape != target.shape:
         raise ValueError(f"shapes differ: {tuple(prediction.shape)} vs {tuple(target.shape)}")
     lead, (h, w) = prediction.shape[:-2], prediction.shape[-2:]
+    check_int("win_size", win_size, minimum=2)  # one pixel has no sample variance
     if h < win_size or w < win_size:
         raise ValueError(f"frames {(h, w)} are smaller than the {win_size}x{win_size} window")
     x = prediction.reshape(-1, 1, h, w).double()

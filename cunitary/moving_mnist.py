@@ -82,7 +82,10 @@ def load_mnist_idx(
     Returns ``(images uint8 (N, 28, 28), labels uint8 (N,) or None)``.
     """
     with _open(Path(images)) as handle:
-        (magic,) = np.frombuffer(handle.read(4), dtype=">u4")
+        head = handle.read(4)
+        if len(head) < 4:
+            raise ValueError(f"{images}: empty or truncated, not an IDX image file")
+        (magic,) = np.frombuffer(head, dtype=">u4")
         if magic != 2051:
             raise ValueError(f"{images}: not an IDX image file (magic {magic}, expected 2051)")
         count, rows, cols = np.frombuffer(handle.read(12), dtype=">u4")
@@ -92,7 +95,10 @@ def load_mnist_idx(
     result_labels = None
     if labels is not None:
         with _open(Path(labels)) as handle:
-            magic, n = np.frombuffer(handle.read(8), dtype=">u4")
+            head = handle.read(8)
+            if len(head) < 8:
+                raise ValueError(f"{labels}: empty or truncated, not an IDX label file")
+            magic, n = np.frombuffer(head, dtype=">u4")
             if magic != 2049:
                 raise ValueError(f"{labels}: not an IDX label file (magic {magic}, expected 2049)")
             result_labels = np.frombuffer(handle.read(), dtype=np.uint8)

@@ -94,6 +94,7 @@ def effective_receptive_field(
         >>> round(erf.radius, 4), round(erf.mean_distance, 4)  # |p| uniform on {0, 1, 1, 2, 2}
         (0.7483, 1.2)
     """
+    samples = check_int("samples", samples)
     shape = tuple(int(s) for s in input_shape)
     if not shape or any(s < 1 for s in shape):
         raise ValueError(f"input_shape must be positive sizes, got {tuple(input_shape)}")

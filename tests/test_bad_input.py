@@ -217,3 +217,33 @@ def test_states_of_another_batch_size_are_refused_not_broadcast(cell):
     _, states = stack(torch.randn(2, 3, 1, 6, 6))
     with pytest.raises(ValueError, match=r"batch size 2 but x has 1|\(1, 2, 6, 6\) to match x"):
         stack(torch.randn(1, 3, 1, 6, 6), states)
+
+
+def test_empty_and_degenerate_inputs_get_clear_answers(tmp_path):
+    import functools
+
+    import cunitary
+    from cunitary.arma import sos_filter1d
+    from cunitary.metrics import frame_metrics, ssim
+    from cunitary.moving_mnist import load_mnist_idx
+    from cunitary.stability import effective_receptive_field
+
+    for model in (cunitary.CausalARMA1d(2, 3), cunitary.ARMASequenceModel(2, 3)):
+        out = model(torch.randn(0, 7, 2))
+        assert out.shape[0] == 0 and out.shape[1] == 7
+    assert sos_filter1d(torch.randn(0, 5), torch.tensor([[0.5, 0.1, 0.0]])).shape == (0, 5)
+    stack = cunitary.ConvRNNStack(functools.partial(cunitary.ConvLSTMCell, kernel_size=3),
+                                  1, 1, 2, 2, [(1, 2)])  # fmt: skip
+    with pytest.raises(ValueError, match="no frames"):
+        stack(torch.randn(2, 0, 1, 6, 6))
+    frames = torch.randint(0, 255, (2, 8, 8), dtype=torch.uint8)
+    with pytest.raises(TypeError, match="floating-point frames"):
+        frame_metrics(frames, frames)
+    with pytest.raises(ValueError, match="win_size must be >= 2"):
+        ssim(torch.rand(8, 8), torch.rand(8, 8), win_size=1)
+    with pytest.raises(ValueError, match="samples must be >= 1"):
+        effective_receptive_field(torch.nn.Conv1d(1, 1, 3, padding=1), (1, 9), samples=0)
+    empty = tmp_path / "train-images-idx3-ubyte"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte: empty or truncated"):
+        load_mnist_idx(empty)

@@ -617,7 +617,9 @@ class ConvRNNStack(Module):
         out_channels: frame channels out.
         hidden_channels: channels of every layer.
         num_layers: recurrent layers.
-        skips: pairs ``(i, j)``: layer ``i``'s output is concatenated to layer ``j``'s.
+        skips: pairs ``(i, j)``: layer ``i``'s output is concatenated to layer ``j``'s;
+            ``None`` (default): the ARMA paper's ``(3, 9), (6, 12)`` for 12 layers, none
+            for any other depth.
         device: of the parameters.
         dtype: of the parameters.
 
@@ -643,7 +645,7 @@ class ConvRNNStack(Module):
         out_channels: int = 1,
         hidden_channels: int = 32,
         num_layers: int = 12,
-        skips: Sequence[tuple[int, int]] = ((3, 9), (6, 12)),
+        skips: Sequence[tuple[int, int]] | None = None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -652,6 +654,8 @@ class ConvRNNStack(Module):
         self.out_channels = check_int("out_channels", out_channels)
         self.hidden_channels = check_int("hidden_channels", hidden_channels)
         self.num_layers = check_int("num_layers", num_layers)
+        if skips is None:
+            skips = ((3, 9), (6, 12)) if num_layers == 12 else ()
         self.skips = [tuple(s) for s in skips]
         for i, j in self.skips:
             if not (isinstance(i, int) and isinstance(j, int) and 1 <= i < j <= num_layers):

@@ -269,3 +269,16 @@ def test_the_stack_refuses_a_cell_without_the_protocol():
 
     with pytest.raises(TypeError, match="ConvRecurrentCell"):
         ConvRNNStack(conv, 1, 1, 4, 2, [])
+
+
+def test_default_skips_follow_the_depth():
+    import functools
+
+    from cunitary import ConvLSTMCell, ConvRNNStack
+
+    cell = functools.partial(ConvLSTMCell, kernel_size=3)
+    assert ConvRNNStack(cell, num_layers=12, hidden_channels=2).skips == [(3, 9), (6, 12)]
+    shallow = ConvRNNStack(cell, num_layers=2, hidden_channels=2)  # failed: "skips must be pairs"
+    assert shallow.skips == []
+    y, _ = shallow(torch.randn(1, 2, 1, 6, 6))
+    assert y.shape == (1, 2, 1, 6, 6)

@@ -984,30 +984,35 @@ class LinearUnitaryRecurrence(Module):
     solved for all :math:`t` at once by :func:`cunitary.functional.unitary_scan`:
     :math:`\hat h_t = \lambda^t(\hat h_0 + \sum_{k\le t}\lambda^{-k}\hat u_k)`. The Jacobian
     :math:`\partial h_T/\partial h_0 = C^T` is unitary: gradients pass through any
-    number of steps unchanged in norm.
+    number of steps unchanged in norm. With ``num_layers > 1`` layer :math:`k` reads
+    layer :math:`k-1`'s states through its own complex map :math:`W^{(k)}` (``n x n``).
 
     Args:
         input_size: features of the input, mapped to the state by a complex linear map
             :math:`W` (no bias); ``None``: inputs have :math:`n` features and enter as
             they are.
         hidden_size: state size :math:`n`.
+        num_layers: stacked recurrences (as ``torch.nn.GRU``'s third argument).
         method: ``"closed"`` (parallel) or ``"loop"`` (sequential reference).
         batch_first: ``(B, T, F)`` if True (the default here, unlike ``torch.nn.GRU``).
         device: of the parameters.
         dtype: float32 or float64.
 
     Inputs: input, h0
-        - **input**: :math:`(B, T, F)` (or :math:`(T, B, F)`), real or complex.
-        - **h0**: :math:`(1, B, n)` complex, zeros if omitted.
+        - **input**: :math:`(B, T, F)`, :math:`(T, B, F)` or unbatched :math:`(T, F)`;
+          real or complex.
+        - **h0**: :math:`(L, B, n)` complex (:math:`(L, n)` unbatched), zeros if omitted.
 
     Outputs: output, h_n
-        - **output**: :math:`(B, T, n)` complex; **h_n**: :math:`(1, B, n)`.
+        - **output**: the last layer's states, :math:`(B, T, n)` complex; **h_n**:
+          :math:`(L, B, n)`.
     """
 
     def __init__(
         self,
         input_size: int | None,
         hidden_size: int,
+        num_layers: int = 1,
         method: str = "closed",
         batch_first: bool = True,
         device=None,
@@ -1015,6 +1020,7 @@ class LinearUnitaryRecurrence(Module):
     ) -> None:
         super().__init__()
         self.hidden_size = check_int("hidden_size", hidden_size)
+        self.num_layers = check_int("num_layers", num_layers)
         if method not in ("closed", "loop"):
             raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
         dtype = real_factory_dtype(dtype)
@@ -1029,35 +1035,64 @@ class LinearUnitaryRecurrence(Module):
                 hidden_size, input_size, dtype=complex_dtype_for(dtype), device=device
             )
             self.input_weight = nn.Parameter(cinit.complex_glorot_(weight))
+        # Layers after the first, each a one-layer recurrence reading the states before it.
+        self.deeper = nn.ModuleList(
+            LinearUnitaryRecurrence(hidden_size, hidden_size, method=method, device=device,
+                                    dtype=dtype)
+            for _ in range(num_layers - 1)
+        )  # fmt: skip
 
     def reset_parameters(self) -> None:
-        """Random angles, then a complex Glorot input map, as the constructor draws them."""
+        """Random angles, then a complex Glorot input map, as the constructor draws them,
+        layer after layer."""
         cinit.uniform_angles_(self.angles)
         if self.input_weight is not None:
             cinit.complex_glorot_(self.input_weight)
+        for layer in self.deeper:
+            layer.reset_parameters()
+
+    def _scan(self, x: Tensor, h0: Tensor | None) -> Tensor:
+        """This layer's states for a batch-first ``x`` and ``h0`` ``(B, n)`` or None."""
+        if self.input_weight is not None:
+            x = x.to(self.input_weight.dtype) @ self.input_weight.mT
+        return F.unitary_scan(x, self.angles, h0, method=self.method)
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = _check_features("input", x, self.input_size, allow_complex=True)
-        if x.dim() != 3:
-            raise ValueError(f"input must be (B, T, F) or (T, B, F), got {tuple(x.shape)}")
-        if not self.batch_first:
+        if x.dim() not in (2, 3):
+            raise ValueError(
+                f"input must be (B, T, F), (T, B, F) or unbatched (T, F), got {tuple(x.shape)}"
+            )
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(0)
+        elif not self.batch_first:
             x = x.transpose(0, 1)
-        if self.input_weight is not None:
-            x = x.to(self.input_weight.dtype) @ self.input_weight.mT
         if h0 is not None:
-            expected = (1, x.shape[0], self.hidden_size)
-            if tuple(check_tensor("h0", h0).shape) != expected:
+            h0 = check_tensor("h0", h0)
+            if unbatched and h0.dim() == 2:
+                h0 = h0.unsqueeze(1)
+            expected = (self.num_layers, x.shape[0], self.hidden_size)
+            if tuple(h0.shape) != expected:
                 raise ValueError(f"h0 must have shape {expected}, got {tuple(h0.shape)}")
-            h0 = h0[0]
-        states = F.unitary_scan(x, self.angles, h0, method=self.method)
-        if states.shape[1] == 0:  # no time steps: the state is h0
-            zeros = states.new_zeros(1, states.shape[0], self.hidden_size)
-            h_n = zeros if h0 is None else h0.to(states.dtype).unsqueeze(0)
-        else:
-            h_n = states[:, -1].unsqueeze(0)
+        finals = []
+        for k, layer in enumerate([self, *self.deeper]):
+            start = None if h0 is None else h0[k]
+            states = layer._scan(x, start)
+            if states.shape[1] == 0:  # no time steps: the state is h0
+                finals.append(states.new_zeros(states.shape[0], self.hidden_size)
+                              if start is None else start.to(states.dtype))  # fmt: skip
+            else:
+                finals.append(states[:, -1])
+            x = states
+        h_n = torch.stack(finals, 0)
+        if unbatched:
+            return states[0], h_n[:, 0]
         return (states if self.batch_first else states.transpose(0, 1)), h_n
 
     def extra_repr(self) -> str:
+        layers = f", num_layers={self.num_layers}" if self.num_layers > 1 else ""
         return (
-            f"hidden_size={self.hidden_size}, input_size={self.input_size}, method={self.method!r}"
+            f"hidden_size={self.hidden_size}, input_size={self.input_size}{layers}, "
+            f"method={self.method!r}"
         )

@@ -295,7 +295,9 @@ def test_errors():
     with pytest.raises(ValueError, match="hidden_size"):
         UnitaryRNN(3, 0)
     with pytest.raises(ValueError, match="input must be"):
-        LinearUnitaryRecurrence(None, 4)(torch.randn(3, 4))
+        LinearUnitaryRecurrence(None, 4)(torch.randn(4))
+    with pytest.raises(TypeError, match="num_layers must be an int"):
+        LinearUnitaryRecurrence(3, 8, "loop")
     with pytest.raises(TypeError, match="complex"):
         ComplexReadout(4, 2)(torch.randn(3, 4))
     with pytest.raises(ValueError, match="shape"):
@@ -418,3 +420,29 @@ def test_scan_blocks_do_not_change_the_result(chunk, monkeypatch):
     h0 = torch.randn(2, 6, generator=gen, dtype=torch.complex128)
     monkeypatch.setattr(F, "SCAN_CHUNK", chunk)
     torch.testing.assert_close(F.unitary_scan(u, w, h0), F.unitary_scan(u, w, h0, method="loop"))
+
+
+def test_linear_unitary_recurrence_layers_and_unbatched_input():
+    torch.manual_seed(21)
+    model = LinearUnitaryRecurrence(3, 5, 2, dtype=torch.float64)
+    x = torch.randn(2, 7, 3, dtype=torch.float64)
+    h0 = torch.randn(2, 2, 5, dtype=torch.complex128)
+    out, h_n = model(x, h0)
+    # Reference: each layer's dense recurrence h_t = C h_{t-1} + W x_t, written here.
+    layer_input = x.to(torch.complex128).numpy()
+    finals = []
+    for k, layer in enumerate([model, *model.deeper]):
+        C = circulant_np(layer.angles.detach().numpy())
+        W = layer.input_weight.detach().numpy()
+        h = h0[k].numpy()
+        states = []
+        for t in range(layer_input.shape[1]):
+            h = h @ C.T + layer_input[:, t] @ W.T
+            states.append(h)
+        layer_input = np.stack(states, 1)
+        finals.append(h)
+    np.testing.assert_allclose(out.detach().numpy(), layer_input, atol=1e-10)
+    np.testing.assert_allclose(h_n.detach().numpy(), np.stack(finals), atol=1e-10)
+    single, single_h = model(x[0], h0[:, 0])  # unbatched (T, F) with h0 (L, n)
+    torch.testing.assert_close(single, out[0])
+    torch.testing.assert_close(single_h, h_n[:, 0])

@@ -712,7 +712,14 @@ class RotationGRUCell(_Cell):
 
 
 class _RecurrentSequence(Module):
-    """``nn.GRU``-style runner over a stack of ``cell_class`` layers."""
+    """``nn.GRU``-style runner over a stack of ``cell_class`` layers.
+
+    ``bidirectional``: each layer runs a second cell over the reversed sequence and the
+    two directions' states are concatenated (``2H`` features; ``h_n`` ordered layer by
+    layer, forward then backward, as in ``torch.nn.GRU``). ``dropout``: applied to every
+    layer's output but the last while training; a complex unit is kept or dropped whole
+    (real and imaginary part together). ``PackedSequence`` inputs are not supported.
+    """
 
     cell_class: type[_Cell]
 
@@ -722,21 +729,35 @@ class _RecurrentSequence(Module):
         hidden_size: int,
         num_layers: int = 1,
         batch_first: bool = True,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         **cell_kwargs,
     ) -> None:
         # Subclasses spell out their arguments (device and dtype included) and pass the
         # cell's on here.
         super().__init__()
         num_layers = check_int("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float):
+            raise TypeError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"dropout must be in [0, 1], got {dropout}")
+        if not isinstance(bidirectional, bool):
+            raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
+        directions = 2 if bidirectional else 1
         cells = [
-            self.cell_class(input_size if k == 0 else hidden_size, hidden_size, **cell_kwargs)
+            self.cell_class(
+                input_size if k == 0 else directions * hidden_size, hidden_size, **cell_kwargs
+            )
             for k in range(num_layers)
+            for _ in range(directions)
         ]
         self.layers = nn.ModuleList(cells)
         self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
         self.input_size = cells[0].input_size
         self.hidden_size = cells[0].hidden_size
-        self.num_layers = len(cells)
+        self.num_layers = num_layers
 
     def reset_parameters(self) -> None:
         """Every layer as the constructor made it."""
@@ -755,7 +776,7 @@ class _RecurrentSequence(Module):
             x = x.transpose(0, 1)
         batch = x.shape[0]
         dtype = cell0.state_dtype(x)
-        expected = (self.num_layers, batch, self.hidden_size)
+        expected = (len(self.layers), batch, self.hidden_size)
         if h0 is None:
             h0 = torch.zeros(expected, dtype=dtype, device=x.device)
         else:
@@ -767,29 +788,31 @@ class _RecurrentSequence(Module):
             check_numeric("h0", h0, allow_complex=cell0.state_is_complex)
             h0 = _same_precision("h0", h0, dtype)
         if x.shape[1] == 0:  # no time steps: no outputs, the state unchanged
-            empty = x.new_zeros(batch, 0, self.hidden_size, dtype=dtype)
+            width = self.hidden_size * (2 if self.bidirectional else 1)
+            empty = x.new_zeros(batch, 0, width, dtype=dtype)
             output = empty if self.batch_first else empty.transpose(0, 1)
             if unbatched:
                 output, h0 = output.squeeze(0 if self.batch_first else 1), h0.squeeze(1)
             return output, h0
         finals = []
         layer_input = x
-        for layer, h in zip(self.layers, h0.unbind(0), strict=True):
-            fused = layer.fused_sequence(layer_input, h)
-            if fused is not None:
-                layer_input = fused
-                finals.append(fused[:, -1])
-                continue
-            projected = layer.project(layer_input)
-            context = layer.prepare(dtype)
-            states = []
-            # unbind, not projected[:, t]: slicing makes each backward step allocate a
-            # gradient the size of the whole sequence (quadratic in T).
-            for p_t in projected.unbind(1):
-                h = layer.step(p_t, h, context)
-                states.append(h)
-            layer_input = torch.stack(states, dim=1)
-            finals.append(h)
+        directions = 2 if self.bidirectional else 1
+        starts = h0.unbind(0)
+        for k in range(self.num_layers):
+            outputs = []
+            for d in range(directions):
+                layer, h = self.layers[k * directions + d], starts[k * directions + d]
+                states = _run_layer(layer, layer_input if d == 0 else layer_input.flip(1), h,
+                                    dtype)  # fmt: skip
+                finals.append(states[:, -1])
+                outputs.append(states if d == 0 else states.flip(1))
+            layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=-1)
+            if self.dropout and self.training and k < self.num_layers - 1:
+                keep = nn.functional.dropout(
+                    torch.ones_like(layer_input.real if layer_input.is_complex() else layer_input),
+                    self.dropout,
+                )
+                layer_input = layer_input * keep
         output, h_n = layer_input, torch.stack(finals, dim=0)
         if not self.batch_first:
             output = output.transpose(0, 1)
@@ -799,10 +822,29 @@ class _RecurrentSequence(Module):
         return output, h_n
 
     def extra_repr(self) -> str:
+        extra = (f", dropout={self.dropout}" if self.dropout else "") + (
+            ", bidirectional=True" if self.bidirectional else ""
+        )
         return (
             f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"num_layers={self.num_layers}, batch_first={self.batch_first}"
+            f"num_layers={self.num_layers}, batch_first={self.batch_first}{extra}"
         )
+
+
+def _run_layer(layer: _Cell, x: Tensor, h: Tensor, dtype: torch.dtype) -> Tensor:
+    """All states ``(B, T, H)`` of one layer over a batch-first sequence."""
+    fused = layer.fused_sequence(x, h)
+    if fused is not None:
+        return fused
+    projected = layer.project(x)
+    context = layer.prepare(dtype)
+    states = []
+    # unbind, not projected[:, t]: slicing makes each backward step allocate a gradient
+    # the size of the whole sequence (quadratic in T).
+    for p_t in projected.unbind(1):
+        h = layer.step(p_t, h, context)
+        states.append(h)
+    return torch.stack(states, dim=1)
 
 
 class ComplexGatedRNN(_RecurrentSequence):
@@ -834,6 +876,8 @@ class ComplexGatedRNN(_RecurrentSequence):
         gate: the gate family (see :class:`ComplexGatedCell`).
         activation_bias: ``"per_unit"`` or ``"scalar"`` modReLU bias.
         init: ``"glorot"`` or ``"wolter_yao"`` (see :class:`ComplexGatedCell`).
+        dropout: dropout on every layer's output but the last, while training.
+        bidirectional: also run each layer backwards in time (``2H`` output features).
         device: of the parameters.
         dtype: float32 or float64.
 
@@ -876,11 +920,14 @@ class ComplexGatedRNN(_RecurrentSequence):
         gate: str = "mod_sigmoid_per_unit",
         activation_bias: str = "per_unit",
         init: str = "glorot",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            transition=transition,
             activation=activation, gate_bias=gate_bias, orthogonal_map=orthogonal_map,
             gate=gate, activation_bias=activation_bias, init=init, device=device, dtype=dtype,
         )  # fmt: skip
@@ -905,6 +952,8 @@ class UnitaryRNN(_RecurrentSequence):
         transition: ``"circulant"``, ``"full"`` or ``"identity"``.
         bias: initial modReLU bias.
         orthogonal_map: for ``transition="full"``.
+        dropout: dropout on every layer's output but the last, while training.
+        bidirectional: also run each layer backwards in time (``2H`` output features).
         device: of the parameters.
         dtype: float32 or float64.
 
@@ -922,11 +971,14 @@ class UnitaryRNN(_RecurrentSequence):
         transition: str = "circulant",
         bias: float = 0.0,
         orthogonal_map: str = "matrix_exp",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            transition=transition,
             bias=bias, orthogonal_map=orthogonal_map, device=device, dtype=dtype,
         )  # fmt: skip
 
@@ -951,6 +1003,8 @@ class RotationGRU(_RecurrentSequence):
         batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
         transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``.
         orthogonal_map: for ``transition="full"``.
+        dropout: dropout on every layer's output but the last, while training.
+        bidirectional: also run each layer backwards in time (``2H`` output features).
         device: of the parameters.
         dtype: float32 or float64.
     """
@@ -965,11 +1019,14 @@ class RotationGRU(_RecurrentSequence):
         batch_first: bool = True,
         transition: str = "circulant",
         orthogonal_map: str = "matrix_exp",
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
-            input_size, hidden_size, num_layers, batch_first, transition=transition,
+            input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+            transition=transition,
             orthogonal_map=orthogonal_map, device=device, dtype=dtype,
         )  # fmt: skip
 

@@ -446,3 +446,46 @@ def test_linear_unitary_recurrence_layers_and_unbatched_input():
     single, single_h = model(x[0], h0[:, 0])  # unbatched (T, F) with h0 (L, n)
     torch.testing.assert_close(single, out[0])
     torch.testing.assert_close(single_h, h_n[:, 0])
+
+
+@pytest.mark.parametrize("cls", [ComplexGatedRNN, UnitaryRNN, RotationGRU])
+def test_bidirectional_is_two_directions_run_apart_and_concatenated(cls):
+    torch.manual_seed(22)
+    model = cls(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    out, h_n = model(x)
+    assert out.shape == (2, 6, 8) and h_n.shape == (4, 2, 4)
+    # Reference: each cell as a one-layer module of its own, the backward one on the
+    # reversed sequence, outputs concatenated, layer after layer.
+    layer_input, finals = x, []
+    for k in range(2):
+        outs = []
+        for d in range(2):
+            single = cls(layer_input.shape[-1], 4, dtype=torch.float64)
+            single.layers[0].load_state_dict(model.layers[2 * k + d].state_dict())
+            seq = layer_input if d == 0 else layer_input.flip(1)
+            states, h = single(seq)
+            finals.append(h[0])
+            outs.append(states if d == 0 else states.flip(1))
+        layer_input = torch.cat(outs, -1)
+    torch.testing.assert_close(out, layer_input)
+    torch.testing.assert_close(h_n, torch.stack(finals))
+
+
+def test_dropout_between_layers_only_while_training():
+    torch.manual_seed(23)
+    model = ComplexGatedRNN(3, 4, num_layers=2, dropout=1.0, dtype=torch.float64)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    second = ComplexGatedRNN(4, 4, dtype=torch.float64)
+    second.layers[0].load_state_dict(model.layers[1].state_dict())
+    out, _ = model.train()(x)  # p = 1: the second layer reads zeros
+    expected, _ = second(torch.zeros(2, 5, 4, dtype=torch.complex128))
+    torch.testing.assert_close(out, expected)
+    kept, _ = model.eval()(x)
+    reference = ComplexGatedRNN(3, 4, num_layers=2, dtype=torch.float64)
+    reference.load_state_dict(model.state_dict())
+    torch.testing.assert_close(kept, reference(x)[0])
+    half = ComplexGatedRNN(3, 4, num_layers=2, dropout=0.5).train()
+    with pytest.raises(ValueError, match="dropout must be in"):
+        ComplexGatedRNN(3, 4, dropout=1.5)
+    assert half(torch.randn(2, 5, 3))[0].shape == (2, 5, 4)

@@ -42,6 +42,7 @@ from .convrnn import (
     RotationConvGRUCell,
 )
 from .dynamic import DynamicConv2d, DynamicLocalFilter2d, UnitaryDynamicFilter2d
+from .planes import ComplexToReal, RealToComplex
 from .stability import effective_receptive_field
 from .unitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
 
@@ -71,6 +72,8 @@ __all__ = [
     "ComplexConvGatedCell",
     "UnitaryTransition",
     "ComplexReadout",
+    "ComplexToReal",
+    "RealToComplex",
     "ARMA2d",
     "CausalARMA1d",
     "ARMASequenceModel",

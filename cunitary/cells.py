@@ -191,11 +191,14 @@ class ComplexReadout(Module):
         in_features: complex features :math:`H`.
         out_features: real outputs.
         bias: learn :math:`b`.
+        dim: the feature axis (``-1``; ``1`` for the channels of ``(B, C, H, W)``, a
+            per-pixel readout).
         device: of the parameters.
         dtype: float32 or float64.
 
     Shape:
-        Input :math:`(*, H)` complex; output :math:`(*, \text{out})` real.
+        Input :math:`(*, H)` complex (:math:`H` along ``dim``); output the same shape with
+        ``out`` real features along ``dim``.
     """
 
     def __init__(
@@ -205,8 +208,12 @@ class ComplexReadout(Module):
         bias: bool = True,
         device=None,
         dtype: torch.dtype | None = None,
+        dim: int = -1,
     ) -> None:
         super().__init__()
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            raise TypeError(f"dim must be an int, got {dim!r}")
+        self.dim = dim
         self.in_features = check_int("in_features", in_features)
         self.out_features = check_int("out_features", out_features)
         self.linear = nn.Linear(
@@ -217,12 +224,20 @@ class ComplexReadout(Module):
         self.linear.reset_parameters()
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}"
+        extra = f", dim={self.dim}" if self.dim != -1 else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{extra}"
 
     def forward(self, h: Tensor) -> Tensor:
+        h = check_tensor("h", h)
         if not h.is_complex():
             raise TypeError(f"h must be complex, got {h.dtype}")
-        return self.linear(torch.cat([h.real, h.imag], dim=-1))
+        if h.dim() == 0 or h.shape[self.dim] != self.in_features:
+            raise ValueError(
+                f"h must have {self.in_features} features along dim={self.dim}, got shape "
+                f"{tuple(h.shape)}"
+            )
+        h = h.movedim(self.dim, -1)
+        return self.linear(torch.cat([h.real, h.imag], dim=-1)).movedim(-1, self.dim)
 
 
 def _make_activation(activation: str | nn.Module, hidden_size: int | None, **factory) -> nn.Module:

@@ -668,7 +668,10 @@ def fourier_rotate(x: Tensor, angle: float | Tensor, inverse: bool = False) -> T
 def _check_complex(name: str, z: object) -> Tensor:
     z = check_tensor(name, z)
     if not z.is_complex():
-        raise TypeError(f"{name} must be complex (complex64 or complex128), got {z.dtype}")
+        raise TypeError(
+            f"{name} must be complex (complex64 or complex128), got {z.dtype}; a real x enters "
+            "as x.to(torch.complex64), and cunitary.RealToComplex reads [Re, Im] halves"
+        )
     return z
 
 
@@ -754,7 +757,13 @@ def zrelu(z: Tensor) -> Tensor:
 
 def modrelu(z: Tensor, bias: float | Tensor) -> Tensor:
     r"""modReLU: :math:`f(z) = \operatorname{ReLU}(|z| + b)\,\dfrac{z}{|z|}`, with
-    :math:`f(0) = 0`. (Arjovsky et al. 2016; analysed by Wolter & Yao 2018.)"""
+    :math:`f(0) = 0`. (Arjovsky et al. 2016; analysed by Wolter & Yao 2018.)
+
+    A real input is the real line of the same map: :math:`f(x) = \operatorname{ReLU}(|x| +
+    b)\operatorname{sign} x`, real out (e.g. after ``UnitaryConv2d(real=True)``)."""
+    z = check_tensor("z", z)
+    if z.is_floating_point():
+        return torch.relu(z.abs() + _param(bias, z)) * torch.sign(z)
     z = _check_complex("z", z)
     r, u = _polar(z)
     return torch.relu(r + _param(bias, z)) * u

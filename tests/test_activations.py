@@ -178,8 +178,8 @@ def test_parameter_shapes_broadcast_on_last_axis():
 
 def test_errors():
     with pytest.raises(TypeError, match="complex"):
-        F.modrelu(torch.randn(3), 0.1)
-    with pytest.raises(TypeError, match="complex"):
+        F.modrelu(torch.ones(3, dtype=torch.int64), 0.1)  # real floats are the real line
+    with pytest.raises(TypeError, match="RealToComplex"):
         CReLU()(torch.randn(3))
     with pytest.raises(ValueError, match="c and d"):
         F.phase_relu(torch.randn(3, dtype=torch.complex64), 1.0, 0.0, c=1.0)
@@ -189,3 +189,15 @@ def test_errors():
         ModReLU(num_features=0)
     with pytest.raises(ValueError, match="m must"):
         PhaseAmplitude(m=0)
+
+
+def test_real_input_to_modrelu_is_the_real_line_of_the_complex_map():
+    from cunitary import ModReLU
+
+    x = torch.tensor([-2.0, -0.05, 0.0, 0.05, 3.0], dtype=torch.float64)
+    act = ModReLU(bias=-0.1, dtype=torch.float64)
+    expected = act(x.to(torch.complex128))
+    got = act(x)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected.real)
+    assert expected.imag.abs().max() == 0

@@ -489,3 +489,21 @@ def test_dropout_between_layers_only_while_training():
     with pytest.raises(ValueError, match="dropout must be in"):
         ComplexGatedRNN(3, 4, dropout=1.5)
     assert half(torch.randn(2, 5, 3))[0].shape == (2, 5, 4)
+
+
+def test_complex_real_layouts_and_a_per_pixel_readout():
+    from cunitary import ComplexToReal, RealToComplex
+
+    z = torch.randn(2, 3, 4, 5, dtype=torch.complex128)
+    planes = ComplexToReal(dim=1)(z)
+    np.testing.assert_array_equal(planes.numpy(), np.concatenate([z.real, z.imag], axis=1))
+    torch.testing.assert_close(RealToComplex(dim=1)(planes), z)
+    with pytest.raises(ValueError, match="even size along dim=1"):
+        RealToComplex(dim=1)(torch.randn(2, 5, 4, 4))
+    readout = ComplexReadout(3, 2, dim=1, dtype=torch.float64)
+    out = readout(z)
+    w, b = readout.linear.weight.detach().numpy(), readout.linear.bias.detach().numpy()
+    ref = np.einsum("oc,bchw->bohw", w, planes.numpy()) + b[None, :, None, None]
+    np.testing.assert_allclose(out.detach().numpy(), ref, atol=1e-12)
+    with pytest.raises(ValueError, match="3 features along dim=1"):
+        readout(torch.randn(2, 4, 4, 5, dtype=torch.complex128))

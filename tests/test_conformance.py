@@ -36,6 +36,8 @@ CASES = {
     "ComplexConvGatedCell": ((1, 2, 6), lambda: torch.randn(2, 1, 6, 6)),
     "UnitaryTransition": ((5,), lambda: torch.randn(2, 5, dtype=torch.complex64)),
     "ComplexReadout": ((5, 2), lambda: torch.randn(2, 5, dtype=torch.complex64)),
+    "ComplexToReal": ((1,), lambda: torch.randn(2, 3, 4, 4, dtype=torch.complex64)),
+    "RealToComplex": ((1,), lambda: torch.randn(2, 6, 4, 4)),
     "ARMA2d": ((2, 3), lambda: torch.randn(2, 2, 8, 8)),
     "CausalARMA1d": ((2, 3), lambda: torch.randn(2, 7, 2)),
     "ARMASequenceModel": ((2, 3), lambda: torch.randn(2, 7, 2)),

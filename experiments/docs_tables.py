@@ -640,6 +640,20 @@ def gpu_summary() -> str:
     return "\n".join(parts)
 
 
+def bench_memory() -> str:
+    run = _load(RESULTS / "bench" / "bench_memory.json")
+    data, threads = run["memory"], run["env"]["threads"]
+    rows = [[r["model"], f"{r['real_params']:,}", str(r["hidden"]), f"{r['seconds']:.3f}",
+             f"{r['vs_circulant']:.2f}"] for r in data["rows"]]  # fmt: skip
+    share = f"{data['cayley_share']:.1%} of its step"
+    rows.append(["Cayley step alone (in the dense row)", "-", "-",
+                 f"{data['cayley_seconds']:.4f}", share])  # fmt: skip
+    header = [f"{data['task']}, T = {data['T']}, batch 50, {threads} thread"
+              + ("s" if threads > 1 else ""), "real params", "hidden", "s/step",
+              "/ wolter-yao circulant"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_memory.json")
+
+
 # -- the registry ----------------------------------------------------------------------------
 
 
@@ -741,6 +755,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "bench_scan.rst": _optional(RESULTS / "bench" / "bench_cells.json", bench_scan),
     "bench_conv1d.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_conv1d),
     "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),
+    "bench_memory.rst": _optional(RESULTS / "bench" / "bench_memory.json", bench_memory),
     "showcase.rst": _optional(RESULTS / "showcase" / "summary.json", showcase_table),
     "memory_demo.rst": _optional(
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")

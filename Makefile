@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit docs bench gpu-check gpu-wheels clean
+.PHONY: demo test lint unit docs browser bench gpu-check gpu-wheels clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,17 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest
 
-docs: $(STAMP)
+docs: $(STAMP) browser
 	$(BIN)/python -m experiments.docs_tables --check
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 	$(BIN)/python docs/check_built.py docs/_build/html
+
+# The docs check renders every page with maths in headless Chromium: Debian's package,
+# installed when missing (as root; elsewhere the check names what to install).
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || true
 
 bench: $(STAMP)
 	$(BIN)/python -m experiments.bench video

@@ -34,5 +34,12 @@ if not (_target / "MathJax.js").exists():
     shutil.copytree(Path(_mathjax.submodule_search_locations[0]) / "static", _target,
                     dirs_exist_ok=True)  # fmt: skip
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+# The package ships MathJax's STIX-Web fonts only: left to its default (TeX fonts) MathJax
+# fails on some glyphs (every prime was "[Math Processing Error]"), so name STIX-Web.
+mathjax2_config = {
+    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
+                 "imageFont": None},
+    "SVG": {"font": "STIX-Web"},
+}  # fmt: skip
 html_title = "cunitary"
 nitpicky = False

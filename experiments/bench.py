@@ -41,7 +41,8 @@ from cunitary import (
     UnitaryConv2d,
     UnitaryRNN,
 )
-from experiments import runner
+
+from . import runner
 
 CPU = torch.device("cpu")
 
@@ -303,7 +304,7 @@ def _peak_rss_mib(code: str) -> float:
 
     ``code`` defines ``step()``, which runs once: its first call, allocations included.
     """
-    program = f"{code}\nfrom experiments.bench import _measured_rss\nprint(_measured_rss(step))"
+    program = f"{code}\nfrom {__package__}.bench import _measured_rss\nprint(_measured_rss(step))"
     result = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
@@ -343,7 +344,7 @@ def _peak_cuda_mib(step: Callable[[], object], device: torch.device) -> float:
 def _cell_step_code(case: str, hidden: int, steps: int) -> str:
     return (
         "import torch\n"
-        "from experiments.bench import _cell_models, _fwd_bwd_pair, CELL_BATCH, CELL_INPUT\n"
+        f"from {__package__}.bench import _cell_models, _fwd_bwd_pair, CELL_BATCH, CELL_INPUT\n"
         f"torch.manual_seed(0)\nmodel = _cell_models({hidden})[{case!r}]()\n"
         f"x = torch.randn(CELL_BATCH, {steps}, CELL_INPUT)\n"
         "output, probe = _fwd_bwd_pair(model, x)\n"
@@ -448,7 +449,7 @@ VIDEO_ROWS = (
 
 def _video_step_code(size: str, label: str, device: str) -> str:
     return (
-        "import torch\nfrom experiments.bench import _video_case\n"
+        f"import torch\nfrom {__package__}.bench import _video_case\n"
         f"step = _video_case({size!r}, {label!r}, torch.device({device!r}))[0]\n"
     )
 
@@ -456,7 +457,7 @@ def _video_step_code(size: str, label: str, device: str) -> str:
 def _video_case(size: str, label: str, device: torch.device):
     """One training step of a Moving-MNIST model at a preset's size (teacher forcing on,
     loss on all 19 predicted frames, Adam): ``(step, hidden, params)``."""
-    from experiments import video
+    from . import video
 
     _, name, angles, hidden = next(r for r in VIDEO_ROWS if r[0] == label)
     cfg = video.Config(**{**video.PRESETS[size], "angles": angles})
@@ -617,7 +618,7 @@ def memory_rows() -> list[tuple[str, str, dict]]:
     """Rows of the memory table: (label, preset, overrides). The Wolter & Yao preset with
     its dense U (Cayley steps) against the same model with a circulant U is the comparison
     the Stiefel step's cost is judged by; then every model of the paper preset."""
-    from experiments import memory
+    from . import memory
 
     return [
         ("wolter-yao, dense U (Cayley)", "wolter-yao", {}),
@@ -633,7 +634,7 @@ def run_memory(
     clipping, every optimiser) per row, interleaved; and the Cayley step alone."""
     from dataclasses import replace
 
-    from experiments import memory
+    from . import memory
 
     T = sizes.memory_T
     steps, cayleys, labels, rows = [], [], [], []

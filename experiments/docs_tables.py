@@ -98,7 +98,7 @@ def _curve_figure(path: Path, title: str, ylabel: str, draw: Callable, legend_si
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments import runner
+    from . import runner
 
     fig, ax = plt.subplots(figsize=(7, 4))
     draw(ax)
@@ -798,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in stale:
             print(f"docs/_generated/{name} differs from its JSON", file=sys.stderr)
         return 1 if stale else 0
-    from experiments import runner
+    from . import runner
 
     for name, text in tables.items():
         runner.write_text(GENERATED / name, text)

@@ -41,8 +41,9 @@ from cunitary.tasks import (
     copy_one_hot,
     copy_task,
 )
-from experiments import runner
-from experiments.runner import count_parameters, option
+
+from . import runner
+from .runner import count_parameters, option
 
 MODELS = (
     "cgrnn",

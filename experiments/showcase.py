@@ -30,7 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 from cunitary import UnitaryConv2d
-from experiments import runner
+
+from . import runner
 
 
 def test_image(size: int) -> torch.Tensor:

@@ -34,8 +34,9 @@ from cunitary.stability import (
     srn_c,
     temporal_receptive_field,
 )
-from experiments import runner
-from experiments.runner import count_parameters, option
+
+from . import runner
+from .runner import count_parameters, option
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -39,8 +39,9 @@ from cunitary.dynamic import local_filter2d
 from cunitary.metrics import frame_metrics
 from cunitary.moving_mnist import build_dataset
 from cunitary.unitary import cached
-from experiments import runner
-from experiments.runner import count_parameters, option
+
+from . import runner
+from .runner import count_parameters, option
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

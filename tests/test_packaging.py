@@ -1,4 +1,5 @@
-"""The wheel builds, carries the library only, and imports from where it is installed."""
+"""The wheel builds, carries the library and its experiments (not the tests or docs),
+imports from where it is installed, and runs an experiment outside the repository."""
 
 import subprocess
 import sys
@@ -16,6 +17,7 @@ def test_wheel_builds_installs_and_imports(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("cunitary-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cunitary/unitary.py" in names
+    assert "cunitary/experiments/memory.py" in names  # the experiments run from a pip install
     assert not any(n.startswith(("experiments/", "tests/", "docs/")) for n in names)
     assert any(n.endswith("LICENSE") for n in names)
     target = tmp_path / "site"
@@ -34,3 +36,10 @@ def test_wheel_builds_installs_and_imports(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     where, ok = result.stdout.split()
     assert Path(where).is_relative_to(target) and ok == "True"
+    # The memory experiment from the installed package, outside the repository.
+    run = [sys.executable, "-m", "cunitary.experiments.memory", "--preset", "smoke",
+           "--models", "cgrnn", "--steps", "4", "--out", str(tmp_path / "run")]  # fmt: skip
+    result = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "run" / "table.json").exists()

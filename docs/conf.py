@@ -18,6 +18,9 @@ extensions = [
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": False}
+# A module's undocumented forward/extra_repr would show torch's generic docstrings (35
+# copies on the API page); without inheritance they are left out.
+autodoc_inherit_docstrings = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = True
 exclude_patterns = ["_build", "_generated"]

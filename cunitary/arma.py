@@ -49,10 +49,10 @@ def ar_coefficients(alpha: Tensor, beta: Tensor, margin: float = 1e-2) -> tuple[
     Theorem 6), so it never vanishes exactly when :math:`|a_{-1} + a_1| < 1`: a strip,
     unbounded along the difference of the taps. The map reaches all of it (up to the
     margin :math:`\epsilon`, which keeps the minimum at :math:`\epsilon` even when
-    ``tanh`` saturates to 1.0 in floating point). The ARMA paper's construction (squash
-    both coordinates, rotate by :math:`\pi/4`) reaches only the diamond
-    :math:`|a_{-1}| + |a_1| < 1` inside it, which misses stable taps such as
-    :math:`(0.9, -0.5)`.
+    ``tanh`` saturates to 1.0 in floating point). The ARMA texts write the map with a
+    :math:`\pi/4` rotation of scale :math:`\sqrt2/2`, which taken literally gives
+    :math:`a_{-1} + a_1 = \sqrt2\tanh\alpha` and leaves the strip (the theory page
+    says more); here the sum is squashed and the scale is :math:`1/2`.
 
     Returns:
         ``(a_minus, a_plus)``, each shaped like the broadcast of ``alpha`` and ``beta``.

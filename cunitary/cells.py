@@ -671,7 +671,10 @@ class RotationGRUCell(_Cell):
         \end{aligned}
 
     :math:`W_{\text{rot}}` orthogonal (odd-symmetric eigen-angles by default). The
-    rotation moves memory between units without changing its norm.
+    rotation moves memory between units without changing its norm. That candidate is the
+    standard GRU's (``candidate="gru"``); ``candidate="linear_recurrent"`` is the
+    complex-gated-memory document's (its eq. 109), with the same weights:
+    :math:`h'_t = \tanh(W_h x_t + b_h) + r_t\odot(V_h h_{t-1})`.
 
     Args:
         input_size: features of :math:`x_t`.
@@ -679,6 +682,7 @@ class RotationGRUCell(_Cell):
         transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``
             (a plain GRU).
         orthogonal_map: ``"matrix_exp"`` or ``"cayley"`` for ``transition="full"``.
+        candidate: ``"gru"`` or ``"linear_recurrent"`` (see above).
         device: of the parameters.
         dtype: float32 or float64.
     """
@@ -691,10 +695,14 @@ class RotationGRUCell(_Cell):
         hidden_size: int,
         transition: str = "circulant",
         orthogonal_map: str = "matrix_exp",
+        candidate: str = "gru",
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size)
+        if candidate not in ("gru", "linear_recurrent"):
+            raise ValueError(f"candidate must be 'gru' or 'linear_recurrent', got {candidate!r}")
+        self.candidate = candidate
         dtype = real_factory_dtype(dtype)
         factory = {"device": device, "dtype": dtype}
         self.input_map = nn.Linear(input_size, 3 * hidden_size, **factory)
@@ -719,7 +727,10 @@ class RotationGRUCell(_Cell):
         n = self.hidden_size
         gates = torch.sigmoid(projected[..., : 2 * n] + self.gate_map(h))
         reset, update = gates[..., :n], gates[..., n:]
-        candidate = torch.tanh(projected[..., 2 * n :] + self.candidate_map(reset * h))
+        if self.candidate == "gru":
+            candidate = torch.tanh(projected[..., 2 * n :] + self.candidate_map(reset * h))
+        else:
+            candidate = torch.tanh(projected[..., 2 * n :]) + reset * self.candidate_map(h)
         return context(candidate + update * (h - candidate))
 
     def extra_repr(self) -> str:
@@ -1018,6 +1029,7 @@ class RotationGRU(_RecurrentSequence):
         batch_first: ``(B, T, F)`` if True (default), else ``(T, B, F)``.
         transition: ``"circulant"``, ``"full"`` (dense orthogonal) or ``"identity"``.
         orthogonal_map: for ``transition="full"``.
+        candidate: ``"gru"`` or ``"linear_recurrent"`` (see :class:`RotationGRUCell`).
         dropout: dropout on every layer's output but the last, while training.
         bidirectional: also run each layer backwards in time (``2H`` output features).
         device: of the parameters.
@@ -1034,6 +1046,7 @@ class RotationGRU(_RecurrentSequence):
         batch_first: bool = True,
         transition: str = "circulant",
         orthogonal_map: str = "matrix_exp",
+        candidate: str = "gru",
         dropout: float = 0.0,
         bidirectional: bool = False,
         device=None,
@@ -1042,7 +1055,7 @@ class RotationGRU(_RecurrentSequence):
         super().__init__(
             input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             transition=transition,
-            orthogonal_map=orthogonal_map, device=device, dtype=dtype,
+            orthogonal_map=orthogonal_map, candidate=candidate, device=device, dtype=dtype,
         )  # fmt: skip
 
 

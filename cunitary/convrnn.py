@@ -233,7 +233,14 @@ class RotationConvGRUCell(_ConvCell):
 
     with :math:`\mathcal W` a :class:`~cunitary.UnitaryConv2d` ``(real=True)``:
     an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
-    mix when ``mix=True``), its angles per frequency or compact (``angles``).
+    mix when ``mix=True``), its angles per frequency or compact (``angles``). That
+    candidate is the standard GRU's (``candidate="gru"``); ``candidate="linear_recurrent"``
+    is the complex-gated-memory document's (its eq. 109), where the reset gates the
+    *output* of the recurrent convolution and the non-linearity touches only the input
+    term, with the same weights :math:`W_h = [W_{hx}, W_{hh}]`:
+
+    .. math::
+        H'_t = \tanh\bigl(W_{hx} * X_t + b_h\bigr) + R_t\odot\bigl(W_{hh} * H_{t-1}\bigr).
 
     Args:
         in_channels: input channels.
@@ -244,6 +251,7 @@ class RotationConvGRUCell(_ConvCell):
         angles: the rotation's angle parameterisation, ``"full"``, ``"kernel"`` or
             ``"grid"`` (see :class:`~cunitary.UnitaryConv2d`).
         angle_size: its kernel or grid size.
+        candidate: ``"gru"`` or ``"linear_recurrent"`` (see above).
         device: of the parameters.
         dtype: float32 or float64.
 
@@ -262,10 +270,14 @@ class RotationConvGRUCell(_ConvCell):
         mix: bool = False,
         angles: str = "full",
         angle_size: int | None = None,
+        candidate: str = "gru",
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, hidden_channels, kernel_size)
+        if candidate not in ("gru", "linear_recurrent"):
+            raise ValueError(f"candidate must be 'gru' or 'linear_recurrent', got {candidate!r}")
+        self.candidate_form = candidate
         factory = {"device": device, "dtype": real_factory_dtype(dtype)}
         both = in_channels + hidden_channels
         pad = self.padding
@@ -287,13 +299,20 @@ class RotationConvGRUCell(_ConvCell):
         # .to(h.dtype): under autocast the convolutions run in bf16; the state does not.
         gates = torch.sigmoid(self.gates(torch.cat([x, h], 1))).to(h.dtype)
         reset, update = gates.chunk(2, dim=1)
-        candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1))).to(h.dtype)
+        if self.candidate_form == "gru":
+            candidate = torch.tanh(self.candidate(torch.cat([x, reset * h], 1))).to(h.dtype)
+        else:
+            w, n = self.candidate.weight, self.in_channels
+            conv = self.candidate._conv_forward  # the layer's own padding and dilation
+            term_x = torch.tanh(conv(x, w[:, :n], self.candidate.bias)).to(h.dtype)
+            candidate = term_x + reset * conv(h, w[:, n:], None).to(h.dtype)
         return self.rotation(torch.lerp(candidate, h, update))
 
     def extra_repr(self) -> str:
+        extra = ", candidate='linear_recurrent'" if self.candidate_form != "gru" else ""
         return (
             f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
-            f"kernel_size={self.gates.kernel_size[0]}"
+            f"kernel_size={self.gates.kernel_size[0]}{extra}"
         )
 
 

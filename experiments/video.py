@@ -93,6 +93,11 @@ class Config:
     )
     angle_size: int = option(0, "their kernel (odd) or grid size; 0: the default", minimum=0)
     dfn_kernel: int = option(9, "dynamic-filter size (odd)", minimum=1)
+    rotation_candidate: str = option(
+        "gru",
+        "rotation conv-GRU candidate: the GRU's, or the document's eq. 109 (linear_recurrent)",
+        choices=("gru", "linear_recurrent"),
+    )
     head: str = option(
         "linear", "output head: the frame itself, or a sigmoid", choices=("linear", "sigmoid")
     )
@@ -172,7 +177,13 @@ def validate(cfg: Config) -> None:
 # -- models --------------------------------------------------------------------------------
 
 
-def cell_factory(name: str, size: int, angles: str = "full", angle_size: int | None = None):
+def cell_factory(
+    name: str,
+    size: int,
+    angles: str = "full",
+    angle_size: int | None = None,
+    rotation_candidate: str = "gru",
+):
     frame = (size, size)
     unitary = {"size": frame, "angles": angles, "angle_size": angle_size}
     cells = {
@@ -182,7 +193,7 @@ def cell_factory(name: str, size: int, angles: str = "full", angle_size: int | N
         "armalstm": partial(ARMALSTMCell, kernel_size=3),
         # The ARMA paper's dilated ARMA-LSTM dilates the moving-average convolution only.
         "armalstm_dilated": partial(ARMALSTMCell, kernel_size=3, dilation=2),
-        "rotation_convgru": partial(RotationConvGRUCell, **unitary),
+        "rotation_convgru": partial(RotationConvGRUCell, candidate=rotation_candidate, **unitary),
         "complex_gated": partial(ComplexConvGatedCell, **unitary),
         "dfn": partial(ConvLSTMCell, kernel_size=3),
     }
@@ -207,7 +218,8 @@ class VideoPredictor(nn.Module):
         self.kernel = cfg.dfn_kernel
         out_channels = self.kernel**2 if name == "dfn" else 1
         self.backbone = ConvRNNStack(
-            cell_factory(name, cfg.size, cfg.angles, cfg.angle_size or None), 1, out_channels,
+            cell_factory(name, cfg.size, cfg.angles, cfg.angle_size or None,
+                         cfg.rotation_candidate), 1, out_channels,
             hidden, cfg.layers,
             [tuple(s) for s in cfg.skips],
         )  # fmt: skip

@@ -104,10 +104,11 @@ def test_unitary_rnn_matches_reference(transition):
     np.testing.assert_allclose(model(x)[0].detach().numpy(), np.stack(ref, 1), atol=1e-10)
 
 
+@pytest.mark.parametrize("candidate", ["gru", "linear_recurrent"])
 @pytest.mark.parametrize("transition", ["circulant", "full", "identity"])
-def test_rotation_gru_matches_reference(transition):
+def test_rotation_gru_matches_reference(transition, candidate):
     torch.manual_seed(3)
-    model = RotationGRU(4, 8, transition=transition, dtype=torch.float64)
+    model = RotationGRU(4, 8, transition=transition, candidate=candidate, dtype=torch.float64)
     cell = model.layers[0]
     x = torch.randn(2, 6, 4, dtype=torch.float64)
     Wi, bi = cell.input_map.weight.detach().numpy(), cell.input_map.bias.detach().numpy()
@@ -123,7 +124,10 @@ def test_rotation_gru_matches_reference(transition):
         p = x[:, t].numpy() @ Wi.T + bi
         g = sigmoid(p[:, :16] + h @ Vg.T)
         r, z = g[:, :8], g[:, 8:]
-        cand = np.tanh(p[:, 16:] + (r * h) @ Vc.T)
+        if candidate == "gru":
+            cand = np.tanh(p[:, 16:] + (r * h) @ Vc.T)
+        else:  # the document's eq. (109): reset on the recurrent term's output, no tanh
+            cand = np.tanh(p[:, 16:]) + r * (h @ Vc.T)
         h = ((1 - z) * cand + z * h) @ R.T
         ref.append(h)
     out, h_n = model(x)

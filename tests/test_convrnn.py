@@ -114,9 +114,10 @@ def test_backbone_wiring_and_generic_cells():
 # -- convolutional cells -------------------------------------------------------------------
 
 
-def test_rotation_conv_gru_cell_matches_reference():
+@pytest.mark.parametrize("candidate", ["gru", "linear_recurrent"])
+def test_rotation_conv_gru_cell_matches_reference(candidate):
     torch.manual_seed(11)
-    cell = RotationConvGRUCell(2, 3, (6, 5), dtype=torch.float64)
+    cell = RotationConvGRUCell(2, 3, (6, 5), candidate=candidate, dtype=torch.float64)
     x = torch.randn(2, 2, 6, 5, dtype=torch.float64)
     h = torch.randn(2, 3, 6, 5, dtype=torch.float64)
     out = cell(x, h)
@@ -126,11 +127,12 @@ def test_rotation_conv_gru_cell_matches_reference():
         )
     )
     r, z = g[:, :3], g[:, 3:]
-    cand = torch.tanh(
-        torch.nn.functional.conv2d(
-            torch.cat([x, r * h], 1), cell.candidate.weight, cell.candidate.bias, padding=1
-        )
-    )
+    w, b = cell.candidate.weight, cell.candidate.bias
+    if candidate == "gru":
+        cand = torch.tanh(torch.nn.functional.conv2d(torch.cat([x, r * h], 1), w, b, padding=1))
+    else:  # the document's eq. (109): tanh on the input term, reset on the recurrent output
+        cand = torch.tanh(torch.nn.functional.conv2d(x, w[:, :2], b, padding=1))
+        cand = cand + r * torch.nn.functional.conv2d(h, w[:, 2:], None, padding=1)
     blend = ((1 - z) * cand + z * h).detach().numpy()
     # rotation: explicit circular convolution with kernel ifft2(exp(i * odd(angles)))
     angles = cell.rotation.angles.detach().numpy()

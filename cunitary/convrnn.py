@@ -78,6 +78,10 @@ class _ConvCell(Module):
 
     def _inputs(self, x: object, h: object) -> tuple[Tensor, Tensor]:
         allow = self.state_is_complex
+        x = check_tensor("x", x)
+        pad = getattr(self, "grid_padding", 0)
+        if pad and x.dim() == 4 and tuple(x.shape[-2:]) == tuple(self.frame_size):
+            x = nn.functional.pad(x, (pad,) * 4)  # a frame: onto the state's padded grid
         x = _check_image("x", x, self.in_channels, self.size, allow_complex=allow)
         check_precision("x", x, self.gates.weight)
         if h is None:
@@ -252,11 +256,17 @@ class RotationConvGRUCell(_ConvCell):
             ``"grid"`` (see :class:`~cunitary.UnitaryConv2d`).
         angle_size: its kernel or grid size.
         candidate: ``"gru"`` or ``"linear_recurrent"`` (see above).
+        padding: ``p`` zeros around the frame: the state lives on the
+            ``(H + 2p, W + 2p)`` grid where the rotation is orthogonal, so a digit leaving
+            one edge crosses ``2p`` zeros before it reaches the other (the core document's
+            section 5.8.1); frames of ``size`` are zero-padded on the way in.
+            :class:`ConvRNNStack` crops its output back to the frame.
         device: of the parameters.
         dtype: float32 or float64.
 
-    Inputs ``x`` :math:`(B, C_{in}, H, W)`, ``h`` :math:`(B, C_h, H, W)` (zeros if
-    omitted); output :math:`(B, C_h, H, W)`.
+    Inputs ``x`` :math:`(B, C_{in}, H, W)` (or on the padded grid), ``h``
+    :math:`(B, C_h, H + 2p, W + 2p)` (zeros if omitted); output
+    :math:`(B, C_h, H + 2p, W + 2p)`.
     """
 
     state_is_complex = False
@@ -271,6 +281,7 @@ class RotationConvGRUCell(_ConvCell):
         angles: str = "full",
         angle_size: int | None = None,
         candidate: str = "gru",
+        padding: int = 0,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -285,9 +296,11 @@ class RotationConvGRUCell(_ConvCell):
         self.candidate = nn.Conv2d(both, hidden_channels, kernel_size, padding=pad, **factory)
         self.rotation = UnitaryConv2d(
             size, hidden_channels, real=True, mix=mix, angles=angles, angle_size=angle_size,
-            **factory,
+            padding=padding, **factory,
         )  # fmt: skip
-        self.size = self.rotation.size
+        self.size = self.rotation.size  # the state's grid (padded)
+        self.frame_size = self.rotation.frame_size
+        self.grid_padding = self.rotation.padding
 
     def reset_parameters(self) -> None:
         """Every parameter as the constructor made it (the same random draws in order)."""
@@ -726,7 +739,12 @@ class ConvRNNStack(Module):
             z = torch.cat([outputs[-1]] + [outputs[i - 1] for i, j in self.skips if j == layer], 1)
         if z.is_complex():
             z = torch.cat([z.real, z.imag], dim=1)
-        return self.output(z), states
+        return self._crop(self.output(z)), states
+
+    def _crop(self, y: Tensor) -> Tensor:
+        """The frame out of cells whose state lives on a zero-padded grid."""
+        pad = getattr(self.cells[0], "grid_padding", 0)
+        return y[..., pad:-pad, pad:-pad] if pad else y
 
     def _planar_step(self, x: Tensor, states: list) -> tuple[Tensor, list]:
         """:meth:`step` for cells with a ``planar_step``: complex features and states as

@@ -134,10 +134,13 @@ class _EigenAngleConv(Module):
         angle_size: int | None,
         device=None,
         dtype: torch.dtype | None = None,
+        padding: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
             raise ValueError(f"channels must be a positive int, got {channels!r}")
+        if not isinstance(padding, int) or isinstance(padding, bool) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
         if init not in _INITS:
             raise ValueError(f"init must be one of {_INITS}, got {init!r}")
         if method not in _METHODS:
@@ -145,6 +148,12 @@ class _EigenAngleConv(Module):
         if angles not in _ANGLES:
             raise ValueError(f"angles must be one of {_ANGLES}, got {angles!r}")
         dtype = real_factory_dtype(dtype)
+        # The operator lives on the zero-padded grid (the frame plus `padding` on each side):
+        # it is unitary there, and one application never wraps a signal that starts inside
+        # the frame around to the opposite edge if the kernel reaches at most `padding`.
+        self.padding = padding
+        self.frame_size = size
+        size = tuple(s + 2 * padding for s in size)
         self.size = size
         self.channels = channels
         self.real = bool(real)
@@ -225,6 +234,12 @@ class _EigenAngleConv(Module):
                 f"{type(self).__name__}(real=True) is orthogonal on real signals; {name} must "
                 f"be real floating, got {x.dtype}"
             )
+        if (
+            self.padding
+            and x.dim() >= self.ndim
+            and tuple(x.shape[-self.ndim :]) == tuple(self.frame_size)
+        ):  # a frame: embed it in the padded grid
+            x = nn.functional.pad(x, (self.padding,) * (2 * self.ndim))
         what = "(channels, size)" if self.ndim == 1 else "(channels, H, W)"
         check_trailing(name, x, (self.channels, *self.size), what)
         return x
@@ -337,13 +352,14 @@ class _EigenAngleConv(Module):
         return blocks.permute(0, 2, 1, 3).reshape(c * n, c * n)
 
     def extra_repr(self) -> str:
-        size = self.size[0] if self.ndim == 1 else self.size
+        size = self.frame_size[0] if self.ndim == 1 else self.frame_size
         angles = self.angle_kind if self.angle_size is None else (
             f"{self.angle_kind}, angle_size={self.angle_size}"
         )  # fmt: skip
+        padding = f", padding={self.padding}" if self.padding else ""
         return (
             f"size={size}, channels={self.channels}, real={self.real}, mix={self.mix}, "
-            f"angles={angles}, init={self.init!r}, method={self.method!r}"
+            f"angles={angles}, init={self.init!r}, method={self.method!r}{padding}"
         )
 
 
@@ -393,8 +409,11 @@ class UnitaryConv1d(_EigenAngleConv):
             (default 8); ``None`` for ``"full"``.
         device: of the parameters.
         dtype: float32 or float64 (a complex mix or kernel uses the matching complex
-            dtype; ``module.double()`` does not convert complex parameters, so build with
-            ``dtype=torch.float64`` for double precision).
+            dtype; ``module.double()`` converts it too).
+        padding: zeros on each side: the operator is the circulant of the padded length
+            ``size + 2 padding`` (unitary there; the state of a recurrence lives on it),
+            and an input of length ``size`` is zero-padded first (the core document's
+            embedding of a linear convolution, its section 5.8.1).
 
     Shape:
         - Input: :math:`(*, C, n)`, real or complex (complex64/128); real input to a
@@ -433,11 +452,22 @@ class UnitaryConv1d(_EigenAngleConv):
         angle_size: int | None = None,
         device=None,
         dtype: torch.dtype | None = None,
+        padding: int = 0,
     ) -> None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
             raise ValueError(f"size must be a positive int, got {size!r}")
         super().__init__(
-            (size,), channels, real, mix, init, method, angles, angle_size, device, dtype
+            (size,),
+            channels,
+            real,
+            mix,
+            init,
+            method,
+            angles,
+            angle_size,
+            device,
+            dtype,
+            padding,
         )
 
 
@@ -469,10 +499,16 @@ class UnitaryConv2d(_EigenAngleConv):
         angle_size: ``k`` (odd, default 3) or ``g`` (default 8).
         device: of the parameters.
         dtype: float32 or float64.
+        padding: zeros on each side of both axes: the operator is the doubly block
+            circulant of the padded grid ``(H + 2p, W + 2p)``, unitary there (a
+            recurrence's state lives on that grid), and an ``(H, W)`` input is zero-padded
+            first. A signal inside the frame then reaches the opposite edge only after it
+            has crossed the ``2p`` zeros, not at once (the core document's embedding of a
+            linear convolution in a larger doubly block circulant, its section 5.8.1).
 
     Shape:
-        - Input: :math:`(*, C, H, W)`.
-        - Output: :math:`(*, C, H, W)`, complex (real when ``real=True``).
+        - Input: :math:`(*, C, H, W)`, or the padded :math:`(*, C, H + 2p, W + 2p)`.
+        - Output: :math:`(*, C, H + 2p, W + 2p)`, complex (real when ``real=True``).
 
     Attributes:
         angles: (``"full"``) real eigen-angles of shape ``(C, H, W)``.
@@ -508,6 +544,7 @@ class UnitaryConv2d(_EigenAngleConv):
         angle_size: int | None = None,
         device=None,
         dtype: torch.dtype | None = None,
+        padding: int = 0,
     ) -> None:
         if isinstance(size, int) and not isinstance(size, bool):
             size = (size, size)
@@ -518,7 +555,9 @@ class UnitaryConv2d(_EigenAngleConv):
             or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in size)
         ):
             raise ValueError(f"size must be an int or a pair of positive ints (H, W), got {size!r}")
-        super().__init__(size, channels, real, mix, init, method, angles, angle_size, device, dtype)
+        super().__init__(
+            size, channels, real, mix, init, method, angles, angle_size, device, dtype, padding
+        )
 
 
 class FourierRotation(Module):

@@ -98,6 +98,9 @@ class Config:
         "rotation conv-GRU candidate: the GRU's, or the document's eq. 109 (linear_recurrent)",
         choices=("gru", "linear_recurrent"),
     )
+    rotation_padding: int = option(
+        0, "zeros around the frame for the rotation conv-GRU's state (no wrap-around)", minimum=0
+    )
     head: str = option(
         "linear", "output head: the frame itself, or a sigmoid", choices=("linear", "sigmoid")
     )
@@ -183,6 +186,7 @@ def cell_factory(
     angles: str = "full",
     angle_size: int | None = None,
     rotation_candidate: str = "gru",
+    rotation_padding: int = 0,
 ):
     frame = (size, size)
     unitary = {"size": frame, "angles": angles, "angle_size": angle_size}
@@ -193,7 +197,9 @@ def cell_factory(
         "armalstm": partial(ARMALSTMCell, kernel_size=3),
         # The ARMA paper's dilated ARMA-LSTM dilates the moving-average convolution only.
         "armalstm_dilated": partial(ARMALSTMCell, kernel_size=3, dilation=2),
-        "rotation_convgru": partial(RotationConvGRUCell, candidate=rotation_candidate, **unitary),
+        "rotation_convgru": partial(
+            RotationConvGRUCell, candidate=rotation_candidate, padding=rotation_padding, **unitary
+        ),
         "complex_gated": partial(ComplexConvGatedCell, **unitary),
         "dfn": partial(ConvLSTMCell, kernel_size=3),
     }
@@ -219,7 +225,7 @@ class VideoPredictor(nn.Module):
         out_channels = self.kernel**2 if name == "dfn" else 1
         self.backbone = ConvRNNStack(
             cell_factory(name, cfg.size, cfg.angles, cfg.angle_size or None,
-                         cfg.rotation_candidate), 1, out_channels,
+                         cfg.rotation_candidate, cfg.rotation_padding), 1, out_channels,
             hidden, cfg.layers,
             [tuple(s) for s in cfg.skips],
         )  # fmt: skip

@@ -284,3 +284,16 @@ def test_default_skips_follow_the_depth():
     assert shallow.skips == []
     y, _ = shallow(torch.randn(1, 2, 1, 6, 6))
     assert y.shape == (1, 2, 1, 6, 6)
+
+
+def test_padded_rotation_state_lives_on_the_larger_grid_and_the_stack_crops():
+    torch.manual_seed(31)
+    cell = RotationConvGRUCell(1, 2, (6, 5), padding=2, dtype=torch.float64)
+    x = torch.randn(3, 1, 6, 5, dtype=torch.float64)
+    h = cell(x)
+    assert h.shape == (3, 2, 10, 9)
+    torch.testing.assert_close(h, cell(torch.nn.functional.pad(x, (2, 2, 2, 2))))
+    stack = ConvRNNStack(partial(RotationConvGRUCell, size=(6, 5), padding=2), 1, 1, 2, 2,
+                         [(1, 2)], dtype=torch.float64)  # fmt: skip
+    y, states = stack(torch.randn(3, 4, 1, 6, 5, dtype=torch.float64))
+    assert y.shape == (3, 4, 1, 6, 5) and states[0].shape == (3, 2, 10, 9)

@@ -666,3 +666,21 @@ def test_cached_value_made_without_grad_does_not_cut_later_gradients():
             layer(x)
         (layer(x) * x.conj()).real.sum().backward()
     assert layer.angles.grad is not None and layer.angles.grad.abs().sum() > 0
+
+
+def test_padding_embeds_the_frame_in_a_larger_circulant():
+    torch.manual_seed(30)
+    layer = UnitaryConv1d(6, padding=2, dtype=torch.float64)
+    assert layer.size == (10,) and tuple(layer.angles.shape) == (1, 10)
+    x = torch.randn(3, 1, 6, dtype=torch.complex128)
+    C = scipy.linalg.circulant(np.fft.ifft(np.exp(1j * layer.angles.detach().numpy()[0])))
+    ref = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2))) @ C.T
+    np.testing.assert_allclose(layer(x).detach().numpy(), ref, atol=1e-12)
+    # the state on the padded grid goes through as it is; the operator is unitary there
+    torch.testing.assert_close(layer(torch.nn.functional.pad(x, (2, 2))), layer(x))
+    conv = UnitaryConv2d((5, 4), channels=2, real=True, padding=1, dtype=torch.float64)
+    m = conv.matrix()
+    assert m.shape == (2 * 7 * 6, 2 * 7 * 6)
+    torch.testing.assert_close(m.T @ m, torch.eye(m.shape[0], dtype=m.dtype))
+    with pytest.raises(ValueError, match="padding must be an int >= 0"):
+        UnitaryConv2d(4, padding=-1)

@@ -9,6 +9,7 @@ backbone, generic over the cell.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol, runtime_checkable
@@ -653,6 +654,9 @@ class ConvRNNStack(Module):
             ``None`` (default): the ARMA paper's ``(3, 9), (6, 12)`` for 12 layers, none
             for any other depth.
         device: of the parameters.
+        size: the frame size ``(H, W)``, passed on to cells that need it (the unitary
+            cells); otherwise bind it yourself, e.g. ``partial(RotationConvGRUCell,
+            size=(64, 64))``.
         dtype: of the parameters.
 
     Inputs: ``x`` :math:`(B, T, C_{in}, H, W)` and per-layer ``states`` (``None``: zeros).
@@ -680,8 +684,11 @@ class ConvRNNStack(Module):
         skips: Sequence[tuple[int, int]] | None = None,
         device=None,
         dtype: torch.dtype | None = None,
+        size: int | tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
+        if size is not None:  # cells whose transition lives on the frame grid need it
+            cell = functools.partial(cell, size=size)
         self.in_channels = check_int("in_channels", in_channels)
         self.out_channels = check_int("out_channels", out_channels)
         self.hidden_channels = check_int("hidden_channels", hidden_channels)

@@ -297,3 +297,9 @@ def test_padded_rotation_state_lives_on_the_larger_grid_and_the_stack_crops():
                          [(1, 2)], dtype=torch.float64)  # fmt: skip
     y, states = stack(torch.randn(3, 4, 1, 6, 5, dtype=torch.float64))
     assert y.shape == (3, 4, 1, 6, 5) and states[0].shape == (3, 2, 10, 9)
+
+
+def test_the_stack_passes_the_frame_size_to_cells_that_need_it():
+    stack = ConvRNNStack(RotationConvGRUCell, 1, 1, 2, 2, size=(6, 5))
+    y, states = stack(torch.randn(2, 3, 1, 6, 5))
+    assert y.shape == (2, 3, 1, 6, 5) and states[1].shape == (2, 2, 6, 5)

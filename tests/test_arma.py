@@ -355,3 +355,16 @@ def test_causal_arma_filters_by_sections_and_matches_its_polynomial():
     want = np.stack([scipy.signal.sosfilt(sos[f], ma[:, f]) for f in range(3)], 1)
     got = layer(long).transpose(1, 2).detach().numpy()
     assert np.abs(got - want).max() < 1e-7 * np.abs(want).max()
+
+
+@pytest.mark.parametrize(("r", "theta", "length"), [(0.9999, 0.3, 30_000), (0.9999, 0.05, 60_000)])
+def test_ar_filter1d_with_near_repeated_poles_near_the_circle(r, theta, length):
+    # A double complex pole pair: the companion matrix is close to a Jordan block, and
+    # repeated squaring lost 0.6% (first case) or overflowed (second) against lfilter.
+    section = np.array([1.0, -2 * r * np.cos(theta), r * r])
+    a = np.convolve(section, section)
+    impulse = np.zeros(length)
+    impulse[0] = 1
+    reference = scipy.signal.lfilter([1.0], a, impulse)
+    got = ar_filter1d(torch.tensor(impulse), torch.tensor(a)).numpy()
+    assert np.abs(got - reference).max() / np.abs(reference).max() < 1e-4

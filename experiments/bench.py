@@ -6,6 +6,7 @@
     python -m experiments.bench data [--repeats 5]    # Moving-MNIST generator, one thread
     python -m experiments.bench video [--device cuda] [--sizes cpu gpu paper]
     python -m experiments.bench memory [--repeats 10]  # memory experiment's training step
+    python -m experiments.bench compile [--repeats 5]  # torch.compile against eager
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -682,6 +683,46 @@ def run_memory(
             "cayley_share": share}  # fmt: skip
 
 
+# -- torch.compile ---------------------------------------------------------------------------
+
+
+def run_compile(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
+    """A cgRNN training step eager and under ``torch.compile``: the first compiled call
+    (compilation included), the compiled step after it, and dynamo's graph breaks."""
+    steps = 4 if sizes is TINY else 20
+    torch.manual_seed(0)
+    model = ComplexGatedRNN(CELL_INPUT, 16 if sizes is TINY else 32).to(device)
+    x = torch.randn(16, steps, CELL_INPUT, device=device)
+    eager_output, probe = _fwd_bwd_pair(model, x)
+    compiled = torch.compile(model)
+
+    def compiled_output() -> torch.Tensor:
+        out, _ = compiled(x)
+        return torch.view_as_real(out).flatten(-2)
+
+    start = time.perf_counter()
+    compiled_output().backward(probe)
+    _synchronize(device)
+    first = time.perf_counter() - start
+    eager, steady = time_steps(
+        [lambda: eager_output().backward(probe), lambda: compiled_output().backward(probe)],
+        repeats, device,
+    )  # fmt: skip
+    explained = torch._dynamo.explain(model)(x)
+    result = {"T": steps, "hidden": model.hidden_size, "batch": 16,
+              "eager_seconds": eager, "first_compiled_call_seconds": first,
+              "compiled_seconds": steady, "compiled_vs_eager": steady / eager,
+              "graph_breaks": explained.graph_break_count,
+              "graphs": explained.graph_count}  # fmt: skip
+    print(
+        f"ComplexGatedRNN fwd+bwd (batch 16, T = {steps}, hidden {model.hidden_size}, {device}):"
+        f" eager {eager * 1e3:.1f} ms; torch.compile first call {first:.1f} s, then "
+        f"{steady * 1e3:.1f} ms ({steady / eager:.2f}x eager); {explained.graph_break_count} "
+        f"graph breaks"
+    )
+    return result
+
+
 def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
     probe = _cell_probe(model, x)
 
@@ -696,7 +737,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "suite",
-        choices=["unitary", "cells", "arma", "data", "video", "memory"],
+        choices=["unitary", "cells", "arma", "data", "video", "memory", "compile"],
         help="which table to run",
     )
     parser.add_argument(
@@ -715,7 +756,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = {"cells": 3, "data": 5, "video": 5, "memory": 10}.get(args.suite, 20)
+        args.repeats = {"cells": 3, "data": 5, "video": 5, "memory": 10, "compile": 5}.get(
+            args.suite, 20
+        )
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     try:
@@ -744,7 +787,7 @@ def main(argv: list[str] | None = None) -> None:
         results = {"env": env, "video": run_video(args.repeats, device, presets, sizes)}
     else:
         suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
-                 "memory": run_memory}[args.suite]  # fmt: skip
+                 "memory": run_memory, "compile": run_compile}[args.suite]  # fmt: skip
         results = {"env": env, args.suite: suite(args.repeats, device, sizes)}
     if args.json is not None:
         runner.write_json(args.json, results)

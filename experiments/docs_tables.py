@@ -654,6 +654,22 @@ def bench_memory() -> str:
     return list_table(header, rows, "docs/results/bench/bench_memory.json")
 
 
+def bench_compile() -> str:
+    run = _load(RESULTS / "bench" / "bench_compile.json")
+    r, threads = run["compile"], run["env"]["threads"]
+    rows = [
+        ["eager step", f"{r['eager_seconds'] * 1e3:.1f} ms"],
+        ["first torch.compile call (compilation included)",
+         f"{r['first_compiled_call_seconds']:.0f} s"],
+        ["compiled step after it", f"{r['compiled_seconds'] * 1e3:.1f} ms "
+         f"({r['compiled_vs_eager']:.2f}x eager)"],
+        ["graph breaks", str(r["graph_breaks"])],
+    ]  # fmt: skip
+    header = [f"ComplexGatedRNN fwd+bwd, batch {r['batch']}, T = {r['T']}, hidden "
+              f"{r['hidden']}, {threads} thread" + ("s" if threads > 1 else ""), "measured"]  # fmt: skip
+    return list_table(header, rows, "docs/results/bench/bench_compile.json")
+
+
 # -- the registry ----------------------------------------------------------------------------
 
 
@@ -756,6 +772,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "bench_conv1d.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_conv1d),
     "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),
     "bench_memory.rst": _optional(RESULTS / "bench" / "bench_memory.json", bench_memory),
+    "bench_compile.rst": _optional(RESULTS / "bench" / "bench_compile.json", bench_compile),
     "showcase.rst": _optional(RESULTS / "showcase" / "summary.json", showcase_table),
     "memory_demo.rst": _optional(
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")

@@ -665,8 +665,9 @@ def bench_compile() -> str:
          f"({r['compiled_vs_eager']:.2f}x eager)"],
         ["graph breaks", str(r["graph_breaks"])],
     ]  # fmt: skip
-    header = [f"ComplexGatedRNN fwd+bwd, batch {r['batch']}, T = {r['T']}, hidden "
-              f"{r['hidden']}, {threads} thread" + ("s" if threads > 1 else ""), "measured"]  # fmt: skip
+    case = (f"ComplexGatedRNN fwd+bwd, batch {r['batch']}, T = {r['T']}, hidden "
+            f"{r['hidden']}, {threads} thread" + ("s" if threads > 1 else ""))  # fmt: skip
+    header = [case, "measured"]
     return list_table(header, rows, "docs/results/bench/bench_compile.json")
 
 

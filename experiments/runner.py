@@ -508,6 +508,12 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:  # e.g. a full disk: say which file, keep the old one
+        reason = error.strerror or str(error)
+        raise RunError(
+            f"could not write {path} ({reason}); the previous version, if any, is intact. "
+            "Free space or choose another --out, then --resume"
+        ) from error
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -266,3 +266,20 @@ def test_two_writers_of_one_file_never_share_a_temporary(tmp_path, monkeypatch):
 def test_a_budget_below_the_smallest_model_is_refused(tmp_path):
     with pytest.raises(runner.RunError, match="below the smallest lstm model"):
         memory.main([*SMOKE, "--params", "1", "--out", str(tmp_path)])
+
+
+def test_a_full_disk_is_named_and_the_previous_file_kept(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "table.json"
+    runner.write_json(path, {"old": 1})
+
+    def full(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runner.Path, "write_text", full)
+    with pytest.raises(runner.RunError, match=r"could not write .*table.json \(No space left"):
+        runner.write_json(path, {"new": 2})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["table.json"]  # no temporary left

@@ -141,7 +141,7 @@ def test_files_are_written_by_rename_and_leave_no_temporaries(tmp_path):
         path.write_text("half")
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(runner.RunError, match="disk full"):
         runner._replace(tmp_path / "a" / "x.json", fail)
     assert json.loads((tmp_path / "a" / "x.json").read_text()) == {"k": 1}
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.csv", "x.json", "x.pt"]

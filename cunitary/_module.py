@@ -13,6 +13,14 @@ a ``TypeError`` before anything is converted; use autocast for mixed precision.
 The conversion is read off the function ``nn.Module._apply`` receives (applied to two
 real probes), so it covers ``.to``, ``.double``, ``.float``, ``.half``, ``.type`` and
 containers such as ``nn.Sequential`` that hold these modules.
+
+Why this and not real (planar) storage of complex parameters: storing ``[Re, Im]`` as
+real tensors would also hide complex numbers from DDP, optimisers and ``torch.compile``,
+but it changes every module's parameters, ``state_dict`` layout and checkpoints, and
+puts a ``view_as_complex`` in every forward; the conversions were the one place where
+complex parameters silently went wrong (DDP, the optimisers and AMP handle them as they
+are, and ``torch.compile`` has no complex code generation either way), so the fix is
+made there, at no cost to a forward pass.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from cunitary import (
     RotationGRU,
     UnitaryRNN,
 )
-from cunitary.cells import GATES
+from cunitary.cells import GATES, UnitaryTransition
 from cunitary.optim import RMSpropTF, StiefelCayley, stiefel_parameters
 from cunitary.tasks import (
     ADDING_BASELINE,
@@ -79,6 +79,12 @@ class Config:
         0.99,
         "RMSprop's squared-gradient smoothing (TensorFlow's RMSProp decay is 0.9)",
         minimum=0,
+    )
+    u_optimizer: str = option(
+        "main",
+        "a parametrized (full) U: trained by --optimizer with the rest, or by plain SGD on its "
+        "generator at --lr (the raw gradient, as the Cayley step takes it)",
+        choices=("main", "sgd"),
     )
     cayley_normalize: int = option(
         0, "1: RMS-normalise the gradient of a stiefel transition before the Cayley step",
@@ -290,7 +296,12 @@ def make_optimizer(cfg: Config, model: nn.Module) -> runner.Optimizers:
     Cayley steps (``side="right"``: this library applies :math:`U` as :math:`Uh`, their
     code as :math:`hW` with :math:`W = U^\top`; see :mod:`cunitary.optim`)."""
     unitary = stiefel_parameters(model)
-    rest = [p for p in model.parameters() if all(p is not u for u in unitary)]
+    generators = []
+    if cfg.u_optimizer == "sgd":
+        generators = [p for m in model.modules()
+                      if isinstance(m, UnitaryTransition) and m.kind == "full"
+                      for p in m.parameters()]  # fmt: skip
+    rest = [p for p in model.parameters() if all(p is not u for u in [*unitary, *generators])]
     if cfg.optimizer == "rmsprop":
         main = torch.optim.RMSprop(rest, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
     elif cfg.optimizer == "rmsprop-tf":
@@ -301,7 +312,8 @@ def make_optimizer(cfg: Config, model: nn.Module) -> runner.Optimizers:
     if unitary:
         cayley = StiefelCayley(unitary, lr=cfg.lr, normalize=bool(cfg.cayley_normalize),
                                decay=cfg.rmsprop_alpha, side="right")  # fmt: skip
-    return runner.Optimizers(main, cayley)
+    sgd = torch.optim.SGD(generators, lr=cfg.lr) if generators else None
+    return runner.Optimizers(main, cayley, sgd)
 
 
 def solved_steps(cfg: Config, task: str, losses: list[float]) -> dict[str, int | None]:

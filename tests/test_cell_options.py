@@ -220,3 +220,14 @@ def test_blocks_rule_reports_the_first_block_below_the_threshold_at_its_centre()
     trailing = memory.Config(window=4, solve_rule="trailing")
     # trailing mean of steps 10..13: (1e-3 + 1e-2 + 2e-8) / 4 > 1e-3; 11..14: 2.5e-3; 12..15 ok
     assert memory.solved_steps(trailing, "copy", losses)["steps_to_0.001"] == 16
+
+
+def test_a_parametrized_u_can_take_plain_sgd_steps_apart_from_the_rest():
+    cfg, _ = memory.parse(["--preset", "wolter-yao", "--transition", "full", "--u-optimizer",
+                           "sgd", "--out", "unused"])  # fmt: skip
+    model = memory.SequenceModel("cgrnn", "copy", 80, cfg)
+    main, sgd = memory.make_optimizer(cfg, model).optimizers
+    assert type(sgd) is torch.optim.SGD
+    generator = {id(p) for p in model.core.layers[0].transition.parameters()}
+    assert {id(p) for g in sgd.param_groups for p in g["params"]} == generator
+    assert not generator & {id(p) for g in main.param_groups for p in g["params"]}

@@ -437,6 +437,8 @@ WY_ABLATION = {
     "ablation-init": "their initialisation (TensorFlow Glorot-uniform, Arjovsky U, "
     "modReLU bias from U(-0.01, 0.01))",
     "ablation-gate": "their gate: one mixing weight sigmoid(a) per gate",
+    "ablation-u-sgd": "(a probe, not theirs) U parametrized as ours, its generator moved by "
+    "plain SGD at 1e-3: the raw gradient, as the Cayley step takes it",
 }
 WY_STEPS = (1000, 2000, 3000, 5000)
 
@@ -484,7 +486,7 @@ def memory_wy_ablation() -> str:
                  for s in WY_STEPS]  # fmt: skip
         body.append([f"``{name}``", WY_ABLATION[name], f"{len(losses):,}", *means,
                      *_solved_cells(r)])  # fmt: skip
-    header = ["run", "switched to theirs", "steps run",
+    header = ["run", "changed from ours", "steps run",
               *(f"loss, steps {s - 49:,}-{s:,}" for s in WY_STEPS),
               "first block < 1e-3", "first block < 5e-7"]  # fmt: skip
     table = list_table(header, body, "docs/results/memory-wolter-yao/ablation-*/metrics.csv")

@@ -158,7 +158,7 @@ def untrained_norms(
         value = frame.double().pow(2).mean().sqrt().item()
         if not math.isfinite(value):
             break
-        norms.append(value)
+        norms.append(float(f"{value:.4g}"))  # four digits: the file stays small
     return norms
 
 
@@ -193,7 +193,7 @@ def plot(out, cfg: Config, results: dict) -> None:
         for ax, backbone in zip(row, cfg.backbones, strict=True):
             draw_panel(ax, cfg, results, scheme, backbone)
     fig.tight_layout()
-    runner.save_figure(fig, out / "untrained_norms.png", dpi=110)
+    runner.save_figure(fig, out / "untrained_norms.png", dpi=80)
 
 
 def draw_panel(ax, cfg: Config, results: dict, scheme: str, backbone: str) -> None:

@@ -673,6 +673,33 @@ def bench_compile() -> str:
     return list_table(header, rows, "docs/results/bench/bench_compile.json")
 
 
+DENOISERS_UNTRAINED = RESULTS / "denoisers-untrained"
+
+
+def denoisers_untrained() -> str:
+    """Per initialisation, backbone and way of recurring: what became of the output."""
+    config = _load(DENOISERS_UNTRAINED / "config.json")["config"]
+    frames = config["frames"]
+    runs = _load(DENOISERS_UNTRAINED / "norms.json")
+    body = []
+    for key, draws in runs.items():
+        scheme, backbone, recurrence = key.split("-")
+        cells = []
+        for norms in draws:
+            if len(norms) < frames:
+                cells.append(f"overflow after frame {len(norms)}")
+            else:
+                cells.append(f"{norms[-1]:.3g} (max {max(norms):.3g})")
+        body.append([scheme, backbone, recurrence, "; ".join(cells)])
+    header = ["init", "backbone", "recurrence",
+              f"output RMS at frame {frames:,} (largest on the way), per draw"]  # fmt: skip
+    table = list_table(header, body, _relative(DENOISERS_UNTRAINED / "norms.json"))
+    return table + _figures(DENOISERS_UNTRAINED, {
+        "untrained_norms.png": "Output RMS per frame of the untrained models (one line per "
+        "initialisation draw); a line ends where the output overflowed.",
+    })  # fmt: skip
+
+
 # -- the registry ----------------------------------------------------------------------------
 
 
@@ -789,6 +816,7 @@ TABLES: dict[str, Callable[[], str]] = {
         MEMORY_WY / "ablation-ours" / "table.json", memory_wy_ablation
     ),
     "gpu_summary.rst": gpu_summary,
+    "denoisers_untrained.rst": _optional(DENOISERS_UNTRAINED / "norms.json", denoisers_untrained),
     "stability.rst": _optional(
         RESULTS / "stability" / "table.json",
         lambda: (

@@ -2,7 +2,8 @@ r"""Parametrizations (``torch.nn.utils.parametrize``) that constrain convolution
 
 :class:`SRNC` is stable rank normalisation of a convolutional *layer* (Tanay et al.,
 *Diagnosing and preventing instabilities in recurrent video processing*), attached with
-:func:`srn_c`.
+:func:`srn_c`. :class:`SRN` is the method it corrects (Sanyal et al.; the study's
+Algorithm 1), which normalises the *reshaped kernel*, attached with :func:`srn`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-__all__ = ["SRNC", "srn_c"]
+__all__ = ["SRN", "srn", "SRNC", "srn_c"]
 
 
 def _size2(name: str, size: object) -> tuple[int, int]:
@@ -230,5 +231,110 @@ def srn_c(
         module.weight.detach(), size, alpha, beta, padding, module.dilation[0], n_power_iterations
     )
     parametrization.warm_up(module.weight, warmup_iterations)
+    parametrize.register_parametrization(module, "weight", parametrization, unsafe=False)
+    return module
+
+
+class SRN(nn.Module):
+    r"""Stable rank normalisation of the reshaped kernel (SRN; Tanay et al.'s Algorithm 1,
+    after Sanyal et al.), as a parametrization.
+
+    With :math:`\tilde K` the ``(C_out, C_in k_h k_w)`` reshaping of the kernel and
+    :math:`u, v` its top singular pair (one power-iteration step per training forward,
+    persistent buffers):
+
+    .. math::
+        \begin{aligned}
+        \hat K &= \tilde K / (u^\top\tilde K v + \epsilon),\qquad
+        S_1 = uv^\top,\qquad S_2 = \hat K - S_1,\\
+        \gamma &= \sqrt{\beta m - 1}\,/\,\lVert S_2\rVert_F,\qquad
+        K' = S_1 + \min(\gamma, 1)\,S_2,\qquad K_{\text{used}} = \alpha K'
+        \end{aligned}
+
+    with :math:`m = \min(C_{out}, C_{in}k_hk_w)`, the rank of :math:`\tilde K` (the
+    algorithm's "number of channels"). :math:`\tilde K`'s spectral norm is then
+    :math:`\alpha` and its stable rank at most :math:`\beta m`; for :math:`\beta m < 1`
+    the root is undefined and :math:`\gamma = 0` is taken (:math:`K'` of rank one). None
+    of this bounds the *layer*: its spectral norm can be several times :math:`\alpha`
+    (the study's reason for SRN-C).
+
+    Use :func:`srn` to attach it.
+    """
+
+    def __init__(self, weight: Tensor, alpha: float, beta: float, n_power_iterations: int,
+                 eps: float = 1e-12) -> None:  # fmt: skip
+        super().__init__()
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.n_power_iterations = n_power_iterations
+        self.eps = eps
+        rows, cols = weight.shape[0], weight[0].numel()
+        self.rank = min(rows, cols)
+        generator = torch.Generator().manual_seed(0)
+        u = torch.randn(rows, generator=generator, dtype=weight.dtype)
+        v = torch.randn(cols, generator=generator, dtype=weight.dtype)
+        self.register_buffer("u", (u / u.norm()).to(weight.device))
+        self.register_buffer("v", (v / v.norm()).to(weight.device))
+
+    @torch.no_grad()
+    def iterate(self, kernel: Tensor, iterations: int) -> None:
+        """Power-iteration steps on the reshaped kernel, stored in the buffers."""
+        matrix = kernel.detach().reshape(kernel.shape[0], -1)
+        u, v = self.u, self.v
+        for _ in range(iterations):
+            v = matrix.mT @ u
+            v = v / v.norm().clamp_min(self.eps)
+            u = matrix @ v
+            u = u / u.norm().clamp_min(self.eps)
+        self.u.copy_(u)
+        self.v.copy_(v)
+
+    def right_inverse(self, value: Tensor) -> Tensor:
+        return value
+
+    def forward(self, kernel: Tensor) -> Tensor:
+        if self.training:
+            self.iterate(kernel, self.n_power_iterations)
+        matrix = kernel.reshape(kernel.shape[0], -1)
+        u, v = self.u.clone(), self.v.clone()
+        normalised = matrix / (u @ matrix @ v + self.eps)
+        if self.beta < 1:
+            s1 = torch.outer(u, v)
+            s2 = normalised - s1
+            room = self.beta * self.rank - 1
+            gamma = (
+                torch.sqrt(torch.as_tensor(room, dtype=s2.dtype)) / s2.norm().clamp_min(self.eps)
+                if room > 0
+                else s2.new_zeros(())
+            )
+            normalised = s1 + gamma.clamp(max=1.0) * s2
+        return self.alpha * normalised.reshape(kernel.shape)
+
+
+def srn(
+    module: nn.Conv2d,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    *,
+    n_power_iterations: int = 1,
+    warmup_iterations: int = 50,
+) -> nn.Conv2d:
+    """Attach :class:`SRN` to ``module.weight`` (``torch.nn.utils.parametrize``).
+
+    Args:
+        module: a :class:`torch.nn.Conv2d` (any stride, padding or groups: the constraint
+            is on the kernel alone).
+        alpha: the spectral norm of the reshaped kernel.
+        beta: stable-rank fraction in ``(0, 1]``.
+        n_power_iterations: power iterations per training forward pass.
+        warmup_iterations: iterations run once now, so the first forward is accurate.
+    """
+    if not isinstance(module, nn.Conv2d):
+        raise TypeError(f"module must be an nn.Conv2d, got {type(module).__name__}")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    if not 0 < beta <= 1:
+        raise ValueError(f"beta must lie in (0, 1], got {beta}")
+    parametrization = SRN(module.weight.detach(), alpha, beta, n_power_iterations)
+    parametrization.iterate(module.weight, warmup_iterations)
     parametrize.register_parametrization(module, "weight", parametrization, unsafe=False)
     return module

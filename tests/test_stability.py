@@ -259,3 +259,30 @@ def test_instability_onset_finds_a_planted_divergence():
     report = instability_onset(noisy_step, pairs)
     assert report.onsets == [50, 50]
     assert report.metric[0] == float("inf") and report.metric[49] < 0
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.3])
+def test_srn_normalises_the_reshaped_kernel_not_the_layer(beta):
+    from cunitary.parametrizations import srn
+    from cunitary.stability import conv_singular_values
+
+    torch.manual_seed(5)
+    conv = srn(nn.Conv2d(4, 4, 3, padding=1, padding_mode="circular").double(), alpha=1.0,
+               beta=beta, warmup_iterations=200)  # fmt: skip
+    kernel = conv.weight.detach()
+    matrix = kernel.reshape(4, -1).numpy()
+    singular = np.linalg.svd(matrix, compute_uv=False)
+    assert singular[0] == pytest.approx(1.0, rel=1e-6)  # the reshaped kernel's norm is alpha
+    if beta < 1:  # stable rank beta * m, m = min(4, 36) = 4
+        assert (singular**2).sum() / singular[0] ** 2 == pytest.approx(beta * 4, rel=1e-6)
+    layer = conv_singular_values(kernel, (8, 8)).max().item()  # circular: exact
+    assert layer > 1.2  # ... and the layer's spectral norm is not bounded by it
+
+
+def test_srn_with_a_stable_rank_below_one_keeps_the_top_component():
+    from cunitary.parametrizations import srn
+
+    torch.manual_seed(6)
+    conv = srn(nn.Conv2d(3, 3, 3, padding=1).double(), beta=0.2, warmup_iterations=200)
+    singular = np.linalg.svd(conv.weight.detach().reshape(3, -1).numpy(), compute_uv=False)
+    assert singular[0] == pytest.approx(1.0, rel=1e-6) and singular[1] < 1e-9  # rank one

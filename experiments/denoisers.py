@@ -1,4 +1,4 @@
-"""Video denoisers of the stability study, small: backbones x ways of recurring.
+r"""Video denoisers of the stability study, small: backbones x ways of recurring.
 
     python -m experiments.denoisers --out runs/denoisers-untrained   # Fig. 2: untrained
 
@@ -17,7 +17,15 @@ residual denoiser). Ways of recurring, for the frame :math:`x_t`:
   (recurrent latent space propagation);
 * ``unitary``: ``feature`` with the fed-back features first transported by an orthogonal
   2-D convolution (:class:`~cunitary.UnitaryConv2d` ``real=True``): the recurrence's
-  linear part preserves the features' norm.
+  linear part preserves the features' norm;
+* ``rotation_gru``: the fed-back state is a :class:`~cunitary.RotationConvGRUCell`'s,
+  updated from the backbone's features, :math:`s_t = \mathcal W((1 - z)\odot\tanh(\cdot)
+  + z\odot s_{t-1})`: each entry a convex combination of a candidate in :math:`(-1, 1)`
+  and the old entry, then an orthogonal map, so :math:`\lVert s_t\rVert_2 \le
+  \lVert s_{t-1}\rVert_2 + \sqrt N` (:math:`N` entries): the state can grow at most
+  linearly, never exponentially, whatever the backbone's gain (the library's answer).
+
+``dampening`` :math:`\lambda` multiplies whatever is fed back (the study's App. F).
 
 The study's Fig. 2: untrained recurrent models diverge on random inputs while feed-forward
 ones stay bounded; this experiment measures the output norm over ``--frames`` frames of
@@ -32,13 +40,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cunitary import UnitaryConv2d
+from cunitary import RotationConvGRUCell, UnitaryConv2d
 
 from . import runner
 from .runner import option
 
 BACKBONES = ("vdncnn", "vresnet")
-RECURRENCES = ("single", "multi", "frame", "feature", "rlsp", "unitary")
+RECURRENCES = ("single", "multi", "frame", "feature", "rlsp", "unitary", "rotation_gru")
 #: ``torch``: PyTorch's default conv initialisation (uniform, variance 1 / (3 fan_in));
 #: ``he``: He-normal (variance 2 / fan_in), which keeps a ReLU network's gain near 1.
 INITS = ("torch", "he")
@@ -77,8 +85,10 @@ class Denoiser(nn.Module):
     """A backbone run frame by frame with one of :data:`RECURRENCES`."""
 
     def __init__(self, backbone: str, recurrence: str, channels: int = 16, size: int = 64,
-                 depth: int = 10, blocks: int = 5, init: str = "torch") -> None:  # fmt: skip
+                 depth: int = 10, blocks: int = 5, init: str = "torch",
+                 dampening: float = 1.0) -> None:  # fmt: skip
         super().__init__()
+        self.dampening = float(dampening)
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         if recurrence not in RECURRENCES:
@@ -86,10 +96,13 @@ class Denoiser(nn.Module):
         self.recurrence = recurrence
         self.channels = channels
         inputs = {"single": 1, "multi": 3, "frame": 2, "feature": 1 + channels,
-                  "rlsp": 3 + channels, "unitary": 1 + channels}[recurrence]  # fmt: skip
+                  "rlsp": 3 + channels, "unitary": 1 + channels,
+                  "rotation_gru": 1 + channels}[recurrence]  # fmt: skip
         self.backbone = Backbone(backbone, inputs, channels, depth, blocks)
         self.transport = (UnitaryConv2d(size, channels, real=True, angles="kernel")
                           if recurrence == "unitary" else None)  # fmt: skip
+        self.cell = (RotationConvGRUCell(channels, channels, size, angles="kernel")
+                     if recurrence == "rotation_gru" else None)  # fmt: skip
         if init == "he":  # He et al.: variance 2 / fan_in, the usual start of ReLU denoisers
             for conv in self.backbone.modules():
                 if isinstance(conv, nn.Conv2d):
@@ -109,7 +122,9 @@ class Denoiser(nn.Module):
             return torch.cat([x, features], 1)
         if kind == "rlsp":
             return torch.cat([before[1], x, previous, features], 1)
-        return torch.cat([x, self.transport(features)], 1)  # unitary
+        if kind == "unitary":
+            return torch.cat([x, self.transport(features)], 1)
+        return torch.cat([x, features], 1)  # rotation_gru: the cell's state
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         """Denoise ``(B, T, 1, H, W)`` frame by frame: ``(B, T, 1, H, W)``."""
@@ -120,9 +135,12 @@ class Denoiser(nn.Module):
         for t, x in enumerate(frames):
             before = [frames[max(t - k, 0)] for k in (2, 1)]
             z = self._input(x, before, previous, features)
-            residual, features = self.backbone(z)
-            previous = x - residual
-            outputs.append(previous)
+            residual, hidden = self.backbone(z)
+            if self.cell is not None:
+                hidden = self.cell(hidden, features)
+            features = self.dampening * hidden
+            outputs.append(x - residual)
+            previous = self.dampening * outputs[-1]
         return torch.stack(outputs, 1)
 
 

@@ -26,8 +26,10 @@ def test_each_recurrence_reads_what_it_says_and_never_the_future(recurrence):
             "feature": [x[:, t], features],
             "rlsp": [past[1], x[:, t], previous, features],
             "unitary": [x[:, t], model.transport(features) if model.transport else None],
+            "rotation_gru": [x[:, t], features],
         }
-        residual, features = model.backbone(torch.cat(z[recurrence], 1))
+        residual, hidden = model.backbone(torch.cat(z[recurrence], 1))
+        features = model.cell(hidden, features) if recurrence == "rotation_gru" else hidden
         previous = x[:, t] - residual
         expected.append(previous)
     torch.testing.assert_close(out, torch.stack(expected, 1))
@@ -46,3 +48,14 @@ def test_untrained_norms_are_written(tmp_path):
     assert (tmp_path / "untrained_norms.png").exists()
     with pytest.raises(ValueError, match="recurrence must be one of"):
         denoisers.Denoiser("vdncnn", "lstm")
+
+
+def test_dampening_scales_what_is_fed_back():
+    torch.manual_seed(1)
+    damped = denoisers.Denoiser("vdncnn", "frame", channels=3, size=8, depth=3, dampening=0.0)
+    x = torch.rand(1, 3, 1, 8, 8)
+    # lambda = 0: the fed-back frame is zero at every step, as at the first one
+    expected = [damped.backbone(torch.cat([f, torch.zeros_like(f)], 1))[0] for f in x.unbind(1)]
+    frames = x.unbind(1)
+    want = torch.stack([f - r for f, r in zip(frames, expected, strict=True)], 1)
+    torch.testing.assert_close(damped(x), want)

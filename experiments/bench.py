@@ -7,6 +7,7 @@
     python -m experiments.bench video [--device cuda] [--sizes cpu gpu paper]
     python -m experiments.bench memory [--repeats 10]  # memory experiment's training step
     python -m experiments.bench compile [--repeats 5]  # torch.compile against eager
+    python -m experiments.bench srn [--repeats 10]     # SRN / SRN-C training-step cost
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -683,6 +684,53 @@ def run_memory(
             "cayley_share": share}  # fmt: skip
 
 
+# -- spectral constraints --------------------------------------------------------------------
+
+
+def run_srn(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
+    """A training step (forward, backward, Adam) of a 5-layer conv denoiser, unconstrained
+    and with every conv under SRN or SRN-C (one power iteration per step each), side by
+    side; the stability study reports SRN about 1.8x and SRN-C about 2.2x."""
+    from cunitary.parametrizations import srn, srn_c
+
+    channels, size, batch = (4, 8, 2) if sizes is TINY else (16, 64, 8)
+
+    def model(constraint: str) -> nn.Module:
+        torch.manual_seed(0)
+        layers = [nn.Conv2d(1 if k == 0 else channels, 1 if k == 4 else channels, 3, padding=1)
+                  for k in range(5)]  # fmt: skip
+        for conv in layers:
+            if constraint == "srn":
+                srn(conv, alpha=1.0, beta=0.5)
+            elif constraint == "srn_c":
+                srn_c(conv, alpha=1.0, beta=0.5, input_size=size)
+        body = [m for conv in layers for m in (conv, nn.ReLU())][:-1]
+        return nn.Sequential(*body).to(device)
+
+    x = torch.randn(batch, 1, size, size, device=device)
+    steps, names = [], ("unconstrained", "srn", "srn_c")
+    for name in names:
+        net = model(name)
+        optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+
+        def step(net=net, optimizer=optimizer) -> None:
+            loss = (net(x) - x).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        steps.append(step)
+    seconds = time_steps(steps, repeats, device)
+    rows = [{"model": n, "seconds": t, "vs_unconstrained": t / seconds[0]}
+            for n, t in zip(names, seconds, strict=True)]  # fmt: skip
+    print_table(
+        f"5-conv denoiser training step, {channels} channels, batch {batch}, {size}x{size}",
+        ["constraint", "ms", "/ unconstrained"],
+        [[r["model"], f"{r['seconds'] * 1e3:.1f}", f"{r['vs_unconstrained']:.2f}"] for r in rows],
+    )
+    return {"channels": channels, "size": size, "batch": batch, "rows": rows}
+
+
 # -- torch.compile ---------------------------------------------------------------------------
 
 
@@ -737,7 +785,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "suite",
-        choices=["unitary", "cells", "arma", "data", "video", "memory", "compile"],
+        choices=["unitary", "cells", "arma", "data", "video", "memory", "compile", "srn"],
         help="which table to run",
     )
     parser.add_argument(
@@ -756,9 +804,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     if args.repeats is None:
-        args.repeats = {"cells": 3, "data": 5, "video": 5, "memory": 10, "compile": 5}.get(
-            args.suite, 20
-        )
+        args.repeats = {
+            "cells": 3,
+            "data": 5,
+            "video": 5,
+            "memory": 10,
+            "compile": 5,
+            "srn": 10,
+        }.get(args.suite, 20)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     try:
@@ -786,8 +839,9 @@ def main(argv: list[str] | None = None) -> None:
                                  else ("cpu", "gpu", "paper"))  # fmt: skip
         results = {"env": env, "video": run_video(args.repeats, device, presets, sizes)}
     else:
-        suite = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
-                 "memory": run_memory, "compile": run_compile}[args.suite]  # fmt: skip
+        suites = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
+                  "memory": run_memory, "compile": run_compile, "srn": run_srn}  # fmt: skip
+        suite = suites[args.suite]
         results = {"env": env, args.suite: suite(args.repeats, device, sizes)}
     if args.json is not None:
         runner.write_json(args.json, results)

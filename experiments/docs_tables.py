@@ -700,6 +700,17 @@ def denoisers_untrained() -> str:
     })  # fmt: skip
 
 
+def bench_srn() -> str:
+    run = _load(RESULTS / "bench" / "bench_srn.json")
+    data, threads = run["srn"], run["env"]["threads"]
+    rows = [[r["model"], f"{r['seconds'] * 1e3:.1f}", f"{r['vs_unconstrained']:.2f}"]
+            for r in data["rows"]]  # fmt: skip
+    case = (f"5-conv denoiser, {data['channels']} channels, batch {data['batch']}, "
+            f"{data['size']}x{data['size']}, {threads} thread" + ("s" if threads > 1 else ""))  # fmt: skip
+    return list_table([case, "ms per step", "/ unconstrained"], rows,
+                      "docs/results/bench/bench_srn.json")  # fmt: skip
+
+
 # -- the registry ----------------------------------------------------------------------------
 
 
@@ -803,6 +814,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "bench_arma.rst": _optional(RESULTS / "bench" / "bench_arma.json", bench_arma),
     "bench_memory.rst": _optional(RESULTS / "bench" / "bench_memory.json", bench_memory),
     "bench_compile.rst": _optional(RESULTS / "bench" / "bench_compile.json", bench_compile),
+    "bench_srn.rst": _optional(RESULTS / "bench" / "bench_srn.json", bench_srn),
     "showcase.rst": _optional(RESULTS / "showcase" / "summary.json", showcase_table),
     "memory_demo.rst": _optional(
         RESULTS / "memory-demo" / "table.json", lambda: memory_table(RESULTS / "memory-demo")

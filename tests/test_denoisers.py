@@ -59,3 +59,11 @@ def test_dampening_scales_what_is_fed_back():
     frames = x.unbind(1)
     want = torch.stack([f - r for f, r in zip(frames, expected, strict=True)], 1)
     torch.testing.assert_close(damped(x), want)
+
+
+def test_srn_bench_times_the_three_constraints_side_by_side():
+    from experiments import bench
+
+    result = bench.run_srn(1, sizes=bench.TINY)
+    assert [r["model"] for r in result["rows"]] == ["unconstrained", "srn", "srn_c"]
+    assert result["rows"][0]["vs_unconstrained"] == 1.0

@@ -705,8 +705,9 @@ def bench_srn() -> str:
     data, threads = run["srn"], run["env"]["threads"]
     rows = [[r["model"], f"{r['seconds'] * 1e3:.1f}", f"{r['vs_unconstrained']:.2f}"]
             for r in data["rows"]]  # fmt: skip
+    plural = "s" if threads > 1 else ""
     case = (f"5-conv denoiser, {data['channels']} channels, batch {data['batch']}, "
-            f"{data['size']}x{data['size']}, {threads} thread" + ("s" if threads > 1 else ""))  # fmt: skip
+            f"{data['size']}x{data['size']}, {threads} thread{plural}")  # fmt: skip
     return list_table([case, "ms per step", "/ unconstrained"], rows,
                       "docs/results/bench/bench_srn.json")  # fmt: skip
 

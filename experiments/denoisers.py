@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from cunitary import RotationConvGRUCell, UnitaryConv2d
 
@@ -126,21 +127,27 @@ class Denoiser(nn.Module):
             return torch.cat([x, self.transport(features)], 1)
         return torch.cat([x, features], 1)  # rotation_gru: the cell's state
 
+    def step(self, x: torch.Tensor, state: tuple | None) -> tuple[torch.Tensor, tuple]:
+        """One frame ``(B, 1, H, W)``: the clean estimate and the next state (``None``: a
+        fresh state, every fed-back quantity zero and the frames before ``x`` equal to it)."""
+        if state is None:
+            b, _, h, w = x.shape
+            zeros = x.new_zeros(b, self.channels, h, w)
+            state = (x, x, torch.zeros_like(x), zeros)
+        before2, before1, previous, features = state
+        residual, hidden = self.backbone(self._input(x, (before2, before1), previous, features))
+        if self.cell is not None:
+            hidden = self.cell(hidden, features)
+        output = x - residual
+        return output, (before1, x, self.dampening * output, self.dampening * hidden)
+
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
         """Denoise ``(B, T, 1, H, W)`` frame by frame: ``(B, T, 1, H, W)``."""
-        b, _, _, h, w = noisy.shape
-        previous = torch.zeros(b, 1, h, w, dtype=noisy.dtype, device=noisy.device)
-        features = torch.zeros(b, self.channels, h, w, dtype=noisy.dtype, device=noisy.device)
-        frames, outputs = noisy.unbind(1), []
-        for t, x in enumerate(frames):
-            before = [frames[max(t - k, 0)] for k in (2, 1)]
-            z = self._input(x, before, previous, features)
-            residual, hidden = self.backbone(z)
-            if self.cell is not None:
-                hidden = self.cell(hidden, features)
-            features = self.dampening * hidden
-            outputs.append(x - residual)
-            previous = self.dampening * outputs[-1]
+        state, outputs = None, []
+        with parametrize.cached():  # constrained weights: computed once per sequence
+            for x in noisy.unbind(1):
+                y, state = self.step(x, state)
+                outputs.append(y)
         return torch.stack(outputs, 1)
 
 

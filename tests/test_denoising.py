@@ -1,0 +1,87 @@
+"""Trained video denoisers on camera-motion clips: model names, constraints, keyed clips,
+the per-frame step and the files a run writes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from experiments import denoising
+
+
+def test_model_names_parse_into_what_they_say():
+    spec = denoising.parse_model("vresnet-feature-srnc1.5_0.2-damp0.9")
+    assert (spec.backbone, spec.recurrence, spec.constraint) == ("vresnet", "feature", "srnc")
+    assert (spec.alpha, spec.beta, spec.dampening) == (1.5, 0.2, 0.9)
+    assert denoising.parse_model("vdncnn-rlsp-srn2_1").constraint == "srn"
+    assert denoising.parse_model("vdncnn-single") == denoising.ModelSpec("vdncnn", "single")
+    for bad, message in [("resnet-feature", "backbone"), ("vresnet-lstm", "recurrence"),
+                         ("vresnet-feature-srnc1", "unknown part"),
+                         ("vresnet-feature-srnc1_2", "beta in"),
+                         ("vresnet-feature-srn1_1-srnc1_1", "at most one")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            denoising.parse_model(bad)
+
+
+def dense_operator_norm(conv: nn.Conv2d, size: int) -> float:
+    """The conv's largest singular value on size x size frames, from its dense matrix."""
+    n = conv.in_channels * size * size
+    basis = torch.eye(n, dtype=torch.float64).reshape(n, conv.in_channels, size, size)
+    weight = conv.weight.detach().double()
+    columns = nn.functional.conv2d(basis, weight, padding=conv.padding).reshape(n, -1)
+    return float(np.linalg.svd(columns.numpy(), compute_uv=False)[0])
+
+
+def test_srnc_model_bounds_every_conv_and_srn_only_the_kernel():
+    cfg = denoising.Config(channels=3, depth=3, blocks=1, size=6)
+    model = denoising.build("vdncnn-feature-srnc0.5_1", cfg)
+    convs = [m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 3
+    for conv in convs:  # warm-up power iterations: the layer norm is alpha
+        assert dense_operator_norm(conv, 6) == pytest.approx(0.5, rel=2e-2)
+    model = denoising.build("vdncnn-feature-srn0.5_1", cfg)
+    for conv in (m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)):
+        kernel = conv.weight.detach().double().reshape(conv.out_channels, -1).numpy()
+        assert np.linalg.svd(kernel, compute_uv=False)[0] == pytest.approx(0.5, rel=1e-3)
+
+
+def test_clips_are_keyed_by_index_and_stream():
+    cfg = denoising.Config(size=12, clip_frames=3)
+    images = [np.random.default_rng(0).random((40, 50), dtype=np.float32)]
+    clean, noisy = denoising.clips(cfg, images, [4, 5], 0)
+    assert clean.shape == noisy.shape == (2, 3, 1, 12, 12)
+    again, _ = denoising.clips(cfg, images, [5], 0)
+    torch.testing.assert_close(again[0], clean[1])  # a clip is its index, not its batch
+    other, _ = denoising.clips(cfg, images, [5], 1)
+    assert not torch.equal(other[0], clean[1])  # the held-out stream is another
+    sigma = (noisy - clean).std().item()
+    assert sigma == pytest.approx(30 / 255, rel=0.2)
+
+
+def test_step_by_step_equals_the_sequence_forward():
+    cfg = denoising.Config(channels=3, depth=3, blocks=1, size=8)
+    model = denoising.build("vresnet-rlsp-damp0.7", cfg).eval()
+    x = torch.rand(1, 5, 1, 8, 8)
+    state, ys = None, []
+    with torch.no_grad():
+        for frame in x.unbind(1):
+            y, state = model.step(frame, state)
+            ys.append(y)
+        torch.testing.assert_close(torch.stack(ys, 1), model(x))
+
+
+def test_smoke_run_writes_models_and_a_table_that_matches_them(tmp_path):
+    rows = denoising.main(["--preset", "smoke", "--device", "cpu", "--out", str(tmp_path)])
+    stored = json.loads((tmp_path / "table.json").read_text())
+    assert [r["model"] for r in stored] == denoising.PRESETS["smoke"]["models"]
+    for row in rows:
+        single = json.loads((tmp_path / "models" / f"{row['model']}.json").read_text())
+        assert single["onsets"] == sum(len(s["onsets"]) for s in single["sequences"].values())
+        assert set(single["sequences"]) == set(denoising.SEQUENCES)
+    lines = (tmp_path / "table.md").read_text().splitlines()[2:]  # header, rule, rows
+    assert [line.split("|")[1].strip() for line in lines] == [r["model"] for r in rows]
+    assert (tmp_path / "long_sequences.png").exists()
+    with pytest.raises(SystemExit):
+        denoising.main(["--models", "vresnet-gru", "--out", str(tmp_path / "bad")])

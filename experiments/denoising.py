@@ -117,19 +117,24 @@ class Config:
     long_frames: int = option(2000, "frames of each long sequence", minimum=1)
     trf_frames: int = option(41, "frames of the temporal receptive field (odd)", minimum=3)
     trf_steps: int = option(100, "optimisation steps of the TRF", minimum=1)
+    distinct: list[int] = option(
+        [], "App. H: numbers n of distinct frames in sequences of --long-frames (none: skip)"
+    )
+    distinct_repeats: int = option(5, "App. H: sequences per n", minimum=1)
     checkpoint_every: int = option(200, "steps between checkpoints", minimum=1)
     seed: int = option(0, "seed of the weights, the clips and the noise", minimum=0)
 
 
 #: What --resume may change: more steps, other models, the evaluation's lengths.
-RESUMABLE = ("steps", "models", "long_frames", "trf_steps", "checkpoint_every")
+RESUMABLE = ("steps", "models", "long_frames", "trf_steps", "distinct", "distinct_repeats",
+             "checkpoint_every")  # fmt: skip
 
 PRESETS = {
     "default": {},
     "smoke": {"models": ["vresnet-feature", "vdncnn-single-srnc1_0.5", "vresnet-rlsp-damp0.5"],
               "channels": 4, "depth": 3, "blocks": 1, "size": 16, "clip_frames": 3, "steps": 3,
               "batch": 2, "test_clips": 2, "long_frames": 30, "trf_frames": 5, "trf_steps": 2,
-              "checkpoint_every": 2},
+              "checkpoint_every": 2, "distinct": [1, 30], "distinct_repeats": 1},
 }  # fmt: skip
 
 
@@ -141,6 +146,9 @@ def validate(cfg: Config) -> None:
             raise runner.RunError(f"--models: {error}") from None
     if cfg.trf_frames % 2 == 0:
         raise runner.RunError(f"--trf-frames must be odd, got {cfg.trf_frames}")
+    for n in cfg.distinct:
+        if not 1 <= n <= cfg.long_frames:
+            raise runner.RunError(f"--distinct: each n must lie in [1, --long-frames], got {n}")
 
 
 def build(name: str, cfg: Config) -> Denoiser:
@@ -180,6 +188,30 @@ def long_sequence(cfg: Config, images: list[np.ndarray], name: str):
     dirty = camera_motion.add_noise(clean, cfg.noise, index, cfg.seed * 10 + 2)
     as_frames = lambda a: torch.from_numpy(a)[:, None, None]  # noqa: E731
     return as_frames(clean), as_frames(dirty)
+
+
+def distinct_frames_sequence(cfg: Config, images, n: int, repeat: int):
+    """App. H: ``long_frames`` frames made of ``n`` distinct still frames (each a window at a
+    random place of a random image), each held for ``long_frames / n`` frames in turn:
+    ``n = 1`` is one static scene, ``n = long_frames`` a new scene every frame."""
+    seed = cfg.seed * 10 + 3
+    stills = [camera_motion.camera_clip(images, repeat * 100_000 + k, 1, cfg.size, "static",
+                                        seed=seed)[0] for k in range(n)]  # fmt: skip
+    hold = np.repeat(np.arange(n), -(-cfg.long_frames // n))[: cfg.long_frames]
+    clean = np.stack([stills[k] for k in hold])
+    dirty = camera_motion.add_noise(clean, cfg.noise, repeat * 100_000 + n, seed)
+    as_frames = lambda a: torch.from_numpy(a)[:, None, None]  # noqa: E731
+    return as_frames(clean), as_frames(dirty)
+
+
+def onsets_on(model: Denoiser, clean: torch.Tensor, dirty: torch.Tensor, run: runner.Run):
+    """:func:`instability_onset` of ``model`` on one long sequence."""
+    with parametrize.cached():
+        return instability_onset(
+            model.step,
+            ((x.to(run.device), y.to(run.device)) for x, y in zip(dirty, clean, strict=True)),
+            psnr_floor=0.0,
+        )
 
 
 def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -224,13 +256,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
         ]  # fmt: skip
     sequences = {}
     for sequence in SEQUENCES:
-        clean, dirty = long_sequence(cfg, images, sequence)
-        with parametrize.cached():
-            report = instability_onset(
-                model.step,
-                ((x.to(run.device), y.to(run.device)) for x, y in zip(dirty, clean, strict=True)),
-                psnr_floor=0.0,
-            )
+        report = onsets_on(model, *long_sequence(cfg, images, sequence), run)
         finite = [m for m in report.metric if math.isfinite(m)]
         sequences[sequence] = {
             "onsets": report.onsets,
@@ -243,6 +269,15 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
     onsets = [o for s in sequences.values() for o in s["onsets"]]
     result["onsets"] = len(onsets)
     result["onset_deciles"] = [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else []
+    result["distinct"] = {}
+    for n in cfg.distinct:
+        onsets = []
+        for r in range(cfg.distinct_repeats):
+            onsets += onsets_on(model, *distinct_frames_sequence(cfg, images, n, r), run).onsets
+        result["distinct"][str(n)] = {
+            "onsets": onsets,
+            "deciles": [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else [],
+        }
     # model.forward caches constrained weights per sequence, as the TRF's passes need
     trf = temporal_receptive_field(model, cfg.trf_frames, cfg.size, steps=cfg.trf_steps,
                                    lr=0.1, device=run.device)  # fmt: skip

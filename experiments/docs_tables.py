@@ -441,6 +441,15 @@ WY_ABLATION = {
     "plain SGD at 1e-3: the raw gradient, as the Cayley step takes it",
 }
 WY_STEPS = (1000, 2000, 3000, 5000)
+#: Gates on adding T = 250 (their gate table's direction), seed 0, their recipe otherwise.
+WY_GATES = {
+    "adding-stiefel-seed0": "mod_sigmoid: sigmoid(sigmoid(a) Re g + (1 - sigmoid(a)) Im g) "
+    "(their default; the preset's run, its first 6,000 steps)",
+    "adding-gate-beta": "mod_sigmoid_beta: sigmoid(sigmoid(a) Re g + sigmoid(b) Im g)",
+    "adding-gate-prod": "mod_sigmoid_prod: sigmoid(Re g) sigmoid(Im g)",
+    "adding-gate-none": "none: r = z = 1, no gate weights (unitary evolution with modReLU)",
+}
+WY_GATE_STEPS = (1000, 2000, 4000, 6000)
 
 
 def _present(names) -> list[str]:
@@ -495,6 +504,22 @@ def memory_wy_ablation() -> str:
         "The same runs' 50-step mean training loss "
         "(``docs/results/memory-wolter-yao/ablation-*/metrics.csv``).",
     )
+
+
+def memory_wy_gates() -> str:
+    body = []
+    for name in _present(WY_GATES):
+        losses = [h[1] for h in _history(MEMORY_WY / name)][: WY_GATE_STEPS[-1]]
+        means = [f"{_window_mean(losses, s, 50):.2g}" if s <= len(losses) else "(stopped)"
+                 for s in WY_GATE_STEPS]  # fmt: skip
+        below = next((e for e in range(50, len(losses) + 1, 50)
+                      if _window_mean(losses, e, 50) < 0.01), None)  # fmt: skip
+        body.append([f"``{name}``", WY_GATES[name], f"{len(losses):,}", *means,
+                     f"{below:,}" if below else "-"])  # fmt: skip
+    header = ["run", "gate", "steps (of the first 6,000)",
+              *(f"loss, steps {s - 49:,}-{s:,}" for s in WY_GATE_STEPS),
+              "first 50-step block < 0.01"]  # fmt: skip
+    return list_table(header, body, "docs/results/memory-wolter-yao/adding-*/metrics.csv")
 
 
 def _static_figure(name: str, caption: str) -> str:
@@ -674,6 +699,27 @@ def bench_compile() -> str:
 
 
 DENOISERS_UNTRAINED = RESULTS / "denoisers-untrained"
+#: Trained denoisers (``experiments.denoising``): one folder per run, each model a JSON.
+DENOISING = RESULTS / "denoising"
+
+
+def denoising_table(folder: str) -> Callable[[], str]:
+    def render() -> str:
+        from .denoising import table_rows
+
+        models = sorted((DENOISING / folder / "models").glob("*.json"))
+        order = _load(DENOISING / folder / "config.json")["config"]["models"]
+        rank = {name: k for k, name in enumerate(order)}
+        rows = sorted((_load(m) for m in models), key=lambda r: rank.get(r["model"], len(rank)))
+        header, body = table_rows(rows)
+        body = [[f"``{row[0]}``", *row[1:]] for row in body]
+        table = list_table(header, body, _relative(DENOISING / folder / "models") + "/*.json")
+        return table + _figures(DENOISING / folder, {
+            "long_sequences.png": "PSNR per frame on the three long sequences (every 10th "
+            "frame; a drop below 0 dB resets the state) and the training loss.",
+        })  # fmt: skip
+
+    return _optional(DENOISING / folder / "config.json", render)
 
 
 def denoisers_untrained() -> str:
@@ -828,6 +874,11 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory_wy_ablation.rst": _optional(
         MEMORY_WY / "ablation-ours" / "table.json", memory_wy_ablation
     ),
+    "memory_wy_gates.rst": _optional(
+        MEMORY_WY / "adding-gate-beta" / "table.json", memory_wy_gates
+    ),
+    "denoising_table2.rst": denoising_table("table2"),
+    "denoising_cures.rst": denoising_table("cures"),
     "gpu_summary.rst": gpu_summary,
     "denoisers_untrained.rst": _optional(DENOISERS_UNTRAINED / "norms.json", denoisers_untrained),
     "stability.rst": _optional(

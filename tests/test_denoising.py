@@ -80,8 +80,25 @@ def test_smoke_run_writes_models_and_a_table_that_matches_them(tmp_path):
         single = json.loads((tmp_path / "models" / f"{row['model']}.json").read_text())
         assert single["onsets"] == sum(len(s["onsets"]) for s in single["sequences"].values())
         assert set(single["sequences"]) == set(denoising.SEQUENCES)
+        assert set(single["distinct"]) == {"1", "30"}
     lines = (tmp_path / "table.md").read_text().splitlines()[2:]  # header, rule, rows
     assert [line.split("|")[1].strip() for line in lines] == [r["model"] for r in rows]
     assert (tmp_path / "long_sequences.png").exists()
     with pytest.raises(SystemExit):
         denoising.main(["--models", "vresnet-gru", "--out", str(tmp_path / "bad")])
+
+
+@pytest.mark.parametrize("n", [1, 3, 10])
+def test_distinct_frames_sequence_holds_n_stills_in_turn(n):
+    cfg = denoising.Config(size=8, long_frames=10, noise=0.0)
+    images = [np.random.default_rng(1).random((30, 30), dtype=np.float32)]
+    clean, dirty = denoising.distinct_frames_sequence(cfg, images, n, repeat=0)
+    assert clean.shape == (10, 1, 1, 8, 8)
+    torch.testing.assert_close(clean, dirty)  # noise 0
+    # a change of scene wherever the frame differs from the one before it
+    changes = sum(not torch.equal(a, b) for a, b in zip(clean[1:], clean[:-1], strict=True))
+    assert changes == n - 1
+    hold = -(-10 // n)  # each still held ceil(10 / n) frames, in order
+    for k in range(n):
+        block = clean[k * hold : (k + 1) * hold]
+        assert all(torch.equal(f, block[0]) for f in block)

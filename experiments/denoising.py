@@ -45,7 +45,12 @@ from torch.nn.utils import parametrize
 
 from cunitary import camera_motion
 from cunitary.parametrizations import srn, srn_c
-from cunitary.stability import conv_spectral_norm, instability_onset, temporal_receptive_field
+from cunitary.stability import (
+    conv_singular_values,
+    conv_spectral_norm,
+    instability_onset,
+    temporal_receptive_field,
+)
 
 from . import runner
 from .denoisers import BACKBONES, INITS, RECURRENCES, Denoiser
@@ -214,6 +219,21 @@ def onsets_on(model: Denoiser, clean: torch.Tensor, dirty: torch.Tensor, run: ru
         )
 
 
+def singular_value_summary(model: Denoiser, size: int, points: int = 64):
+    """The layers' singular values, each layer's sorted spectrum read at ``points`` evenly
+    spaced relative ranks and averaged over layers (the circular-convolution spectrum,
+    :func:`conv_singular_values`: zero padding changes it only at the borders), and every
+    layer's stable rank as a fraction of its rank."""
+    spectra, ranks = [], []
+    with torch.no_grad(), parametrize.cached():
+        for conv in (m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)):
+            values = conv_singular_values(conv.weight.detach().double().cpu(), size)
+            where = np.linspace(0, len(values) - 1, points).round().astype(int)
+            spectra.append(values.numpy()[where])
+            ranks.append(round(float((values**2).sum() / values[0] ** 2) / len(values), 5))
+    return [round(float(v), 5) for v in np.mean(spectra, 0)], ranks
+
+
 def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
     mse = float((prediction.clamp(0, 1) - target).pow(2).mean())
     return 10 * math.log10(1 / mse)
@@ -254,6 +274,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
             round(conv_spectral_norm(conv.weight, cfg.size, iterations=200), 4)
             for conv in model.backbone.modules() if isinstance(conv, nn.Conv2d)
         ]  # fmt: skip
+    result["spectrum"], result["stable_ranks"] = singular_value_summary(model, cfg.size)
     sequences = {}
     for sequence in SEQUENCES:
         report = onsets_on(model, *long_sequence(cfg, images, sequence), run)

@@ -102,3 +102,21 @@ def test_distinct_frames_sequence_holds_n_stills_in_turn(n):
     for k in range(n):
         block = clean[k * hold : (k + 1) * hold]
         assert all(torch.equal(f, block[0]) for f in block)
+
+
+def test_singular_value_summary_averages_the_layers_dense_spectra():
+    cfg = denoising.Config(channels=2, depth=2, size=5)
+    model = denoising.build("vdncnn-single", cfg)
+    spectrum, ranks = denoising.singular_value_summary(model, 5, points=3)
+    dense = []
+    for conv in (m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)):
+        n = conv.in_channels * 25
+        basis = torch.eye(n, dtype=torch.float64).reshape(n, conv.in_channels, 5, 5)
+        out = nn.functional.conv2d(nn.functional.pad(basis, (1, 1, 1, 1), mode="circular"),
+                                   conv.weight.detach().double()).reshape(n, -1)  # fmt: skip
+        values = np.linalg.svd(out.numpy(), compute_uv=False)[: 25 * min(conv.weight.shape[:2])]
+        dense.append(values)
+    expected = np.mean([v[[0, (len(v) - 1) // 2, len(v) - 1]] for v in dense], 0)
+    np.testing.assert_allclose(spectrum, expected, rtol=1e-4)
+    np.testing.assert_allclose(ranks, [(v**2).sum() / v[0] ** 2 / len(v) for v in dense],
+                               rtol=1e-3)  # fmt: skip

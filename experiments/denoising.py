@@ -58,7 +58,7 @@ from .runner import count_parameters, option
 
 #: Long test sequences: name -> (motion, frames between scene cuts; 0: none).
 SEQUENCES = {"mixed": ("mixed", 0), "static": ("static", 0), "cuts": ("mixed", 100)}
-#: Camera motions of the training clips, one per clip in turn.
+#: Camera motions of the training clips (``--train-motions``), one per clip in turn.
 TRAIN_MOTIONS = ("mixed", "pan", "zoom", "rotate", "static")
 _CURE = re.compile(r"^(srnc|srn)(\d+(?:\.\d+)?)_(\d+(?:\.\d+)?)$|^damp(\d+(?:\.\d+)?)$")
 
@@ -114,6 +114,10 @@ class Config:
     init: str = option("torch", "conv initialisation", choices=INITS)
     size: int = option(32, "frame size (training and test)", minimum=8)
     noise: float = option(30 / 255, "Gaussian noise sigma", minimum=0)
+    train_motions: list[str] = option(
+        list(TRAIN_MOTIONS), "camera motions of the training clips, one per clip in turn",
+        choices=tuple(camera_motion.MOTIONS),
+    )  # fmt: skip
     clip_frames: int = option(7, "frames per training clip", minimum=1)
     steps: int = option(2000, "training steps per model", minimum=1)
     batch: int = option(8, "clips per step", minimum=1)
@@ -123,7 +127,9 @@ class Config:
     trf_frames: int = option(41, "frames of the temporal receptive field (odd)", minimum=3)
     trf_steps: int = option(100, "optimisation steps of the TRF", minimum=1)
     distinct: list[int] = option(
-        [], "App. H: numbers n of distinct frames in sequences of --long-frames (none: skip)"
+        [],
+        "App. H: numbers n of distinct frames in sequences of --long-frames (none: skip)",
+        allow_empty=True,
     )
     distinct_repeats: int = option(5, "App. H: sequences per n", minimum=1)
     checkpoint_every: int = option(200, "steps between checkpoints", minimum=1)
@@ -174,9 +180,10 @@ def build(name: str, cfg: Config) -> Denoiser:
 def clips(cfg: Config, images: list[np.ndarray], indices, stream: int):
     """``(clean, noisy)`` clips ``(N, clip_frames, 1, size, size)`` of one keyed stream."""
     seed = cfg.seed * 10 + stream
+    motions = cfg.train_motions
     clean = np.stack([
         camera_motion.camera_clip(images, int(i), cfg.clip_frames, cfg.size,
-                                  TRAIN_MOTIONS[int(i) % len(TRAIN_MOTIONS)], seed=seed)
+                                  motions[int(i) % len(motions)], seed=seed)
         for i in indices
     ])  # fmt: skip
     dirty = np.stack([camera_motion.add_noise(c, cfg.noise, int(i), seed)

@@ -78,13 +78,16 @@ def option(
     choices: Sequence[Any] | None = None,
     minimum: float | None = None,
     cli: bool = True,
+    allow_empty: bool = False,
 ) -> Any:
     """A ``Config`` field with its command-line help, allowed values and lower bound.
 
     List defaults are copied per instance. ``minimum`` applies to every element of a list.
-    ``cli=False`` keeps the field out of the command line (presets still set it).
+    ``cli=False`` keeps the field out of the command line (presets still set it); a list
+    must hold at least one value unless ``allow_empty``.
     """
-    meta = {"help": help, "choices": choices, "minimum": minimum, "cli": cli}
+    meta = {"help": help, "choices": choices, "minimum": minimum, "cli": cli,
+            "allow_empty": allow_empty}  # fmt: skip
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -104,7 +107,7 @@ def _cli_type(hint: Any) -> tuple[type, bool] | None:
 def _check_value(name: str, value: Any, meta: Mapping[str, Any]) -> None:
     flag = f"--{name.replace('_', '-')}"
     values = value if isinstance(value, list) else [value]
-    if isinstance(value, list) and not value:
+    if isinstance(value, list) and not value and not meta.get("allow_empty"):
         raise RunError(f"{flag} needs at least one value")
     choices, minimum = meta.get("choices"), meta.get("minimum")
     for v in values:

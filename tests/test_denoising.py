@@ -120,3 +120,16 @@ def test_singular_value_summary_averages_the_layers_dense_spectra():
     np.testing.assert_allclose(spectrum, expected, rtol=1e-4)
     np.testing.assert_allclose(ranks, [(v**2).sum() / v[0] ** 2 / len(v) for v in dense],
                                rtol=1e-3)  # fmt: skip
+
+
+def test_app_h_is_off_by_default_and_a_list_option_may_be_empty_only_when_it_says_so():
+    cfg, _ = denoising.runner.parse_config(
+        denoising.Config, denoising.PRESETS, ["--out", "x"], "", "default", denoising.validate
+    )
+    assert cfg.distinct == []  # App. H off: an empty list is this option's "none"
+    with pytest.raises(SystemExit):  # --models has no such meaning: empty is refused
+        denoising.runner.parse_config(
+            denoising.Config, {"default": {"models": []}}, ["--out", "x"], "", "default"
+        )
+    with pytest.raises(SystemExit):
+        denoising.main(["--distinct", "0", "--out", "x"])

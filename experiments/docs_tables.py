@@ -703,14 +703,23 @@ DENOISERS_UNTRAINED = RESULTS / "denoisers-untrained"
 DENOISING = RESULTS / "denoising"
 
 
+#: The runs, in the order the page tells them.
+DENOISING_RUNS = ("table2", "static", "longer", "cures")
+
+
+def _denoising_models(folder: str) -> list[dict]:
+    """A run's measured models, in its ``--models`` order."""
+    models = sorted((DENOISING / folder / "models").glob("*.json"))
+    order = _load(DENOISING / folder / "config.json")["config"]["models"]
+    rank = {name: k for k, name in enumerate(order)}
+    return sorted((_load(m) for m in models), key=lambda r: rank.get(r["model"], len(rank)))
+
+
 def denoising_table(folder: str) -> Callable[[], str]:
     def render() -> str:
         from .denoising import table_rows
 
-        models = sorted((DENOISING / folder / "models").glob("*.json"))
-        order = _load(DENOISING / folder / "config.json")["config"]["models"]
-        rank = {name: k for k, name in enumerate(order)}
-        rows = sorted((_load(m) for m in models), key=lambda r: rank.get(r["model"], len(rank)))
+        rows = _denoising_models(folder)
         header, body = table_rows(rows)
         body = [[f"``{row[0]}``", *row[1:]] for row in body]
         table = list_table(header, body, _relative(DENOISING / folder / "models") + "/*.json")
@@ -720,6 +729,67 @@ def denoising_table(folder: str) -> Callable[[], str]:
         })  # fmt: skip
 
     return _optional(DENOISING / folder / "config.json", render)
+
+
+def denoising_distinct() -> str:
+    """App. H: onsets against the number of distinct frames, for every model measured so."""
+    body = []
+    for folder in _present_denoising():
+        for r in _denoising_models(folder):
+            for n, d in r.get("distinct", {}).items():
+                deciles = " / ".join(f"{v:.0f}" for v in d["deciles"]) or "-"
+                body.append([f"``{folder}``", f"``{r['model']}``", n, str(len(d["onsets"])),
+                             deciles])  # fmt: skip
+    if not body:
+        return (".. note::\n   Not measured yet: no committed model under "
+                "``docs/results/denoising/`` holds App. H onsets (``--distinct``).\n")  # fmt: skip
+    header = ["run", "model", "distinct frames n", "onsets (all sequences)",
+              "onset deciles 1st / 9th"]  # fmt: skip
+    return list_table(header, body, "docs/results/denoising/*/models/*.json")
+
+
+def _present_denoising() -> list[str]:
+    return [f for f in DENOISING_RUNS if (DENOISING / f / "config.json").exists()]
+
+
+def denoising_figure() -> None:
+    """The averaged singular-value spectra and the TRF influence of every trained model."""
+    folders = _present_denoising()
+    if not folders:
+        return
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import runner
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    k = 0
+    for folder in folders:
+        for r in _denoising_models(folder):
+            label = f"{folder}: {r['model']}"
+            spectrum = r.get("spectrum", [])
+            left.semilogy(np.linspace(0, 1, len(spectrum)), spectrum, color=f"C{k % 10}",
+                          label=label)  # fmt: skip
+            influence = np.array(r["trf_influence"])
+            centre = len(influence) // 2
+            past = influence[: centre + 1][::-1] / max(influence.max(), 1e-30)
+            right.semilogy(np.arange(len(past)), np.maximum(past, 1e-12), color=f"C{k % 10}",
+                           label=label)  # fmt: skip
+            k += 1
+    left.set_xlabel("relative rank")
+    left.set_ylabel("singular value, averaged over the layers")
+    left.set_title("singular-value spectra (circular convolution)")
+    right.set_xlabel("frames back from t = 0")
+    right.set_ylabel("influence on the centre pixel (normalised)")
+    right.set_title("temporal receptive field")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    runner.save_figure(fig, STATIC / "denoising_spectra.png", dpi=90)
 
 
 def denoisers_untrained() -> str:
@@ -877,8 +947,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "memory_wy_gates.rst": _optional(
         MEMORY_WY / "adding-gate-beta" / "table.json", memory_wy_gates
     ),
-    "denoising_table2.rst": denoising_table("table2"),
-    "denoising_cures.rst": denoising_table("cures"),
+    **{f"denoising_{run}.rst": denoising_table(run) for run in DENOISING_RUNS},
+    "denoising_distinct.rst": denoising_distinct,
     "gpu_summary.rst": gpu_summary,
     "denoisers_untrained.rst": _optional(DENOISERS_UNTRAINED / "norms.json", denoisers_untrained),
     "stability.rst": _optional(
@@ -903,6 +973,7 @@ def main(argv: list[str] | None = None) -> int:
         video_protocol_figure()
         memory_t250_figure()
         memory_wolter_yao_figure()
+        denoising_figure()
     tables = render_all()
     if args.check:
         stale = [n for n, t in tables.items() if not (GENERATED / n).exists()

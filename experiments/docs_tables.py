@@ -703,6 +703,14 @@ DENOISERS_UNTRAINED = RESULTS / "denoisers-untrained"
 DENOISING = RESULTS / "denoising"
 
 
+def video_reach() -> str:
+    from .reach import table_rows
+
+    result = _load(RESULTS / "video-reach" / "reach.json")
+    header, body = table_rows(result)
+    return list_table(header, body, "docs/results/video-reach/reach.json")
+
+
 #: The runs, in the order the page tells them.
 DENOISING_RUNS = ("table2", "static", "longer", "cures")
 
@@ -918,6 +926,7 @@ TABLES: dict[str, Callable[[], str]] = {
         RESULTS / "video-cpu-2x-long" / "table.json",
         lambda: _video_table(RESULTS / "video-cpu-2x-long"),
     ),
+    "video_reach.rst": _optional(RESULTS / "video-reach" / "reach.json", video_reach),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

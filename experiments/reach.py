@@ -1,0 +1,146 @@
+r"""How far a video model can move a pixel in one frame, against how far the digits move.
+
+    python -m experiments.reach --out runs/reach       # seconds; no training
+
+To predict frame :math:`t+1` the model's output at step :math:`t` must put each digit
+where it will be, one displacement :math:`v` away from where :math:`x_t` shows it. An
+input pixel can only affect output pixels within the model's *per-step reach* :math:`r`:
+for a stack of :math:`L` convolutions of radius :math:`\rho` (dilation included) on the
+way from :math:`x_t` to :math:`y_t`, :math:`r = L\rho`; older frames reach at most
+:math:`r` further per step, so information about a digit can never keep up with it when
+:math:`\|v\|_\infty > r`. This probe measures :math:`r` for every model of
+:mod:`experiments.video` (untrained, at the ``cpu`` preset's size): the support of
+:math:`\partial y_t[c] / \partial x_{t-k}` around the centre pixel :math:`c` for lags
+:math:`k = 0 \dots` ``--lags``, as the largest Chebyshev distance where the gradient
+exceeds ``1e-6`` of its peak and as the radius holding 99 % of its mass; and the digits'
+per-frame displacement at each speed (Chebyshev, the metric of a square kernel's reach)
+from :func:`cunitary.moving_mnist.trajectories`, in pixels of the model's frames.
+Writes ``reach.json`` and ``table.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from cunitary.moving_mnist import DIGIT_SIZE, trajectories
+
+from . import runner
+from .runner import option
+from .video import MODELS, PRESETS, VideoPredictor, hidden_for
+from .video import Config as VideoConfig
+
+
+@dataclass
+class Config:
+    models: list[str] = option(list(MODELS), "models of experiments.video", choices=MODELS)
+    speeds: list[int] = option([1, 2, 3], "digit speeds", minimum=1)
+    lags: int = option(3, "frames back from t", minimum=0)
+    ar_alpha: list[float] = option(
+        [0.5, 1.0, 2.0], "ARMA models again with every AR alpha at these values (beta 0)",
+        allow_empty=True,
+    )  # fmt: skip
+    digits: int = option(20_000, "digit trajectories drawn per speed", minimum=1)
+    seed: int = option(0, "seed of the weights, the inputs and the trajectories", minimum=0)
+
+
+def _radii(grad: torch.Tensor, peak: float, tolerance: float = 1e-6) -> tuple[int, float]:
+    """Largest Chebyshev distance from the centre with ``|grad| > tolerance * peak``, and
+    the smallest radius holding 99 % of ``|grad|``'s mass."""
+    h, w = grad.shape
+    rows, cols = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2,
+                                indexing="ij")  # fmt: skip
+    distance = torch.maximum(rows.abs(), cols.abs())
+    magnitude = grad.abs()
+    support = distance[magnitude > tolerance * peak]
+    reach = int(support.max()) if len(support) else -1
+    mass = torch.stack([magnitude[distance <= d].sum() for d in range(int(distance.max()) + 1)])
+    total = float(magnitude.sum())
+    holding = int(torch.nonzero(mass >= 0.99 * total)[0]) if total > 0 else -1
+    return reach, holding
+
+
+def model_reach(
+    name: str, video: VideoConfig, lags: int, seed: int, ar_alpha: float | None = None
+) -> list[dict]:
+    """Per lag ``k``: the support and 99 %-mass radii of ``d y_t[c] / d x_{t-k}``.
+    ``ar_alpha``: every ARMA layer's AR ``alpha`` set to it (``beta`` 0) first; at the
+    initialisation (``alpha = beta = 0``) the AR filter is the identity."""
+    torch.manual_seed(seed)
+    # float64 keeps FFT rounding far below the support threshold; the dynamic-filter head
+    # computes in float32, but its support is exact (zero outside, not rounding noise)
+    dtype = torch.float32 if name == "dfn" else torch.float64
+    model = VideoPredictor(name, hidden_for(name, video), video).to(dtype)
+    if ar_alpha is not None:
+        with torch.no_grad():
+            for module in model.modules():
+                if hasattr(module, "ar_alpha"):
+                    module.ar_alpha.fill_(ar_alpha)
+    frames = torch.rand(1, lags + 1, 1, video.size, video.size, dtype=dtype,
+                        generator=runner.keyed_generator(seed, "reach", name))  # fmt: skip
+    frames.requires_grad_(True)
+    states, output = None, None
+    for frame in frames.unbind(1):
+        output, states = model.step(frame, states)
+    centre = video.size // 2
+    (grad,) = torch.autograd.grad(output[0, 0, centre, centre], frames)
+    peak = float(grad.abs().max())
+    rows = []
+    for k in range(lags + 1):
+        reach, holding = _radii(grad[0, lags - k, 0], peak)
+        rows.append({"lag": k, "support_radius": reach, "mass99_radius": holding})
+    return rows
+
+
+def digit_steps(size: int, speed: int, n: int, seed: int) -> dict:
+    """Per-frame Chebyshev displacement of the digits, in pixels of ``size`` frames."""
+    free = 64 - DIGIT_SIZE  # generated at 64 x 64, then downsampled
+    paths = trajectories(n, 2, free, speed, np.random.default_rng(seed)).astype(float)
+    step = np.abs(paths[:, 1] - paths[:, 0]).max(-1) * size / 64
+    moving = step[step > 0]  # a bounce can fold a step to zero length
+    return {"speed": speed, "min": float(moving.min()), "median": float(np.median(moving)),
+            "max": float(moving.max())}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg, args = runner.parse_config(Config, {"default": {}}, argv, __doc__.splitlines()[0],
+                                    "default")  # fmt: skip
+    with runner.start(cfg, args, may_change=()) as run:
+        video = VideoConfig(**{**PRESETS["cpu"]})
+        result = {
+            "size": video.size, "layers": video.layers, "hidden": video.hidden,
+            "models": {m: model_reach(m, video, cfg.lags, cfg.seed) for m in cfg.models},
+            "ar_alpha": {
+                f"{m}, AR taps summing to {math.tanh(a) * (1 - 1e-2):.2f}":
+                    model_reach(m, video, cfg.lags, cfg.seed, a)
+                for m in cfg.models if m.startswith("arma") for a in cfg.ar_alpha
+            },
+            "digits": [digit_steps(video.size, s, cfg.digits, cfg.seed) for s in cfg.speeds],
+        }  # fmt: skip
+        if run.main:
+            runner.write_json(run.out / "reach.json", result)
+            table = runner.markdown_table(*table_rows(result))
+            runner.write_text(run.out / "table.md", table)
+            print(table)
+        return result
+
+
+def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Per model, the reach at each lag; per speed, the digits' step (docs and table.md)."""
+    lags = len(next(iter(result["models"].values())))
+    header = ["model", *(f"lag {k}: support / 99 % mass (px)" for k in range(lags))]
+    models = {**result["models"], **result["ar_alpha"]}
+    body = [[name, *(f"{r['support_radius']} / {r['mass99_radius']}" for r in rows)]
+            for name, rows in models.items()]  # fmt: skip
+    for d in result["digits"]:
+        body.append([f"digits at {d['speed']}x: step per frame min / median / max",
+                     f"{d['min']:.1f} / {d['median']:.1f} / {d['max']:.1f}",
+                     *([""] * (lags - 1))])  # fmt: skip
+    return header, body
+
+
+if __name__ == "__main__":
+    runner.cli(main)

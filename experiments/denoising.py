@@ -55,6 +55,7 @@ from cunitary.stability import (
 from . import runner
 from .denoisers import BACKBONES, INITS, RECURRENCES, Denoiser
 from .runner import count_parameters, option
+from .stability import psnr
 
 #: Long test sequences: name -> (motion, frames between scene cuts; 0: none).
 SEQUENCES = {"mixed": ("mixed", 0), "static": ("static", 0), "cuts": ("mixed", 100)}
@@ -191,6 +192,11 @@ def clips(cfg: Config, images: list[np.ndarray], indices, stream: int):
     return torch.from_numpy(clean)[:, :, None], torch.from_numpy(dirty)[:, :, None]
 
 
+def _frames(array: np.ndarray) -> torch.Tensor:
+    """``(T, H, W)`` -> ``(T, 1, 1, H, W)``: one clip of batch 1, frame by frame."""
+    return torch.from_numpy(array)[:, None, None]
+
+
 def long_sequence(cfg: Config, images: list[np.ndarray], name: str):
     """``(clean, noisy)`` frames ``(long_frames, 1, 1, size, size)`` of a long sequence."""
     motion, cut = SEQUENCES[name]
@@ -198,8 +204,7 @@ def long_sequence(cfg: Config, images: list[np.ndarray], name: str):
     clean = camera_motion.camera_clip(images, index, cfg.long_frames, cfg.size, motion,
                                       cut_every=cut, seed=cfg.seed * 10 + 2)  # fmt: skip
     dirty = camera_motion.add_noise(clean, cfg.noise, index, cfg.seed * 10 + 2)
-    as_frames = lambda a: torch.from_numpy(a)[:, None, None]  # noqa: E731
-    return as_frames(clean), as_frames(dirty)
+    return _frames(clean), _frames(dirty)
 
 
 def distinct_frames_sequence(cfg: Config, images, n: int, repeat: int):
@@ -212,8 +217,7 @@ def distinct_frames_sequence(cfg: Config, images, n: int, repeat: int):
     hold = np.repeat(np.arange(n), -(-cfg.long_frames // n))[: cfg.long_frames]
     clean = np.stack([stills[k] for k in hold])
     dirty = camera_motion.add_noise(clean, cfg.noise, repeat * 100_000 + n, seed)
-    as_frames = lambda a: torch.from_numpy(a)[:, None, None]  # noqa: E731
-    return as_frames(clean), as_frames(dirty)
+    return _frames(clean), _frames(dirty)
 
 
 def onsets_on(model: Denoiser, clean: torch.Tensor, dirty: torch.Tensor, run: runner.Run):
@@ -239,11 +243,6 @@ def singular_value_summary(model: Denoiser, size: int, points: int = 64):
             spectra.append(values.numpy()[where])
             ranks.append(round(float((values**2).sum() / values[0] ** 2) / len(values), 5))
     return [round(float(v), 5) for v in np.mean(spectra, 0)], ranks
-
-
-def psnr(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    mse = float((prediction.clamp(0, 1) - target).pow(2).mean())
-    return 10 * math.log10(1 / mse)
 
 
 def train(model: Denoiser, name: str, cfg: Config, images, run: runner.Run) -> runner.Progress:

@@ -125,6 +125,10 @@ class Config:
     lr: float = option(5e-4, "Adam learning rate", minimum=0)
     test_clips: int = option(32, "held-out clips for the PSNR", minimum=1)
     long_frames: int = option(2000, "frames of each long sequence", minimum=1)
+    long_size: int = option(
+        0, "frame size of the long sequences (0: --size); fully convolutional models only",
+        minimum=0,
+    )  # fmt: skip
     trf_frames: int = option(41, "frames of the temporal receptive field (odd)", minimum=3)
     trf_steps: int = option(100, "optimisation steps of the TRF", minimum=1)
     distinct: list[int] = option(
@@ -138,8 +142,8 @@ class Config:
 
 
 #: What --resume may change: more steps, other models, the evaluation's lengths.
-RESUMABLE = ("steps", "models", "long_frames", "trf_steps", "distinct", "distinct_repeats",
-             "checkpoint_every")  # fmt: skip
+RESUMABLE = ("steps", "models", "long_frames", "long_size", "trf_steps", "distinct",
+             "distinct_repeats", "checkpoint_every")  # fmt: skip
 
 PRESETS = {
     "default": {},
@@ -158,6 +162,11 @@ def validate(cfg: Config) -> None:
             raise runner.RunError(f"--models: {error}") from None
     if cfg.trf_frames % 2 == 0:
         raise runner.RunError(f"--trf-frames must be odd, got {cfg.trf_frames}")
+    sized = [m for m in cfg.models if parse_model(m).recurrence in ("unitary", "rotation_gru")]
+    if cfg.long_size not in (0, cfg.size) and sized:
+        raise runner.RunError(
+            f"--long-size {cfg.long_size}: {sized} hold operators built for --size {cfg.size}"
+        )
     for n in cfg.distinct:
         if not 1 <= n <= cfg.long_frames:
             raise runner.RunError(f"--distinct: each n must lie in [1, --long-frames], got {n}")
@@ -192,6 +201,10 @@ def clips(cfg: Config, images: list[np.ndarray], indices, stream: int):
     return torch.from_numpy(clean)[:, :, None], torch.from_numpy(dirty)[:, :, None]
 
 
+def _long_size(cfg: Config) -> int:
+    return cfg.long_size or cfg.size
+
+
 def _frames(array: np.ndarray) -> torch.Tensor:
     """``(T, H, W)`` -> ``(T, 1, 1, H, W)``: one clip of batch 1, frame by frame."""
     return torch.from_numpy(array)[:, None, None]
@@ -201,7 +214,7 @@ def long_sequence(cfg: Config, images: list[np.ndarray], name: str):
     """``(clean, noisy)`` frames ``(long_frames, 1, 1, size, size)`` of a long sequence."""
     motion, cut = SEQUENCES[name]
     index = list(SEQUENCES).index(name)
-    clean = camera_motion.camera_clip(images, index, cfg.long_frames, cfg.size, motion,
+    clean = camera_motion.camera_clip(images, index, cfg.long_frames, _long_size(cfg), motion,
                                       cut_every=cut, seed=cfg.seed * 10 + 2)  # fmt: skip
     dirty = camera_motion.add_noise(clean, cfg.noise, index, cfg.seed * 10 + 2)
     return _frames(clean), _frames(dirty)
@@ -212,7 +225,8 @@ def distinct_frames_sequence(cfg: Config, images, n: int, repeat: int):
     random place of a random image), each held for ``long_frames / n`` frames in turn:
     ``n = 1`` is one static scene, ``n = long_frames`` a new scene every frame."""
     seed = cfg.seed * 10 + 3
-    stills = [camera_motion.camera_clip(images, repeat * 100_000 + k, 1, cfg.size, "static",
+    size = _long_size(cfg)
+    stills = [camera_motion.camera_clip(images, repeat * 100_000 + k, 1, size, "static",
                                         seed=seed)[0] for k in range(n)]  # fmt: skip
     hold = np.repeat(np.arange(n), -(-cfg.long_frames // n))[: cfg.long_frames]
     clean = np.stack([stills[k] for k in hold])
@@ -293,6 +307,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
             ],  # fmt: skip
         }
     result["sequences"] = sequences
+    result["long_frames"], result["long_size"] = cfg.long_frames, _long_size(cfg)
     onsets = [o for s in sequences.values() for o in s["onsets"]]
     result["onsets"] = len(onsets)
     result["onset_deciles"] = [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else []
@@ -317,7 +332,8 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
 def table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
     """The markdown table of ``table.json`` rows (also rendered into the docs)."""
     header = ["model", "params", "steps", "PSNR frame 7 (noisy)", "max conv norm",
-              "onsets: mixed / static / cuts", "onset deciles 1st / 9th", "TRF"]  # fmt: skip
+              "long sequences", "onsets: mixed / static / cuts", "onset deciles 1st / 9th",
+              "TRF"]  # fmt: skip
     body = []
     for r in rows:
         counts = " / ".join(str(len(r["sequences"][s]["onsets"])) for s in SEQUENCES)
@@ -326,7 +342,8 @@ def table_rows(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
             "diverges" if r["trf_diverges"] else "reaches far")  # fmt: skip
         body.append([r["model"], f"{r['params']:,}", f"{r['steps']:,}",
                      f"{r['psnr_frame7']:.2f} ({r['noisy_psnr_frame7']:.2f})",
-                     f"{max(r['spectral_norms']):.2f}", counts,
+                     f"{max(r['spectral_norms']):.2f}",
+                     f"{r['long_frames']:,} frames, {r['long_size']}x{r['long_size']}", counts,
                      f"{deciles[0]:.0f} / {deciles[1]:.0f}" if deciles else "-",
                      trf])  # fmt: skip
     return header, body

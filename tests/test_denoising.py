@@ -133,3 +133,16 @@ def test_app_h_is_off_by_default_and_a_list_option_may_be_empty_only_when_it_say
         )
     with pytest.raises(SystemExit):
         denoising.main(["--distinct", "0", "--out", "x"])
+
+
+def test_long_sequences_may_be_larger_than_training_frames_for_convolutional_models(tmp_path):
+    rows = denoising.main(["--preset", "smoke", "--models", "vdncnn-frame", "--long-size", "24",
+                           "--device", "cpu", "--out", str(tmp_path)])  # fmt: skip
+    assert rows[0]["long_size"] == 24
+    cfg = denoising.Config(size=16, long_size=24, long_frames=5)
+    images = [np.random.default_rng(2).random((60, 60), dtype=np.float32)]
+    clean, noisy = denoising.long_sequence(cfg, images, "cuts")
+    assert clean.shape == noisy.shape == (5, 1, 1, 24, 24)
+    with pytest.raises(SystemExit):  # the unitary transport is built for --size
+        denoising.main(["--preset", "smoke", "--models", "vdncnn-unitary", "--long-size", "24",
+                        "--out", str(tmp_path / "refused")])  # fmt: skip

@@ -926,6 +926,7 @@ TABLES: dict[str, Callable[[], str]] = {
         RESULTS / "video-cpu-2x-long" / "table.json",
         lambda: _video_table(RESULTS / "video-cpu-2x-long"),
     ),
+    "video_cpu_3x_6layers.rst": _video_run("video-cpu-3x-6layers"),
     "video_reach.rst": _optional(RESULTS / "video-reach" / "reach.json", video_reach),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),

@@ -282,6 +282,11 @@ def train(model: Denoiser, name: str, cfg: Config, images, run: runner.Run) -> r
     )  # fmt: skip
 
 
+def _deciles(onsets: list[int]) -> list[float]:
+    """The study's summary of onsets: their 1st and 9th deciles (none without onsets)."""
+    return [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else []
+
+
 def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, progress) -> dict:
     model.eval()
     clean, dirty = clips(cfg, images, range(cfg.test_clips), 1)
@@ -318,7 +323,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
     result["long_frames"], result["long_size"] = cfg.long_frames, _long_size(cfg)
     onsets = [o for s in sequences.values() for o in s["onsets"]]
     result["onsets"] = len(onsets)
-    result["onset_deciles"] = [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else []
+    result["onset_deciles"] = _deciles(onsets)
     result["distinct"] = {}
     for n in cfg.distinct:
         onsets = []
@@ -326,7 +331,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
             onsets += onsets_on(model, *distinct_frames_sequence(cfg, images, n, r), run).onsets
         result["distinct"][str(n)] = {
             "onsets": onsets,
-            "deciles": [float(v) for v in np.quantile(onsets, [0.1, 0.9])] if onsets else [],
+            "deciles": _deciles(onsets),
         }
     # model.forward caches constrained weights per sequence, as the TRF's passes need
     trf = temporal_receptive_field(model, cfg.trf_frames, cfg.size, steps=cfg.trf_steps,

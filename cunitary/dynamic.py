@@ -17,7 +17,10 @@ from .functional import circulant2d
 
 __all__ = [
     "dynamic_conv2d",
+    "separable_dynamic_conv2d",
     "local_filter2d",
+    "filter_flow",
+    "filter_smoothness",
     "DynamicConv2d",
     "DynamicLocalFilter2d",
     "UnitaryDynamicFilter2d",
@@ -75,6 +78,58 @@ def dynamic_conv2d(
     return y.reshape(b, cout, h, w)
 
 
+def separable_dynamic_conv2d(
+    x: Tensor, vertical: Tensor, horizontal: Tensor, bias: Tensor | None = None
+) -> Tensor:
+    r"""Convolve each sample with its own separable filter: a vertical pass, then a horizontal.
+
+    .. math::
+        Y_{b,o} = \sum_i h_{b,o,i} \star \bigl(v_{b,o,i} \star X_{b,i}\bigr) + \beta_{b,o}
+        = \sum_i \bigl(v_{b,o,i}\, h_{b,o,i}^{\top}\bigr) \star X_{b,i} + \beta_{b,o}
+
+    The ``k x k`` filter of each (output, input) pair is the outer product of two
+    generated ``k``-tap filters (De Brabandere et al. 2016, after Jaderberg et al. 2014):
+    ``2k`` numbers to generate instead of ``k**2``, and ``2k`` multiplications per pixel.
+
+    Args:
+        x: ``(B, C_in, H, W)``.
+        vertical: ``(B, C_out, C_in, k)``, odd ``k``, applied along the rows' axis first.
+        horizontal: ``(B, C_out, C_in, k)``, applied along the columns' axis second.
+        bias: ``(B, C_out)`` or ``None``.
+
+    Returns:
+        ``(B, C_out, H, W)`` (size-preserving zero padding).
+    """
+    x = _image("x", x)
+    vertical = check_tensor("vertical", vertical)
+    horizontal = check_tensor("horizontal", horizontal)
+    b, cin, h, w = x.shape
+    if vertical.dim() != 4 or vertical.shape[0] != b or vertical.shape[2] != cin:
+        raise ValueError(
+            f"vertical must have shape (B={b}, C_out, C_in={cin}, k), got {tuple(vertical.shape)}"
+        )
+    cout, k = vertical.shape[1], vertical.shape[3]
+    if k % 2 != 1:
+        raise ValueError(f"the separable filters must have an odd size, got {k}")
+    if tuple(horizontal.shape) != tuple(vertical.shape):
+        raise ValueError(
+            f"horizontal must have vertical's shape {tuple(vertical.shape)}, "
+            f"got {tuple(horizontal.shape)}"
+        )
+    # Vertical pass: every input channel of every sample feeds its C_out filters (groups
+    # = B*C_in, channels ordered (b, i, o)); the horizontal pass then acts channel-wise.
+    v = vertical.transpose(1, 2).reshape(b * cin * cout, 1, k, 1)
+    hz = horizontal.transpose(1, 2).reshape(b * cin * cout, 1, 1, k)
+    y = nn.functional.conv2d(x.reshape(1, b * cin, h, w), v, padding=(k // 2, 0), groups=b * cin)
+    y = nn.functional.conv2d(y, hz, padding=(0, k // 2), groups=b * cin * cout)
+    y = y.reshape(b, cin, cout, h, w).sum(1)
+    if bias is not None:
+        if tuple(bias.shape) != (b, cout):
+            raise ValueError(f"bias must have shape (B={b}, C_out={cout}), got {tuple(bias.shape)}")
+        y = y + bias[..., None, None]
+    return y
+
+
 def local_filter2d(x: Tensor, filters: Tensor, dilation: int = 1) -> Tensor:
     r"""Filter every pixel with its own ``k x k`` filter (zero padding).
 
@@ -110,6 +165,65 @@ def local_filter2d(x: Tensor, filters: Tensor, dilation: int = 1) -> Tensor:
     return torch.einsum("bckhw,bckhw->bchw", patches, filters)
 
 
+def _local_filters(name: str, filters: object) -> tuple[Tensor, int]:
+    filters = check_tensor(name, filters)
+    taps = filters.shape[1] if filters.dim() == 4 else 0
+    k = int(round(taps**0.5))
+    if filters.dim() != 4 or k * k != taps or k % 2 != 1:
+        raise ValueError(
+            f"{name} must have shape (B, k*k, H, W) with odd k, got {tuple(filters.shape)}"
+        )
+    return filters, k
+
+
+def filter_flow(filters: Tensor, dilation: int = 1) -> Tensor:
+    r"""The mean source offset of per-pixel filters, to draw them like optical flow.
+
+    .. math::
+        u_p = \sum_t F_{t,p}\,\delta^x_t,\qquad v_p = \sum_t F_{t,p}\,\delta^y_t
+
+    where :math:`\delta_t` is tap :math:`t`'s offset from the centre (De Brabandere et al.
+    2016, Fig. 7). For a convex filter (softmax) this is where, on average, pixel
+    :math:`p` takes its value from; the content itself moves by :math:`-(u, v)`.
+
+    Args:
+        filters: ``(B, k*k, H, W)`` as :func:`local_filter2d` takes them.
+        dilation: tap spacing.
+
+    Returns:
+        ``(B, 2, H, W)``: ``(u, v)``, columns then rows, in pixels.
+    """
+    filters, k = _local_filters("filters", filters)
+    offsets = dilation * (torch.arange(k, device=filters.device, dtype=filters.real.dtype) - k // 2)
+    dy, dx = torch.meshgrid(offsets, offsets, indexing="ij")
+    u = torch.einsum("bthw,t->bhw", filters, dx.reshape(-1).to(filters.dtype))
+    v = torch.einsum("bthw,t->bhw", filters, dy.reshape(-1).to(filters.dtype))
+    return torch.stack((u, v), 1)
+
+
+def filter_smoothness(filters: Tensor) -> Tensor:
+    r"""Smoothness penalty on per-pixel filters: squared differences between neighbours.
+
+    .. math::
+        S = \frac{1}{B}\sum_b \Bigl(\operatorname{mean}_{p}\lVert F_{b,:,p+e_x} - F_{b,:,p}
+        \rVert^2 + \operatorname{mean}_{p}\lVert F_{b,:,p+e_y} - F_{b,:,p}\rVert^2\Bigr)
+
+    The dynamic filter networks paper suggests such a penalty ("neighboring filters are
+    encouraged to apply the same transformation") without writing its form; this is the
+    plainest one: each mean runs over the pixel pairs that exist (no wrap-around).
+
+    Args:
+        filters: ``(B, k*k, H, W)``.
+
+    Returns:
+        A scalar, to be added to the loss with a weight of the user's choosing.
+    """
+    filters, _ = _local_filters("filters", filters)
+    across = (filters[..., :, 1:] - filters[..., :, :-1]).pow(2).sum(1)
+    down = (filters[..., 1:, :] - filters[..., :-1, :]).pow(2).sum(1)
+    return across.mean() + down.mean()
+
+
 def _generator(
     context_channels: int, hidden_channels: int, out_channels: int, **factory
 ) -> nn.Sequential:
@@ -137,7 +251,12 @@ class DynamicConv2d(Module):
 
     The filter-generating network :math:`g_\theta` (two 3x3 conv + ReLU layers, global
     average pooling, a linear map to the taps) reads a context :math:`Z` (the input itself
-    if none is given).
+    if none is given). Two constraints of the dynamic filter networks paper are options:
+    ``softmax=True`` passes each generated filter through a softmax over its taps (every
+    filter a convex blend, encouraged to be spiked: a shift), and ``separable=True``
+    generates a vertical and a horizontal ``k``-tap filter per channel pair, applied one
+    after the other (:func:`separable_dynamic_conv2d`); with both, each 1-D filter gets its
+    own softmax, so their outer product is convex too.
 
     Args:
         in_channels: channels of ``x``.
@@ -145,6 +264,8 @@ class DynamicConv2d(Module):
         kernel_size: odd size of the generated filters.
         context_channels: channels of the context (default ``in_channels``).
         hidden_channels: width of the generator.
+        softmax: normalise each generated filter by a softmax over its taps.
+        separable: generate separable filters (two ``k``-tap filters per channel pair).
         device: of the parameters.
         dtype: of the parameters.
 
@@ -164,11 +285,14 @@ class DynamicConv2d(Module):
         kernel_size: int = 3,
         context_channels: int | None = None,
         hidden_channels: int = 32,
+        softmax: bool = False,
+        separable: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         factory = {"device": device, "dtype": dtype}
+        self.softmax, self.separable = bool(softmax), bool(separable)
         self.in_channels = check_int("in_channels", in_channels)
         self.out_channels = check_int("out_channels", out_channels)
         self.kernel_size = check_odd_int("kernel_size", kernel_size)
@@ -176,7 +300,7 @@ class DynamicConv2d(Module):
             "context_channels", in_channels if context_channels is None else context_channels
         )
         self.hidden_channels = hidden = check_int("hidden_channels", hidden_channels)
-        taps = out_channels * in_channels * kernel_size**2
+        taps = out_channels * in_channels * (2 * kernel_size if separable else kernel_size**2)
         self.features = nn.Sequential(
             nn.Conv2d(self.context_channels, hidden, 3, padding=1, **factory),
             nn.ReLU(),
@@ -190,7 +314,8 @@ class DynamicConv2d(Module):
 
     def _init_head(self) -> None:
         # Start near a fan-in-scaled random filter so the first outputs have unit scale.
-        scale = 0.1 / (self.in_channels * self.kernel_size**2) ** 0.5
+        per_filter = self.kernel_size if self.separable else self.kernel_size**2
+        scale = 0.1 / (self.in_channels * per_filter) ** 0.5
         nn.init.normal_(self.head.weight, std=scale)
 
     def reset_parameters(self) -> None:
@@ -202,23 +327,37 @@ class DynamicConv2d(Module):
         return (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"context_channels={self.context_channels}, hidden_channels={self.hidden_channels}"
+            + (", softmax=True" if self.softmax else "")
+            + (", separable=True" if self.separable else "")
         )
 
-    def filters(self, context: Tensor) -> tuple[Tensor, Tensor]:
-        """Generated ``(weight (B, C_out, C_in, k, k), bias (B, C_out))``."""
+    def filters(self, context: Tensor) -> tuple[Tensor, ...]:
+        """Generated ``(weight (B, C_out, C_in, k, k), bias (B, C_out))``.
+
+        With ``separable=True``: ``(vertical, horizontal, bias)``, each filter
+        ``(B, C_out, C_in, k)``.
+        """
         context = _image("context", context, self.context_channels)
         check_precision("context", context, next(self.parameters()))
         raw = self.head(self.features(context))
-        k = self.kernel_size
-        weight = raw[:, : -self.out_channels].reshape(-1, self.out_channels, self.in_channels, k, k)
-        return weight, raw[:, -self.out_channels :]
+        k, shape = self.kernel_size, (-1, self.out_channels, self.in_channels)
+        taps, bias = raw[:, : -self.out_channels], raw[:, -self.out_channels :]
+        if self.separable:
+            pair = taps.reshape(*shape, 2, k)
+            pair = torch.softmax(pair, -1) if self.softmax else pair
+            return pair[..., 0, :], pair[..., 1, :], bias
+        weight = taps.reshape(*shape, k * k)
+        weight = torch.softmax(weight, -1) if self.softmax else weight
+        return weight.reshape(*shape, k, k), bias
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         x = _image("x", x, self.in_channels)
-        weight, bias = self.filters(x if context is None else context)
-        if weight.shape[0] != x.shape[0]:
-            raise ValueError(f"context has batch {weight.shape[0]}, x has {x.shape[0]}")
-        return dynamic_conv2d(x, weight, bias)
+        generated = self.filters(x if context is None else context)
+        if generated[0].shape[0] != x.shape[0]:
+            raise ValueError(f"context has batch {generated[0].shape[0]}, x has {x.shape[0]}")
+        if self.separable:
+            return separable_dynamic_conv2d(x, *generated)
+        return dynamic_conv2d(x, *generated)
 
 
 class DynamicLocalFilter2d(Module):
@@ -230,13 +369,18 @@ class DynamicLocalFilter2d(Module):
 
     The softmax makes every filter a convex combination of the neighbours (the form used
     for video prediction in the dynamic filter networks paper), so the layer can only move
-    and blend intensities: it never amplifies the input's maximum.
+    and blend intensities: it never amplifies the input's maximum. With ``pixel_bias`` the
+    generator emits one more map, a dynamic per-pixel bias :math:`\beta` (shared by the
+    channels) added before filtering, :math:`Y = F \star (X + \beta)` (the paper's
+    highway-driving model, for changes of illumination), or after, :math:`Y = F \star X +
+    \beta`; then the output is no longer bounded by the input.
 
     Args:
         kernel_size: odd filter size ``k``.
         context_channels: channels of the context fed to the generator.
         hidden_channels: width of the generator (three 3x3 conv layers).
         dilation: tap spacing.
+        pixel_bias: ``None``, ``"before"`` or ``"after"`` filtering.
         device: of the parameters.
         dtype: of the parameters.
 
@@ -256,6 +400,7 @@ class DynamicLocalFilter2d(Module):
         context_channels: int = 1,
         hidden_channels: int = 32,
         dilation: int = 1,
+        pixel_bias: str | None = None,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -264,9 +409,13 @@ class DynamicLocalFilter2d(Module):
         self.context_channels = check_int("context_channels", context_channels)
         self.dilation = check_int("dilation", dilation)
         self.hidden_channels = hidden = check_int("hidden_channels", hidden_channels)
+        if pixel_bias not in (None, "before", "after"):
+            raise ValueError(f"pixel_bias must be None, 'before' or 'after', got {pixel_bias!r}")
+        self.pixel_bias = pixel_bias
         self.generator = _generator(
-            context_channels, hidden, kernel_size**2, device=device, dtype=dtype
-        )
+            context_channels, hidden, kernel_size**2 + (pixel_bias is not None),
+            device=device, dtype=dtype,
+        )  # fmt: skip
 
     def reset_parameters(self) -> None:
         """Re-initialise the generator as the constructor does."""
@@ -276,18 +425,29 @@ class DynamicLocalFilter2d(Module):
         return (
             f"kernel_size={self.kernel_size}, context_channels={self.context_channels}, "
             f"hidden_channels={self.hidden_channels}, dilation={self.dilation}"
+            + (f", pixel_bias={self.pixel_bias!r}" if self.pixel_bias else "")
         )
+
+    def generate(self, context: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Per-pixel filters ``(B, k*k, H, W)`` and the pixel bias ``(B, 1, H, W)`` (or None)."""
+        context = _image("context", context, self.context_channels)
+        check_precision("context", context, next(self.parameters()))
+        raw = self.generator(context)
+        taps = self.kernel_size**2
+        bias = raw[:, taps:] if self.pixel_bias else None
+        return torch.softmax(raw[:, :taps], dim=1), bias
 
     def filters(self, context: Tensor) -> Tensor:
         """Per-pixel filters ``(B, k*k, H, W)``, non-negative, summing to 1 over taps."""
-        context = _image("context", context, self.context_channels)
-        check_precision("context", context, next(self.parameters()))
-        return torch.softmax(self.generator(context), dim=1)
+        return self.generate(context)[0]
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         x = _image("x", x)
-        filters = self.filters(x if context is None else context)
-        return local_filter2d(x, filters, self.dilation)
+        filters, bias = self.generate(x if context is None else context)
+        if self.pixel_bias == "before":
+            return local_filter2d(x + bias, filters, self.dilation)
+        y = local_filter2d(x, filters, self.dilation)
+        return y + bias if self.pixel_bias == "after" else y
 
 
 class UnitaryDynamicFilter2d(Module):

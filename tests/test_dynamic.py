@@ -6,7 +6,13 @@ import torch
 from torch import nn
 
 from cunitary import DynamicConv2d, DynamicLocalFilter2d, UnitaryDynamicFilter2d
-from cunitary.dynamic import dynamic_conv2d, local_filter2d
+from cunitary.dynamic import (
+    dynamic_conv2d,
+    filter_flow,
+    filter_smoothness,
+    local_filter2d,
+    separable_dynamic_conv2d,
+)
 
 
 def test_dynamic_conv2d_equals_per_sample_convolution():
@@ -111,3 +117,118 @@ def test_unitary_dynamic_filter_preserves_norm_per_sample(real):
     np.testing.assert_allclose(y.detach().numpy(), ref.real if real else ref, atol=1e-12)
     with pytest.raises(ValueError, match="x must have shape"):
         layer(torch.randn(3, 2, 6, 6, dtype=torch.float64))
+
+
+def correlate_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    from scipy.signal import correlate2d
+
+    return correlate2d(image, kernel, mode="same", boundary="fill")
+
+
+def test_separable_dynamic_conv2d_equals_outer_product_filters():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 9))
+    vertical, horizontal = rng.standard_normal((2, 2, 2, 3, 5))
+    bias = rng.standard_normal((2, 2))
+    y = separable_dynamic_conv2d(*map(torch.tensor, (x, vertical, horizontal, bias)))
+    for b in range(2):
+        for o in range(2):
+            ref = bias[b, o] + sum(
+                correlate_same(x[b, i], np.outer(vertical[b, o, i], horizontal[b, o, i]))
+                for i in range(3)
+            )
+            np.testing.assert_allclose(y[b, o].numpy(), ref, atol=1e-12)
+    args = [torch.tensor(a[:1, ..., :3, :3] if a is x else a[:1]).requires_grad_()
+            for a in (x, vertical, horizontal)]  # fmt: skip
+    assert torch.autograd.gradcheck(separable_dynamic_conv2d, tuple(args))
+    with pytest.raises(ValueError, match="horizontal must have"):
+        separable_dynamic_conv2d(
+            torch.tensor(x), torch.tensor(vertical), torch.tensor(vertical[..., :3])
+        )
+    with pytest.raises(ValueError, match="vertical must have shape"):
+        separable_dynamic_conv2d(torch.tensor(x), *(torch.tensor(vertical[:, :, :2]),) * 2)
+
+
+@pytest.mark.parametrize("separable", [False, True])
+def test_dynamic_conv2d_softmax_and_separable_options(separable):
+    torch.manual_seed(0)
+    layer = DynamicConv2d(2, 3, kernel_size=5, hidden_channels=8, softmax=True,
+                          separable=separable).double()  # fmt: skip
+    x = torch.randn(2, 2, 8, 8, dtype=torch.float64)
+    generated = layer.filters(x)
+    bias = generated[-1].detach().numpy()
+    taps = [g.detach().numpy() for g in generated[:-1]]
+    for t in taps:  # each generated filter (each 1-D one if separable) is a convex blend
+        assert (t >= 0).all()
+        np.testing.assert_allclose(t.reshape(*t.shape[:3], -1).sum(-1), 1.0, atol=1e-12)
+    if separable:
+        weight = np.einsum("boip,boiq->boipq", *taps)
+        assert (
+            sum(p.numel() for p in layer.head.parameters())
+            == (8 + 1) * (3 * 2 * 2 * 5 + 3)  # 2k taps per channel pair, not k*k
+        )
+    else:
+        (weight,) = taps
+    y = layer(x).detach().numpy()
+    for b in range(2):
+        for o in range(3):
+            ref = bias[b, o] + sum(
+                correlate_same(x[b, i].numpy(), weight[b, o, i]) for i in range(2)
+            )
+            np.testing.assert_allclose(y[b, o], ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_dynamic_local_filter_pixel_bias(where):
+    torch.manual_seed(0)
+    layer = DynamicLocalFilter2d(3, context_channels=1, hidden_channels=8, pixel_bias=where)
+    layer = layer.double()
+    x = torch.rand(2, 2, 6, 7, dtype=torch.float64)
+    context = torch.rand(2, 1, 6, 7, dtype=torch.float64)
+    filters, bias = (t.detach().numpy() for t in layer.generate(context))
+    assert bias.shape == (2, 1, 6, 7) and np.abs(bias).max() > 0
+    xn = x.numpy()
+    ref = (local_filter_loop(xn + bias, filters, 1) if where == "before"
+           else local_filter_loop(xn, filters, 1) + bias)  # fmt: skip
+    np.testing.assert_allclose(layer(x, context).detach().numpy(), ref, atol=1e-12)
+    with pytest.raises(ValueError, match="pixel_bias must be"):
+        DynamicLocalFilter2d(3, pixel_bias="during")
+
+
+def test_filter_flow_is_the_mean_source_offset():
+    # a one-hot filter at tap (i, j) takes its pixel from (j - 2, i - 2) columns/rows away
+    k = 5
+    filters = torch.zeros(1, k * k, 3, 4, dtype=torch.float64)
+    for p in range(3):
+        for q in range(4):
+            filters[0, (p * 4 + q) % (k * k), p, q] = 1
+    flow = filter_flow(filters, dilation=2).numpy()
+    for p in range(3):
+        for q in range(4):
+            i, j = divmod((p * 4 + q) % (k * k), k)
+            np.testing.assert_allclose(flow[0, :, p, q], [2 * (j - 2), 2 * (i - 2)])
+    rng = np.random.default_rng(0)
+    soft = rng.dirichlet(np.ones(9), size=(2, 4, 5)).transpose(0, 3, 1, 2)
+    flow = filter_flow(torch.tensor(soft)).numpy()
+    offsets = [(j - 1, i - 1) for i in range(3) for j in range(3)]
+    ref_u = sum(soft[:, t] * dx for t, (dx, _) in enumerate(offsets))
+    ref_v = sum(soft[:, t] * dy for t, (_, dy) in enumerate(offsets))
+    np.testing.assert_allclose(flow[:, 0], ref_u, atol=1e-12)
+    np.testing.assert_allclose(flow[:, 1], ref_v, atol=1e-12)
+    with pytest.raises(ValueError, match="filters must have shape"):
+        filter_flow(torch.zeros(1, 8, 3, 3))
+
+
+def test_filter_smoothness_against_a_loop():
+    rng = np.random.default_rng(2)
+    f = rng.standard_normal((2, 9, 4, 5))
+    total = 0.0
+    for b in range(2):
+        across = [np.sum((f[b, :, p, q + 1] - f[b, :, p, q]) ** 2)
+                  for p in range(4) for q in range(4)]  # fmt: skip
+        down = [np.sum((f[b, :, p + 1, q] - f[b, :, p, q]) ** 2)
+                for p in range(3) for q in range(5)]  # fmt: skip
+        total += np.mean(across) + np.mean(down)
+    np.testing.assert_allclose(filter_smoothness(torch.tensor(f)).item(), total / 2)
+    flat = torch.ones(1, 9, 4, 4)
+    assert filter_smoothness(flat).item() == 0

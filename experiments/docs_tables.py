@@ -839,6 +839,39 @@ def bench_srn() -> str:
 # -- the registry ----------------------------------------------------------------------------
 
 
+DFN_STEERABLE = RESULTS / "dfn-steerable"
+DFN_MNIST = RESULTS / "dfn-mnist"
+
+
+def dfn_steerable() -> str:
+    from .dfn import steerable_table
+
+    table = list_table(*steerable_table(_load(DFN_STEERABLE / "table.json")),
+                       _relative(DFN_STEERABLE / "table.json"))  # fmt: skip
+    return table + _figures(DFN_STEERABLE, {
+        "steerable_filters.png": "Top: the target filter (the flipped steerable kernel, since "
+        "the dynamic convolution correlates) at every second test angle; bottom: the filter "
+        "the network generates for that angle. Right: a test image, its target and the output.",
+    })  # fmt: skip
+
+
+def dfn_mnist() -> str:
+    from .dfn import video_table
+
+    size = _load(DFN_MNIST / "config.json")["config"]["size"]
+    table = list_table(*video_table(_load(DFN_MNIST / "table.json"), size),
+                       _relative(DFN_MNIST / "table.json"))  # fmt: skip
+    return table + _figures(DFN_MNIST, {
+        "curves.png": "Validation BCE over training (``curves.json``); dashed: the test BCE of "
+        "the reference rows.",
+        "strip.png": "One test clip: input frames, true future frames, each model's prediction.",
+        "filter_flow.png": "The dynamic filter network's first five predicted frames as in the "
+        "paper's Figures 7 and 9: the frame the filters are applied to, the filters drawn as "
+        "flow (hue: the direction the pixel takes its value from, brightness: how far, "
+        "scaled to the largest), the prediction and the true next frame.",
+    })  # fmt: skip
+
+
 def _optional(path: Path, render: Callable[[], str]) -> Callable[[], str]:
     """Render once the run's JSON is committed; until then say so on the page."""
 
@@ -928,6 +961,8 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "video_cpu_3x_6layers.rst": _video_run("video-cpu-3x-6layers"),
     "video_reach.rst": _optional(RESULTS / "video-reach" / "reach.json", video_reach),
+    "dfn_steerable.rst": _optional(DFN_STEERABLE / "table.json", dfn_steerable),
+    "dfn_mnist.rst": _optional(DFN_MNIST / "table.json", dfn_mnist),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),
     "bench_video.rst": _optional(RESULTS / "bench" / "bench_video_cpu.json", bench_video),
     "bench_unitary.rst": _optional(RESULTS / "bench" / "bench_unitary.json", bench_unitary),

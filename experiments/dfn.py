@@ -32,7 +32,13 @@ from torch import nn
 
 from cunitary.camera_motion import load_images
 from cunitary.dynamic import dynamic_conv2d, filter_flow, local_filter2d
-from cunitary.moving_mnist import build_dataset, generate_moving_mnist, load_digits, split_digits
+from cunitary.moving_mnist import (
+    build_dataset,
+    downsample,
+    generate_moving_mnist,
+    load_digits,
+    split_digits,
+)
 
 from . import runner, video
 from .runner import count_parameters, option
@@ -203,8 +209,6 @@ def training_batch(digits: np.ndarray, cfg: Config, step: int) -> torch.Tensor:
     seed = runner.keyed_generator(cfg.seed, "clips", step).initial_seed()
     clips = generate_moving_mnist(digits, cfg.batch, 20, 64, seed=seed)
     if cfg.size == 32:
-        from cunitary.moving_mnist import downsample
-
         clips = downsample(clips)
     return torch.from_numpy(clips).float().div(255).unsqueeze(2)
 

@@ -241,10 +241,8 @@ def train_video(name: str, cfg: Config, run: runner.Run, digits: np.ndarray, val
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
 
     def batch_loss(net: nn.Module, step: int):
-        halvings = step // cfg.halve_every if cfg.halve_every else 0
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * 0.5**halvings
-        frames = training_batch(digits, cfg, step).to(run.device)
+        set_learning_rate(optimizer, cfg, step)
+        frames = ranks_share(training_batch(digits, cfg, step), run).to(run.device)
         prediction = net(frames[:, :INPUT_FRAMES], PREDICTED_FRAMES)
         return (bce(prediction, frames[:, INPUT_FRAMES:]),)
 
@@ -264,30 +262,44 @@ def train_video(name: str, cfg: Config, run: runner.Run, digits: np.ndarray, val
     return model, progress
 
 
+def ranks_share(batch: torch.Tensor, run: runner.Run) -> torch.Tensor:
+    """This rank's rows of the global batch: under DDP the ranks split the same clips a single
+    process would train on."""
+    per_rank = max(1, len(batch) // run.world)
+    return batch[run.rank * per_rank : (run.rank + 1) * per_rank]
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, cfg: Config, step: int) -> None:
+    """The rate halved every ``halve_every`` iterations (a function of the step: resumes)."""
+    halvings = step // cfg.halve_every if cfg.halve_every else 0
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr * 0.5**halvings
+
+
+def video_split(cfg: Config, out: Path, split: str) -> torch.Tensor:
+    n = cfg.val_sequences if split == "val" else cfg.test_sequences
+    path = out / "data" / f"{split}_n{n}_size{cfg.size}.npz"
+    return torch.from_numpy(build_dataset(path, n, split, size=cfg.size, seed=cfg.seed))
+
+
 def run_moving_mnist(cfg: Config, run: runner.Run) -> list[dict]:
     digits, _ = split_digits(load_digits()[0])
-    data = run.out / "data"
-    val = torch.from_numpy(
-        build_dataset(
-            data / f"val_n{cfg.val_sequences}_size{cfg.size}.npz",
-            cfg.val_sequences,
-            "val",
-            size=cfg.size,
-            seed=cfg.seed,
-        )
-    )
-    test = torch.from_numpy(build_dataset(data / f"test_n{cfg.test_sequences}_size{cfg.size}.npz",
-                                          cfg.test_sequences, "test", size=cfg.size,
-                                          seed=cfg.seed))  # fmt: skip
+    if run.main:  # build the cached clips once, before any rank reads them
+        for split in ("val", "test"):
+            video_split(cfg, run.out, split)
+    run.barrier()
+    val, test = video_split(cfg, run.out, "val"), video_split(cfg, run.out, "test")
     pixels = cfg.size * cfg.size
     mean = float(training_batch(digits, cfg, -1).mean())
     rows, curves, strips = [], {}, {"input": test[0].float().div(255).numpy()}
-    for name in REFERENCES:
+    for name in REFERENCES if run.main else ():
         metrics = evaluate_video(reference_predictor(name, mean), test)
         rows.append({"model": name, "params": 0, **summary(metrics, pixels)})
     flows = None
     for name in cfg.models:
         model, progress = train_video(name, cfg, run, digits, val)
+        if not run.main:
+            continue
         model.eval()
         with torch.no_grad():
             metrics = evaluate_video(lambda x, m=model: m(x.to(run.device), PREDICTED_FRAMES),
@@ -307,7 +319,8 @@ def run_moving_mnist(cfg: Config, run: runner.Run) -> list[dict]:
             "steps": len(history), "seconds_per_step": progress.seconds / max(1, len(history)),
             "final_train_loss": float(np.mean([h[1] for h in history[-20:]])),
         })  # fmt: skip
-    write_moving_mnist(run.out, cfg, rows, curves, strips, flows)
+    if run.main:
+        write_moving_mnist(run.out, cfg, rows, curves, strips, flows)
     return rows
 
 
@@ -448,11 +461,10 @@ def run_steerable(cfg: Config, run: runner.Run) -> list[dict]:
             return float(nn.functional.mse_loss(model(x, theta), target))
 
     def batch_loss(net: nn.Module, step: int):
-        halvings = step // cfg.halve_every if cfg.halve_every else 0
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr * 0.5**halvings
-        x, theta, target = steerable_batch(train_images, cfg.batch, cfg.size,
-                                           (cfg.seed, "train", step), cfg.sigma)  # fmt: skip
+        set_learning_rate(optimizer, cfg, step)
+        batch = steerable_batch(train_images, cfg.batch, cfg.size, (cfg.seed, "train", step),
+                                cfg.sigma)  # fmt: skip
+        x, theta, target = (ranks_share(t, run) for t in batch)
         return (nn.functional.mse_loss(net(x.to(run.device), theta.to(run.device)),
                                        target.to(run.device)),)  # fmt: skip
 
@@ -461,6 +473,8 @@ def run_steerable(cfg: Config, run: runner.Run) -> list[dict]:
         checkpoint=run.out / "checkpoints" / "steerable.pt", checkpoint_every=cfg.checkpoint_every,
         evaluate=lambda step: [mse(val)], eval_every=cfg.eval_every, desc="steerable",
     )  # fmt: skip
+    if not run.main:
+        return []
     angles = torch.linspace(0, 2 * math.pi, 17, dtype=torch.float64)[:-1]
     with torch.no_grad():
         learned = model.filters(angles.to(run.device))[:, 0, 0].double().cpu()
@@ -530,8 +544,6 @@ def parse(argv: list[str] | None):
 def main(argv: list[str] | None = None) -> list[dict]:
     cfg, args = parse(argv)
     with runner.start(cfg, args, may_change=RESUMABLE) as run:
-        if run.world > 1:
-            raise runner.RunError("the dynamic filter experiments run on one process")
         return run_steerable(cfg, run) if cfg.task == "steerable" else run_moving_mnist(cfg, run)
 
 

@@ -2,6 +2,10 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +89,16 @@ def test_smoke_runs_write_their_tables(tmp_path, preset_args):
         for r in rows:  # the paper's unit: nats summed over a frame's pixels
             assert r["test_bce_per_frame_sum"] == pytest.approx(r["test_bce"] * 32 * 32)
         assert (tmp_path / "run" / "filter_flow.png").exists()
+
+
+def test_ddp_two_processes_share_the_batch(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "experiments.dfn", "--preset", "smoke", "--models", "dfn", "--steps", "2",
+           "--device", "cpu", "--out", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "config.json").read_text())["world_size"] == 2
+    rows = json.loads((tmp_path / "table.json").read_text())
+    assert [r["model"] for r in rows] == [*dfn.REFERENCES, "dfn"] and rows[-1]["steps"] == 2

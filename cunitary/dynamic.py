@@ -36,6 +36,13 @@ def _image(name: str, x: object, channels: int | None = None) -> Tensor:
     return x
 
 
+def _sample_bias(bias: object, b: int, cout: int) -> Tensor:
+    bias = check_tensor("bias", bias)
+    if tuple(bias.shape) != (b, cout):
+        raise ValueError(f"bias must have shape (B={b}, C_out={cout}), got {tuple(bias.shape)}")
+    return bias
+
+
 def dynamic_conv2d(
     x: Tensor, weight: Tensor, bias: Tensor | None = None, dilation: int = 1
 ) -> Tensor:
@@ -66,11 +73,7 @@ def dynamic_conv2d(
     if weight.shape[-2] != k or k % 2 != 1:
         raise ValueError(f"weight's filters must be square with odd size, got {weight.shape[-2:]}")
     cout = weight.shape[1]
-    flat_bias = None
-    if bias is not None:
-        if tuple(bias.shape) != (b, cout):
-            raise ValueError(f"bias must have shape (B={b}, C_out={cout}), got {tuple(bias.shape)}")
-        flat_bias = bias.reshape(b * cout)
+    flat_bias = None if bias is None else _sample_bias(bias, b, cout).reshape(b * cout)
     y = nn.functional.conv2d(
         x.reshape(1, b * cin, h, w), weight.reshape(b * cout, cin, k, k), flat_bias,
         padding=dilation * (k - 1) // 2, dilation=dilation, groups=b,
@@ -123,11 +126,7 @@ def separable_dynamic_conv2d(
     y = nn.functional.conv2d(x.reshape(1, b * cin, h, w), v, padding=(k // 2, 0), groups=b * cin)
     y = nn.functional.conv2d(y, hz, padding=(0, k // 2), groups=b * cin * cout)
     y = y.reshape(b, cin, cout, h, w).sum(1)
-    if bias is not None:
-        if tuple(bias.shape) != (b, cout):
-            raise ValueError(f"bias must have shape (B={b}, C_out={cout}), got {tuple(bias.shape)}")
-        y = y + bias[..., None, None]
-    return y
+    return y if bias is None else y + _sample_bias(bias, b, cout)[..., None, None]
 
 
 def local_filter2d(x: Tensor, filters: Tensor, dilation: int = 1) -> Tensor:

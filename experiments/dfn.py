@@ -382,8 +382,7 @@ def write_moving_mnist(out: Path, cfg, rows, curves, strips, flows) -> None:
             images = (previous[j], flow_to_rgb(flow[j], scale), predicted[j], truth[j])
             for i, image in enumerate(images):
                 axes[i, j].imshow(image, cmap="gray", vmin=0, vmax=1)
-                axes[i, j].set_xticks([])
-                axes[i, j].set_yticks([])
+        runner.hide_ticks(axes)
         for i, label in enumerate(("frame t", "filters", "prediction", "truth t+1")):
             axes[i, 0].set_ylabel(label, fontsize=7)
         fig.tight_layout(pad=0.1)
@@ -527,9 +526,7 @@ def plot_steerable(path: Path, angles, learned, truth, test, model, run) -> None
     axes[1, -2].axis("off")
     axes[0, 0].set_ylabel("true", fontsize=7)
     axes[1, 0].set_ylabel("learned", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+    runner.hide_ticks(axes)
     fig.tight_layout(pad=0.1)
     runner.save_figure(fig, path, dpi=90)
 

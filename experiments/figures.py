@@ -24,6 +24,8 @@ from cunitary.analysis import activation_profile, complex_grid, wirtinger_deriva
 from cunitary.arma import ar_parameters
 from cunitary.stability import arma_erf_radius, effective_receptive_field
 
+from . import runner
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.colors import LogNorm, hsv_to_rgb  # noqa: E402
@@ -200,9 +202,7 @@ def plot_erf(out: Path, size: int = 65) -> None:
     erf = effective_receptive_field(stack, shape, samples=1, dtype=torch.float64)
     axes[3, 3].imshow(erf.map.clamp_min(1e-7), cmap="magma", norm=LogNorm())
     axes[3, 3].set_title(f"UnitaryConv2d 'uniform' L=1: r={erf.radius:.1f}", fontsize=9)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+    runner.hide_ticks(axes)
     fig.suptitle(
         f"Effective receptive fields on {size}x{size} (centre output pixel; "
         "bottom row on a log scale)"

@@ -36,6 +36,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -597,6 +598,13 @@ def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
 
     _replace(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=Path(path).suffix[1:]))
     plt.close(fig)
+
+
+def hide_ticks(axes: Any) -> None:
+    """No ticks on a grid of image panels."""
+    for ax in np.asarray(axes).flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

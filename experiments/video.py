@@ -495,9 +495,7 @@ def plot_strip(path: Path, strip: dict[str, np.ndarray]) -> None:
         for col in range(PREDICTED_FRAMES):
             axes[row, col].imshow(frames[col], cmap="gray", vmin=0, vmax=1)
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+    runner.hide_ticks(axes)
     fig.tight_layout(pad=0.1)
     runner.save_figure(fig, path, dpi=80)
 

@@ -863,7 +863,7 @@ def dfn_mnist() -> str:
                        _relative(DFN_MNIST / "table.json"))  # fmt: skip
     return table + _figures(DFN_MNIST, {
         "curves.png": "Validation BCE over training (``curves.json``); dashed: the test BCE of "
-        "the reference rows.",
+        "the reference rows within reach of the curves (the repeated last frame is far above).",
         "strip.png": "One test clip: input frames, true future frames, each model's prediction.",
         "filter_flow.png": "The dynamic filter network's first five predicted frames as in the "
         "paper's Figures 7 and 9: the frame the filters are applied to, the filters drawn as "

@@ -220,7 +220,7 @@ def evaluate_video(predict, data: torch.Tensor, batch: int = 16) -> dict[str, li
     for lo in range(0, len(data), batch):
         frames = data[lo : lo + batch].float().div(255).unsqueeze(2)
         target = frames[:, INPUT_FRAMES:]
-        p = predict(frames[:, :INPUT_FRAMES]).float()
+        p = predict(frames[:, :INPUT_FRAMES]).float().cpu()
         pc = p.clamp(EPS, 1 - EPS)
         per_bce = -(target * pc.log() + (1 - target) * (1 - pc).log())
         totals[0] += per_bce.mean((2, 3, 4)).sum(0).double()

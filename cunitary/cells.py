@@ -672,8 +672,8 @@ class RotationGRUCell(_Cell):
 
     :math:`W_{\text{rot}}` orthogonal (odd-symmetric eigen-angles by default). The
     rotation moves memory between units without changing its norm. That candidate is the
-    standard GRU's (``candidate="gru"``); ``candidate="linear_recurrent"`` is the
-    complex-gated-memory document's (its eq. 109), with the same weights:
+    standard GRU's (``candidate="gru"``); ``candidate="linear_recurrent"`` is
+    eq. (109) of Wolter & Yao's *Complex gated memory cells*, with the same weights:
     :math:`h'_t = \tanh(W_h x_t + b_h) + r_t\odot(V_h h_{t-1})`.
 
     Args:

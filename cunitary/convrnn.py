@@ -240,7 +240,7 @@ class RotationConvGRUCell(_ConvCell):
     an orthogonal doubly block circulant operator (depthwise, plus an orthogonal channel
     mix when ``mix=True``), its angles per frequency or compact (``angles``). That
     candidate is the standard GRU's (``candidate="gru"``); ``candidate="linear_recurrent"``
-    is the complex-gated-memory document's (its eq. 109), where the reset gates the
+    is eq. (109) of Wolter & Yao's *Complex gated memory cells*, where the reset gates the
     *output* of the recurrent convolution and the non-linearity touches only the input
     term, with the same weights :math:`W_h = [W_{hx}, W_{hh}]`:
 
@@ -259,8 +259,9 @@ class RotationConvGRUCell(_ConvCell):
         candidate: ``"gru"`` or ``"linear_recurrent"`` (see above).
         padding: ``p`` zeros around the frame: the state lives on the
             ``(H + 2p, W + 2p)`` grid where the rotation is orthogonal, so a digit leaving
-            one edge crosses ``2p`` zeros before it reaches the other (the core document's
-            section 5.8.1); frames of ``size`` are zero-padded on the way in.
+            one edge crosses ``2p`` zeros before it reaches the other (Wolter & Yao,
+            *Complex gated memory cells* §5.8.1); frames of ``size`` are zero-padded on the
+            way in.
             :class:`ConvRNNStack` crops its output back to the frame.
         device: of the parameters.
         dtype: float32 or float64.

@@ -412,8 +412,8 @@ class UnitaryConv1d(_EigenAngleConv):
             dtype; ``module.double()`` converts it too).
         padding: zeros on each side: the operator is the circulant of the padded length
             ``size + 2 padding`` (unitary there; the state of a recurrence lives on it),
-            and an input of length ``size`` is zero-padded first (the core document's
-            embedding of a linear convolution, its section 5.8.1).
+            and an input of length ``size`` is zero-padded first (the embedding of a
+            linear convolution in Wolter & Yao's *Complex gated memory cells*, §5.8.1).
 
     Shape:
         - Input: :math:`(*, C, n)`, real or complex (complex64/128); real input to a
@@ -503,8 +503,9 @@ class UnitaryConv2d(_EigenAngleConv):
             circulant of the padded grid ``(H + 2p, W + 2p)``, unitary there (a
             recurrence's state lives on that grid), and an ``(H, W)`` input is zero-padded
             first. A signal inside the frame then reaches the opposite edge only after it
-            has crossed the ``2p`` zeros, not at once (the core document's embedding of a
-            linear convolution in a larger doubly block circulant, its section 5.8.1).
+            has crossed the ``2p`` zeros, not at once (Wolter & Yao's embedding of
+            a linear convolution in a larger doubly block circulant, *Complex gated memory
+            cells* §5.8.1).
 
     Shape:
         - Input: :math:`(*, C, H, W)`, or the padded :math:`(*, C, H + 2p, W + 2p)`.

@@ -42,7 +42,7 @@ ACTIVATIONS = {
     "Cayley": F.cayley,
 }
 
-# What the seed (complex-gated-memory-cells §5.1-5.3) says about each function.
+# What Wolter & Yao's *Complex gated memory cells* (§5.1-5.3) says about each function.
 PAPER_CLAIMS = {
     "phase-ReLU (a=1.5, b=0.5)": "holomorphic off sector edges; derivative 0 or 1",
     "zReLU": "holomorphic off the axes; derivative 0 or 1",
@@ -88,7 +88,7 @@ def plot_activations(out: Path, extent: float = 2.5, points: int = 301) -> None:
         ax.set_xticks([-2, 0, 2])
         ax.set_yticks([-2, 0, 2])
     fig.colorbar(im, ax=axes, shrink=0.6, label="|df/dz| + |df/dz̄| (clipped at 2); > 1 = expansive")
-    fig.suptitle("Local Lipschitz constant: red regions violate the seed's bound")
+    fig.suptitle("Local Lipschitz constant: red regions are expansive (above 1)")
     fig.savefig(out / "activation_bounds.png", dpi=90)
     plt.close(fig)
 

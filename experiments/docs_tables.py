@@ -253,6 +253,102 @@ def video_speeds() -> str:
     return list_table(header, body, _folders(sources))
 
 
+#: Short 3x probes of why the models plateau: ``(folder, model, what differs)``; the first
+#: rows are the ``cpu`` preset's runs they are measured against.
+VIDEO_3X_PROBES = (
+    ("video-cpu-3x", "convlstm3", "the ``cpu`` preset (reach 3)"),
+    ("video-cpu-3x-6layers", "convlstm3", "six layers (reach 6)"),
+    ("video-cpu-more-3x", "convlstm3_dilated", "dilation 2 (reach 6)"),
+    ("video-3x-probes/hidden32", "convlstm3_dilated", "dilation 2, 32 channels"),
+    ("video-3x-probes/lr5e-4", "convlstm3_dilated", "dilation 2, Adam 5e-4"),
+    ("video-3x-probes/sampling6000", "convlstm3_dilated",
+     "dilation 2, scheduled sampling over 6,000 steps"),
+)  # fmt: skip
+VIDEO_3X_PROBE_STEPS = (250, 500, 750, 1000, 1250, 1500)
+
+
+def video_3x_probes() -> str:
+    """Validation MSE over the first 1,500 steps at 3x, per probe."""
+    body = []
+    for name, model, change in VIDEO_3X_PROBES:
+        if not (RESULTS / name / "curves.json").exists():
+            continue
+        run = next(r for r in _load(RESULTS / name / "curves.json") if r["model"] == model)
+        row = next(r for r in _load(RESULTS / name / "table.json") if r["model"] == model)
+        at = {step: mse for step, mse, _ in run["curve"]}
+        curve = [f"{at[s]:.4f}" if s in at else "-" for s in VIDEO_3X_PROBE_STEPS]
+        body.append([f"``{model}``", change, f"{row['params']:,}", *curve])
+    header = ["model", "what differs", "params",
+              *(f"val MSE at {s:,}" for s in VIDEO_3X_PROBE_STEPS)]  # fmt: skip
+    return list_table(header, body, "docs/results/video-{cpu-3x,cpu-3x-6layers,cpu-more-3x,"
+                      "3x-probes/*}/curves.json")  # fmt: skip
+
+
+#: The rotation conv-GRU's variants: ``(candidate, padding) -> {(speed, seed): folder}``;
+#: the standard candidate without padding is the main comparison's model.
+ROTATION_VARIANT_RUNS = {
+    ("gru", 0): {(1, 0): "video-cpu", (1, 1): "video-cpu-seed1", (3, 0): "video-cpu-3x",
+                 (3, 1): "video-gru-3x-seed1"},
+    ("linear_recurrent", 0): {(1, 0): "video-eq109-1x-seed0", (1, 1): "video-eq109-1x-seed1",
+                              (3, 0): "video-eq109-3x-seed0", (3, 1): "video-eq109-3x-seed1"},
+    ("gru", 4): {(1, 0): "video-pad4-1x-seed0", (1, 1): "video-pad4-1x-seed1"},
+}  # fmt: skip
+
+
+def _rotation_row(name: str, candidate: str, padding: int, speed: int, seed: int) -> dict:
+    """The rotation conv-GRU's row of a committed run, with its blank frame's test MSE;
+    a run whose configuration is not the variant it is filed under raises."""
+    config = _load(RESULTS / name / "config.json")["config"]
+    found = (config.get("rotation_candidate", "gru"), config.get("rotation_padding", 0),
+             config["seed"])  # fmt: skip
+    if found != (candidate, padding, seed) or speed not in config["speeds"]:
+        raise ValueError(f"{name} holds {found} at {config['speeds']}x, "
+                         f"filed as {(candidate, padding, seed)} at {speed}x")  # fmt: skip
+    rows = [r for r in _load(RESULTS / name / "table.json") if r["speed"] == speed]
+    row = next(r for r in rows if r["model"] == "rotation_convgru")
+    return {**row, "blank": _blank_mse(rows)}
+
+
+def video_rotation_variants() -> str:
+    """Test MSE / blank and PSNR of the rotation conv-GRU's candidate and padding variants,
+    by speed and seed, and each variant's PSNR difference to the standard cell."""
+    columns = sorted({key for runs in ROTATION_VARIANT_RUNS.values() for key in runs})
+    found = {
+        variant: {key: _rotation_row(name, *variant, *key) for key, name in runs.items()
+                  if (RESULTS / name / "table.json").exists()}
+        for variant, runs in ROTATION_VARIANT_RUNS.items()
+    }  # fmt: skip
+    for key in columns:  # one speed and seed: the same test clips in every folder
+        blanks = {round(rows[key]["blank"], 10) for rows in found.values() if key in rows}
+        if len(blanks) > 1:
+            raise ValueError(f"the runs at {key} differ in their test clips: {blanks}")
+    standard = found[("gru", 0)]
+    body = []
+    for (candidate, padding), rows in found.items():
+        some = next(iter(rows.values()), None)
+        cells = [f"``{candidate}``", str(padding),
+                 f"{some['hidden']} / {some['params']:,}" if some else "-"]  # fmt: skip
+        for key in columns:
+            row = rows.get(key)
+            if row is None:
+                cells.append("-")
+                continue
+            cell = f"{row['test_mse'] / row['blank']:.3f} / {row['test_psnr']:.2f}"
+            if (candidate, padding) != ("gru", 0) and key in standard:
+                cell += f" ({row['test_psnr'] - standard[key]['test_psnr']:+.2f} dB)"
+            cells.append(cell)
+        body.append(cells)
+    header = [
+        "candidate",
+        "padding",
+        "channels / params",
+        *(f"{speed}x seed {seed}: MSE / blank, PSNR (dB)" for speed, seed in columns),
+    ]
+    sources = sorted(name for variant, runs in ROTATION_VARIANT_RUNS.items()
+                     for key, name in runs.items() if key in found[variant])  # fmt: skip
+    return list_table(header, body, _folders(sources))
+
+
 # -- memory tasks and stability -------------------------------------------------------------
 
 
@@ -961,6 +1057,12 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "video_cpu_3x_6layers.rst": _video_run("video-cpu-3x-6layers"),
     "video_reach.rst": _optional(RESULTS / "video-reach" / "reach.json", video_reach),
+    "video_3x_probes.rst": _optional(
+        RESULTS / "video-3x-probes" / "hidden32" / "curves.json", video_3x_probes
+    ),
+    "video_rotation_variants.rst": _optional(
+        RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants
+    ),
     "dfn_steerable.rst": _optional(DFN_STEERABLE / "table.json", dfn_steerable),
     "dfn_mnist.rst": _optional(DFN_MNIST / "table.json", dfn_mnist),
     "video_angles.rst": _optional(RESULTS / "video-cpu-full-angles" / "curves.json", video_angles),

@@ -38,16 +38,18 @@ def test_the_video_table_quotes_its_json():
         assert f"{row['test_mse'] / blank:.3f}" in text and f"{row['test_psnr']:.2f}" in text
 
 
-def _write_run(folder, seed, rows):
+def _write_run(folder, seed, rows, **config):
     import json
 
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"config": {"seed": seed}}))
+    speeds = sorted({r["speed"] for r in rows})
+    config = {"seed": seed, "speeds": speeds, **config}
+    (folder / "config.json").write_text(json.dumps({"config": config}))
     (folder / "table.json").write_text(json.dumps(rows))
 
 
-def _row(model, mse, psnr=10.0, speed=1):
-    return {"model": model, "speed": speed, "test_mse": mse, "test_psnr": psnr}
+def _row(model, mse, psnr=10.0, speed=1, **extra):
+    return {"model": model, "speed": speed, "test_mse": mse, "test_psnr": psnr, **extra}
 
 
 def test_merged_runs_join_folders_of_one_test_set_and_refuse_others(tmp_path, monkeypatch):
@@ -90,3 +92,29 @@ def test_the_speeds_table_shows_references_and_gains(tmp_path, monkeypatch):
     assert "1.500 / 12.00" in text  # copy-last-frame at 1x
     assert "+1.50 dB" in text  # ARMA-LSTM over ConvLSTM at 1x; no ARMA-LSTM at 3x
     assert "0.750 / 15.00" in text and "3x: MSE / blank" in text and "2x" not in text
+
+
+def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    runs = {("gru", 0): {(1, 0): "std"}, ("linear_recurrent", 0): {(1, 0): "eq", (3, 0): "x"}}
+    monkeypatch.setattr(docs_tables, "ROTATION_VARIANT_RUNS", runs)
+    cell = {"hidden": 13, "params": 27000}
+    _write_run(tmp_path / "std", 0, [_row("blank_frame", 0.04, 14.0, hidden=None, params=None),
+                                     _row("rotation_convgru", 0.02, 17.0, **cell)])  # fmt: skip
+    _write_run(tmp_path / "eq", 0, [_row("blank_frame", 0.04, 14.0),
+                                    _row("rotation_convgru", 0.03, 16.25, **cell)],
+               rotation_candidate="linear_recurrent")  # fmt: skip
+    text = docs_tables.video_rotation_variants()
+    assert "0.500 / 17.00" in text and "0.750 / 16.25 (-0.75 dB)" in text
+    assert "3x seed 0" in text and "13 / 27,000" in text  # the 3x run is not committed yet
+    runs[("linear_recurrent", 0)][(1, 0)] = "std"  # filed under the wrong variant
+    with pytest.raises(ValueError, match="filed as"):
+        docs_tables.video_rotation_variants()
+    runs[("linear_recurrent", 0)][(1, 0)] = "eq"
+    _write_run(tmp_path / "other-clips", 0, [_row("blank_frame", 0.05),
+                                             _row("rotation_convgru", 0.03, **cell)])  # fmt: skip
+    runs[("gru", 0)][(1, 0)] = "other-clips"
+    with pytest.raises(ValueError, match="differ in their test clips"):
+        docs_tables.video_rotation_variants()

@@ -284,37 +284,41 @@ def video_3x_probes() -> str:
                       "3x-probes/*}/curves.json")  # fmt: skip
 
 
-#: The rotation conv-GRU's variants: ``(candidate, padding) -> {(speed, seed): folder}``;
-#: the standard candidate without padding is the main comparison's model.
+#: The rotation conv-GRU's variants: ``(candidate, padding, processes) -> {(speed, seed):
+#: folder}``. The standard cell in two processes is the main comparison's model; the
+#: variants ran in one process, whose batches are other draws (each rank draws its own),
+#: so the standard cell was rerun in one process to measure what that alone moves.
 ROTATION_VARIANT_RUNS = {
-    ("gru", 0): {(1, 0): "video-cpu", (1, 1): "video-cpu-seed1", (3, 0): "video-cpu-3x",
-                 (3, 1): "video-gru-3x-seed1"},
-    ("linear_recurrent", 0): {(1, 0): "video-eq109-1x-seed0", (1, 1): "video-eq109-1x-seed1",
-                              (3, 0): "video-eq109-3x-seed0", (3, 1): "video-eq109-3x-seed1"},
-    ("gru", 4): {(1, 0): "video-pad4-1x-seed0", (1, 1): "video-pad4-1x-seed1"},
+    ("gru", 0, 2): {(1, 0): "video-cpu", (1, 1): "video-cpu-seed1", (3, 0): "video-cpu-3x"},
+    ("gru", 0, 1): {(1, 0): "video-gru-1x-seed0-1proc", (3, 1): "video-gru-3x-seed1"},
+    ("linear_recurrent", 0, 1): {(1, 0): "video-eq109-1x-seed0", (1, 1): "video-eq109-1x-seed1",
+                                 (3, 0): "video-eq109-3x-seed0", (3, 1): "video-eq109-3x-seed1"},
+    ("gru", 4, 1): {(1, 0): "video-pad4-1x-seed0", (1, 1): "video-pad4-1x-seed1"},
 }  # fmt: skip
 
 
-def _rotation_row(name: str, candidate: str, padding: int, speed: int, seed: int) -> dict:
+def _rotation_row(name: str, variant: tuple[str, int, int], speed: int, seed: int) -> dict:
     """The rotation conv-GRU's row of a committed run, with its blank frame's test MSE;
     a run whose configuration is not the variant it is filed under raises."""
-    config = _load(RESULTS / name / "config.json")["config"]
+    recorded = _load(RESULTS / name / "config.json")
+    config = recorded["config"]
     found = (config.get("rotation_candidate", "gru"), config.get("rotation_padding", 0),
-             config["seed"])  # fmt: skip
-    if found != (candidate, padding, seed) or speed not in config["speeds"]:
+             recorded.get("world_size", 1), config["seed"])  # fmt: skip
+    if found != (*variant, seed) or speed not in config["speeds"]:
         raise ValueError(f"{name} holds {found} at {config['speeds']}x, "
-                         f"filed as {(candidate, padding, seed)} at {speed}x")  # fmt: skip
+                         f"filed as {(*variant, seed)} at {speed}x")  # fmt: skip
     rows = [r for r in _load(RESULTS / name / "table.json") if r["speed"] == speed]
     row = next(r for r in rows if r["model"] == "rotation_convgru")
     return {**row, "blank": _blank_mse(rows)}
 
 
 def video_rotation_variants() -> str:
-    """Test MSE / blank and PSNR of the rotation conv-GRU's candidate and padding variants,
-    by speed and seed, and each variant's PSNR difference to the standard cell."""
+    """Test MSE / blank and PSNR of the rotation conv-GRU's candidate and padding variants
+    by speed and seed. In brackets, the PSNR difference to the standard cell run in as many
+    processes (for the standard cell in one process: to the one in two)."""
     columns = sorted({key for runs in ROTATION_VARIANT_RUNS.values() for key in runs})
     found = {
-        variant: {key: _rotation_row(name, *variant, *key) for key, name in runs.items()
+        variant: {key: _rotation_row(name, variant, *key) for key, name in runs.items()
                   if (RESULTS / name / "table.json").exists()}
         for variant, runs in ROTATION_VARIANT_RUNS.items()
     }  # fmt: skip
@@ -322,11 +326,11 @@ def video_rotation_variants() -> str:
         blanks = {round(rows[key]["blank"], 10) for rows in found.values() if key in rows}
         if len(blanks) > 1:
             raise ValueError(f"the runs at {key} differ in their test clips: {blanks}")
-    standard = found[("gru", 0)]
     body = []
-    for (candidate, padding), rows in found.items():
+    for (candidate, padding, processes), rows in found.items():
+        reference = found.get(("gru", 0, 2 if (candidate, padding) == ("gru", 0) else processes))
         some = next(iter(rows.values()), None)
-        cells = [f"``{candidate}``", str(padding),
+        cells = [f"``{candidate}``", str(padding), str(processes),
                  f"{some['hidden']} / {some['params']:,}" if some else "-"]  # fmt: skip
         for key in columns:
             row = rows.get(key)
@@ -334,16 +338,12 @@ def video_rotation_variants() -> str:
                 cells.append("-")
                 continue
             cell = f"{row['test_mse'] / row['blank']:.3f} / {row['test_psnr']:.2f}"
-            if (candidate, padding) != ("gru", 0) and key in standard:
-                cell += f" ({row['test_psnr'] - standard[key]['test_psnr']:+.2f} dB)"
+            if reference is not rows and reference and key in reference:
+                cell += f" ({row['test_psnr'] - reference[key]['test_psnr']:+.2f} dB)"
             cells.append(cell)
         body.append(cells)
-    header = [
-        "candidate",
-        "padding",
-        "channels / params",
-        *(f"{speed}x seed {seed}: MSE / blank, PSNR (dB)" for speed, seed in columns),
-    ]
+    header = ["candidate", "padding", "processes", "channels / params"]
+    header += [f"{speed}x seed {seed}: MSE / blank, PSNR (dB)" for speed, seed in columns]
     sources = sorted(name for variant, runs in ROTATION_VARIANT_RUNS.items()
                      for key, name in runs.items() if key in found[variant])  # fmt: skip
     return list_table(header, body, _folders(sources))

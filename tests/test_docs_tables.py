@@ -43,8 +43,9 @@ def _write_run(folder, seed, rows, **config):
 
     folder.mkdir()
     speeds = sorted({r["speed"] for r in rows})
+    world_size = config.pop("world_size", 1)
     config = {"seed": seed, "speeds": speeds, **config}
-    (folder / "config.json").write_text(json.dumps({"config": config}))
+    (folder / "config.json").write_text(json.dumps({"config": config, "world_size": world_size}))
     (folder / "table.json").write_text(json.dumps(rows))
 
 
@@ -98,23 +99,28 @@ def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, mon
     import pytest
 
     monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    runs = {("gru", 0): {(1, 0): "std"}, ("linear_recurrent", 0): {(1, 0): "eq", (3, 0): "x"}}
+    runs = {("gru", 0, 2): {(1, 0): "std"}, ("gru", 0, 1): {(1, 0): "std1"},
+            ("linear_recurrent", 0, 1): {(1, 0): "eq", (3, 0): "x"}}  # fmt: skip
     monkeypatch.setattr(docs_tables, "ROTATION_VARIANT_RUNS", runs)
     cell = {"hidden": 13, "params": 27000}
     _write_run(tmp_path / "std", 0, [_row("blank_frame", 0.04, 14.0, hidden=None, params=None),
-                                     _row("rotation_convgru", 0.02, 17.0, **cell)])  # fmt: skip
+                                     _row("rotation_convgru", 0.02, 17.0, **cell)],
+               world_size=2)  # fmt: skip
+    _write_run(tmp_path / "std1", 0, [_row("blank_frame", 0.04, 14.0),
+                                      _row("rotation_convgru", 0.022, 16.5, **cell)])  # fmt: skip
     _write_run(tmp_path / "eq", 0, [_row("blank_frame", 0.04, 14.0),
                                     _row("rotation_convgru", 0.03, 16.25, **cell)],
                rotation_candidate="linear_recurrent")  # fmt: skip
     text = docs_tables.video_rotation_variants()
-    assert "0.500 / 17.00" in text and "0.750 / 16.25 (-0.75 dB)" in text
+    assert "0.500 / 17.00\n" in text and "0.550 / 16.50 (-0.50 dB)" in text  # layout alone
+    assert "0.750 / 16.25 (-0.25 dB)" in text  # against the standard cell in one process
     assert "3x seed 0" in text and "13 / 27,000" in text  # the 3x run is not committed yet
-    runs[("linear_recurrent", 0)][(1, 0)] = "std"  # filed under the wrong variant
+    runs[("linear_recurrent", 0, 1)][(1, 0)] = "std1"  # filed under the wrong variant
     with pytest.raises(ValueError, match="filed as"):
         docs_tables.video_rotation_variants()
-    runs[("linear_recurrent", 0)][(1, 0)] = "eq"
+    runs[("linear_recurrent", 0, 1)][(1, 0)] = "eq"
     _write_run(tmp_path / "other-clips", 0, [_row("blank_frame", 0.05),
                                              _row("rotation_convgru", 0.03, **cell)])  # fmt: skip
-    runs[("gru", 0)][(1, 0)] = "other-clips"
+    runs[("gru", 0, 1)][(1, 0)] = "other-clips"
     with pytest.raises(ValueError, match="differ in their test clips"):
         docs_tables.video_rotation_variants()

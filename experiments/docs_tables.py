@@ -259,7 +259,7 @@ VIDEO_3X_PROBES = (
     ("video-cpu-3x", "convlstm3", "the ``cpu`` preset (reach 3)"),
     ("video-cpu-3x-6layers", "convlstm3", "six layers (reach 6)"),
     ("video-cpu-more-3x", "convlstm3_dilated", "dilation 2 (reach 6)"),
-    ("video-3x-probes/hidden32", "convlstm3_dilated", "dilation 2, 32 channels"),
+    ("video-3x-probes/hidden24", "convlstm3_dilated", "dilation 2, 24 channels"),
     ("video-3x-probes/lr5e-4", "convlstm3_dilated", "dilation 2, Adam 5e-4"),
     ("video-3x-probes/sampling6000", "convlstm3_dilated",
      "dilation 2, scheduled sampling over 6,000 steps"),
@@ -1058,7 +1058,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "video_cpu_3x_6layers.rst": _video_run("video-cpu-3x-6layers"),
     "video_reach.rst": _optional(RESULTS / "video-reach" / "reach.json", video_reach),
     "video_3x_probes.rst": _optional(
-        RESULTS / "video-3x-probes" / "hidden32" / "curves.json", video_3x_probes
+        RESULTS / "video-3x-probes" / "lr5e-4" / "curves.json", video_3x_probes
     ),
     "video_rotation_variants.rst": _optional(
         RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants

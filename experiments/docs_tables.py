@@ -254,8 +254,9 @@ def video_speeds() -> str:
 
 
 #: Short 3x probes of why the models plateau: ``(folder, model, what differs)``; the first
-#: rows are the ``cpu`` preset's runs they are measured against.
+#: rows are the ``cpu`` preset's runs they are measured against (and one at 1x, for scale).
 VIDEO_3X_PROBES = (
+    ("video-cpu-more", "convlstm3_dilated", "dilation 2, at 1x: what learning looks like"),
     ("video-cpu-3x", "convlstm3", "the ``cpu`` preset (reach 3)"),
     ("video-cpu-3x-6layers", "convlstm3", "six layers (reach 6)"),
     ("video-cpu-more-3x", "convlstm3_dilated", "dilation 2 (reach 6)"),
@@ -280,8 +281,8 @@ def video_3x_probes() -> str:
         body.append([f"``{model}``", change, f"{row['params']:,}", *curve])
     header = ["model", "what differs", "params",
               *(f"val MSE at {s:,}" for s in VIDEO_3X_PROBE_STEPS)]  # fmt: skip
-    return list_table(header, body, "docs/results/video-{cpu-3x,cpu-3x-6layers,cpu-more-3x,"
-                      "3x-probes/*}/curves.json")  # fmt: skip
+    return list_table(header, body, "docs/results/video-{cpu-more,cpu-3x,cpu-3x-6layers,"
+                      "cpu-more-3x,3x-probes/*}/curves.json")  # fmt: skip
 
 
 #: The rotation conv-GRU's variants: ``(candidate, padding, processes) -> {(speed, seed):

@@ -316,7 +316,7 @@ def _rotation_row(name: str, variant: tuple[str, int, int], speed: int, seed: in
 def video_rotation_variants() -> str:
     """Test MSE / blank and PSNR of the rotation conv-GRU's candidate and padding variants
     by speed and seed. In brackets, the PSNR difference to the standard cell run in as many
-    processes (for the standard cell in one process: to the one in two)."""
+    processes, else in two (for the standard cell in one process: to the one in two)."""
     columns = sorted({key for runs in ROTATION_VARIANT_RUNS.values() for key in runs})
     found = {
         variant: {key: _rotation_row(name, variant, *key) for key, name in runs.items()
@@ -329,7 +329,9 @@ def video_rotation_variants() -> str:
             raise ValueError(f"the runs at {key} differ in their test clips: {blanks}")
     body = []
     for (candidate, padding, processes), rows in found.items():
-        reference = found.get(("gru", 0, 2 if (candidate, padding) == ("gru", 0) else processes))
+        standard = (candidate, padding) == ("gru", 0)
+        same = {} if standard else found.get(("gru", 0, processes), {})
+        two = {} if (standard and processes == 2) else found.get(("gru", 0, 2), {})
         some = next(iter(rows.values()), None)
         cells = [f"``{candidate}``", str(padding), str(processes),
                  f"{some['hidden']} / {some['params']:,}" if some else "-"]  # fmt: skip
@@ -339,8 +341,9 @@ def video_rotation_variants() -> str:
                 cells.append("-")
                 continue
             cell = f"{row['test_mse'] / row['blank']:.3f} / {row['test_psnr']:.2f}"
-            if reference is not rows and reference and key in reference:
-                cell += f" ({row['test_psnr'] - reference[key]['test_psnr']:+.2f} dB)"
+            reference = same.get(key, two.get(key))
+            if reference is not None:
+                cell += f" ({row['test_psnr'] - reference['test_psnr']:+.2f} dB)"
             cells.append(cell)
         body.append(cells)
     header = ["candidate", "padding", "processes", "channels / params"]

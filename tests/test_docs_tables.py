@@ -99,8 +99,8 @@ def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, mon
     import pytest
 
     monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    runs = {("gru", 0, 2): {(1, 0): "std"}, ("gru", 0, 1): {(1, 0): "std1"},
-            ("linear_recurrent", 0, 1): {(1, 0): "eq", (3, 0): "x"}}  # fmt: skip
+    runs = {("gru", 0, 2): {(1, 0): "std", (1, 1): "std-s1"}, ("gru", 0, 1): {(1, 0): "std1"},
+            ("linear_recurrent", 0, 1): {(1, 0): "eq", (1, 1): "eq-s1", (3, 0): "x"}}  # fmt: skip
     monkeypatch.setattr(docs_tables, "ROTATION_VARIANT_RUNS", runs)
     cell = {"hidden": 13, "params": 27000}
     _write_run(tmp_path / "std", 0, [_row("blank_frame", 0.04, 14.0, hidden=None, params=None),
@@ -111,7 +111,14 @@ def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, mon
     _write_run(tmp_path / "eq", 0, [_row("blank_frame", 0.04, 14.0),
                                     _row("rotation_convgru", 0.03, 16.25, **cell)],
                rotation_candidate="linear_recurrent")  # fmt: skip
+    _write_run(tmp_path / "std-s1", 1, [_row("blank_frame", 0.05),
+                                        _row("rotation_convgru", 0.03, 18.0, **cell)],
+               world_size=2)  # fmt: skip
+    _write_run(tmp_path / "eq-s1", 1, [_row("blank_frame", 0.05),
+                                       _row("rotation_convgru", 0.025, 18.5, **cell)],
+               rotation_candidate="linear_recurrent")  # fmt: skip
     text = docs_tables.video_rotation_variants()
+    assert "0.500 / 18.50 (+0.50 dB)" in text  # no one-process standard: against two
     assert "0.500 / 17.00\n" in text and "0.550 / 16.50 (-0.50 dB)" in text  # layout alone
     assert "0.750 / 16.25 (-0.25 dB)" in text  # against the standard cell in one process
     assert "3x seed 0" in text and "13 / 27,000" in text  # the 3x run is not committed yet

@@ -285,6 +285,85 @@ def video_3x_probes() -> str:
                       "cpu-more-3x,3x-probes/*}/curves.json")  # fmt: skip
 
 
+#: The speed question at equal reach and long training: the dilated pair (reach 6 at every
+#: speed), one model per folder under ``video-speed-long/``, each trained this many steps.
+SPEED_LONG = "video-speed-long"
+SPEED_LONG_PAIR = ("armalstm_dilated", "convlstm3_dilated")
+SPEED_LONG_STEPS = 12000
+SPEED_LONG_RUNS = {
+    (speed, seed): tuple(f"{SPEED_LONG}/speed-{speed}x-seed{seed}-{m}" for m in SPEED_LONG_PAIR)
+    for speed in (1, 3)
+    for seed in (0, 1)
+}
+
+
+def _speed_long_runs() -> dict[tuple[int, int], dict[str, tuple]]:
+    """``(speed, seed) -> model -> (MSE / blank, PSNR, folder)`` of the committed long runs;
+    a folder that trained another model, stopped short or ran in several processes raises."""
+    runs = {}
+    for (speed, seed), names in SPEED_LONG_RUNS.items():
+        for name in names:
+            if not (RESULTS / name / "table.json").exists():
+                continue
+            model = name.rsplit("-", 1)[1]
+            row = next((r for r in _load(RESULTS / name / "table.json") if "steps" in r), None)
+            processes = _load(RESULTS / name / "config.json").get("world_size", 1)
+            found = None if row is None else (row["model"], row["steps"], processes)
+            if found != (model, SPEED_LONG_STEPS, 1):
+                raise ValueError(f"{name} holds (model, steps, processes) {found}, not "
+                                 f"{(model, SPEED_LONG_STEPS, 1)}")  # fmt: skip
+        merged = _merged_runs(names, seed, speed)
+        if merged:
+            runs[(speed, seed)] = merged
+    return runs
+
+
+def video_speed_long() -> str:
+    """MSE / blank and PSNR of the dilated pair after 12,000 steps by speed and seed, the
+    PSNR gap per run, and per speed the gap's mean and seed spread."""
+    runs = _speed_long_runs()
+    header, body, sources = _ratio_psnr_table(runs, "{0[0]}x seed {0[1]}")
+    better, base = SPEED_LONG_PAIR
+    gaps = {key: r[better][1] - r[base][1] for key, r in runs.items() if {better, base} <= r.keys()}
+    gap_cells = [f"{gaps[key]:+.2f} dB" if key in gaps else "-" for key in sorted(runs)]
+    body.append(["ARMA-LSTM dilated - ConvLSTM dilated (PSNR)", *gap_cells])
+    summary = []
+    for speed in sorted({speed for speed, _ in gaps}):
+        values = [gap for (s, _), gap in sorted(gaps.items()) if s == speed]
+        mean, spread = sum(values) / len(values), max(values) - min(values)
+        summary.append([f"{speed}x", ", ".join(f"{g:+.2f}" for g in values), f"{mean:+.2f}",
+                        f"{spread:.2f}"])  # fmt: skip
+    text = list_table(header, body, _folders(sources))
+    if summary:
+        header = ["speed", "gap per seed (dB)", "mean gap (dB)", "seed spread: max - min (dB)"]
+        text += "\n" + list_table(header, summary, _folders(sources))
+    caption = (f"Validation MSE of the dilated pair over {SPEED_LONG_STEPS:,} steps "
+               f"(``docs/results/{SPEED_LONG}/*/curves.json``).")  # fmt: skip
+    return text + _static_figure("video_speed_long_curves.png", caption)
+
+
+def video_speed_long_figure() -> None:
+    runs = _speed_long_runs()
+    if not runs:
+        return
+
+    def draw(ax) -> None:
+        for (speed, seed), models in sorted(runs.items()):
+            for k, model in enumerate(SPEED_LONG_PAIR):
+                if model not in models:
+                    continue
+                name = models[model][2]
+                curve = next(c["curve"] for c in _load(RESULTS / name / "curves.json")
+                             if c["model"] == model)  # fmt: skip
+                ax.plot([c[0] for c in curve], [c[1] for c in curve], lw=1.1,
+                        color=f"C{k + 2 * (speed == 3)}", ls="-" if seed == 0 else "--",
+                        label=f"{model}, {speed}x, seed {seed}")  # fmt: skip
+
+    _curve_figure(STATIC / "video_speed_long_curves.png",
+                  "Dilated pair, 3 x 12 channels, 32 x 32, batch 8, one CPU thread per run",
+                  "validation MSE (100 clips)", draw, legend_size=7)  # fmt: skip
+
+
 #: The rotation conv-GRU's variants: ``(candidate, padding, processes) -> {(speed, seed):
 #: folder}``. The standard cell in two processes is the main comparison's model; the
 #: variants ran in one process, whose batches are other draws (each rank draws its own),
@@ -1064,6 +1143,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "video_3x_probes.rst": _optional(
         RESULTS / "video-3x-probes" / "lr5e-4" / "curves.json", video_3x_probes
     ),
+    "video_speed_long.rst": _optional(RESULTS / SPEED_LONG, video_speed_long),
     "video_rotation_variants.rst": _optional(
         RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants
     ),
@@ -1122,6 +1202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.check:  # first: a table that shows a figure renders once the figure exists
         video_protocol_figure()
+        video_speed_long_figure()
         memory_t250_figure()
         memory_wolter_yao_figure()
         denoising_figure()

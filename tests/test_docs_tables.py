@@ -131,3 +131,46 @@ def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, mon
     runs[("gru", 0, 1)][(1, 0)] = "other-clips"
     with pytest.raises(ValueError, match="differ in their test clips"):
         docs_tables.video_rotation_variants()
+
+
+def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    (tmp_path / docs_tables.SPEED_LONG).mkdir()
+    steps = docs_tables.SPEED_LONG_STEPS
+
+    def run(speed, seed, model, mse, psnr, blank=0.04, **extra):
+        name = f"{docs_tables.SPEED_LONG}/speed-{speed}x-seed{seed}-{model}"
+        trained = _row(model, mse, psnr, speed=speed, steps=extra.pop("steps", steps))
+        _write_run(tmp_path / name, seed, [_row("blank_frame", blank, 14.0, speed=speed),
+                                           trained], **extra)  # fmt: skip
+
+    run(3, 0, "armalstm_dilated", 0.03, 15.5)
+    run(3, 0, "convlstm3_dilated", 0.032, 15.25)
+    run(3, 1, "armalstm_dilated", 0.03, 15.0, blank=0.05)
+    run(3, 1, "convlstm3_dilated", 0.03, 15.5, blank=0.05)
+    run(1, 0, "convlstm3_dilated", 0.02, 17.0)  # its partner not committed yet
+    text = docs_tables.video_speed_long()
+    assert "0.750 / 15.50" in text and "0.600 / 15.00" in text and "0.500 / 17.00" in text
+    assert "+0.25 dB" in text and "-0.50 dB" in text
+    assert "+0.25, -0.50" in text and "-0.12" in text and "0.75" in text  # mean, spread at 3x
+    assert "1x seed 0: MSE / blank" in text and "1x seed 1" not in text
+    import json
+
+    for folder in (tmp_path / docs_tables.SPEED_LONG).iterdir():
+        model = folder.name.rsplit("-", 1)[1]
+        curve = [[250, 0.032, 2e-3], [steps, 0.03, 1e-3]]
+        (folder / "curves.json").write_text(json.dumps([{"model": model, "curve": curve}]))
+    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
+    docs_tables.video_speed_long_figure()
+    assert "video_speed_long_curves.png" in docs_tables.video_speed_long()
+    run(1, 1, "convlstm3_dilated", 0.02, 17.0, world_size=2)  # other batch draws
+    with pytest.raises(ValueError, match="steps, processes"):
+        docs_tables.video_speed_long()
+    import shutil
+
+    shutil.rmtree(tmp_path / docs_tables.SPEED_LONG / "speed-1x-seed1-convlstm3_dilated")
+    run(1, 1, "armalstm_dilated", 0.02, 17.0, steps=3000)  # stopped short
+    with pytest.raises(ValueError, match="steps, processes"):
+        docs_tables.video_speed_long()

@@ -16,27 +16,42 @@ exceeds ``1e-6`` of its peak and as the radius holding 99 % of its mass; and the
 per-frame displacement at each speed (Chebyshev, the metric of a square kernel's reach)
 from :func:`cunitary.moving_mnist.trajectories`, in pixels of the model's frames.
 Writes ``reach.json`` and ``table.md``.
+
+    python -m experiments.reach --models --ar-alpha \
+        --checkpoints runs/speed-3x-seed0-armalstm_dilated/checkpoints/*.pt --out runs/reach-trained
+
+measures trained models instead (``trained`` in ``reach.json``): for each checkpoint of
+:mod:`experiments.video` (``<run>/checkpoints/speed<S>-<model>.pt``), the same radii of
+the trained model's gradient, averaged over the first ``--clips`` test clips of its run
+(the model reads each clip's input frames; the gradient is of the output at the last one),
+and for every ARMA layer the spread of its learned AR filter: the sum of its taps'
+magnitudes and the 99 %-mass radius of the inverse filter :math:`A^{-1}`, whose support
+is the whole frame.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from cunitary.arma import ARMA2d
 from cunitary.moving_mnist import DIGIT_SIZE, trajectories
 
 from . import runner
 from .runner import option
-from .video import MODELS, PRESETS, VideoPredictor, hidden_for
+from .video import INPUT_FRAMES, MODELS, PRESETS, VideoPredictor, as_frames, hidden_for, load_split
 from .video import Config as VideoConfig
 
 
 @dataclass
 class Config:
-    models: list[str] = option(list(MODELS), "models of experiments.video", choices=MODELS)
+    models: list[str] = option(
+        list(MODELS), "models of experiments.video, untrained", choices=MODELS, allow_empty=True
+    )
     speeds: list[int] = option([1, 2, 3], "digit speeds", minimum=1)
     lags: int = option(3, "frames back from t", minimum=0)
     ar_alpha: list[float] = option(
@@ -45,6 +60,10 @@ class Config:
     )  # fmt: skip
     digits: int = option(20_000, "digit trajectories drawn per speed", minimum=1)
     seed: int = option(0, "seed of the weights, the inputs and the trajectories", minimum=0)
+    checkpoints: list[str] = option(
+        [], "trained experiments.video checkpoints to measure", allow_empty=True
+    )
+    clips: int = option(8, "test clips the trained models' gradients are averaged over", minimum=1)
 
 
 def _radii(grad: torch.Tensor, peak: float, tolerance: float = 1e-6) -> tuple[int, float]:
@@ -95,6 +114,54 @@ def model_reach(
     return rows
 
 
+@torch.no_grad()
+def ar_spread(layer: ARMA2d, size: int) -> dict:
+    """Per output channel of an ARMA layer: the summed magnitude of its AR taps (both axes,
+    every factor; 0 is the identity) and the 99 %-mass radius of its inverse filter on a
+    ``size x size`` frame; the median and the largest over channels."""
+    a_minus, a_plus = layer.ar_taps()
+    taps = (a_minus.abs() + a_plus.abs()).sum(dim=(0, 1))
+    inverse = torch.fft.irfft2(layer.ar_spectrum((size, size)).reciprocal(), s=(size, size))
+    inverse = inverse.roll((size // 2, size // 2), dims=(-2, -1))  # tap 0 at the centre
+    radii = torch.tensor([float(_radii(c, float(c.abs().max()))[1]) for c in inverse])
+    return {"tap_sum_median": float(taps.quantile(0.5)), "tap_sum_max": float(taps.max()),
+            "mass99_radius_median": float(radii.quantile(0.5)),
+            "mass99_radius_max": float(radii.max())}  # fmt: skip
+
+
+def trained_reach(path: Path, lags: int, clips: int) -> dict:
+    """The radii of a trained model's gradient, averaged over ``clips`` test clips of its
+    run, and the spread of every ARMA layer's AR filter. ``path``:
+    ``<run>/checkpoints/speed<S>-<model>.pt``."""
+    prefix, _, name = path.stem.partition("-")
+    if not prefix.removeprefix("speed").isdigit() or name not in MODELS:
+        raise ValueError(f"checkpoint must be named speed<S>-<model>.pt, got {path.name}")
+    speed = int(prefix.removeprefix("speed"))
+    state = runner.load_checkpoint(path)
+    video = VideoConfig(**state["config"])
+    model = VideoPredictor(name, hidden_for(name, video), video)
+    model.load_state_dict(state["model"])
+    model = model.double()
+    clip_data = load_split(video, path.parent.parent, "test", video.test_sequences, speed)
+    frames = as_frames(clip_data[:clips]).double()[:, INPUT_FRAMES - lags - 1 : INPUT_FRAMES]
+    frames.requires_grad_(True)
+    states, output = None, None
+    for frame in frames.unbind(1):
+        output, states = model.step(frame, states)
+    centre = video.size // 2
+    (grad,) = torch.autograd.grad(output[:, 0, centre, centre].sum(), frames)
+    grad = grad.abs().mean(0)  # over clips
+    peak = float(grad.max())
+    rows = []
+    for k in range(lags + 1):
+        reach, holding = _radii(grad[lags - k, 0], peak)
+        rows.append({"lag": k, "support_radius": reach, "mass99_radius": holding})
+    layers = [m for m in model.modules() if isinstance(m, ARMA2d)]
+    return {"checkpoint": str(path), "model": name, "speed": speed, "seed": video.seed,
+            "step": state["progress"]["step"], "reach": rows,
+            "ar": [ar_spread(m, video.size) for m in layers]}  # fmt: skip
+
+
 def digit_steps(size: int, speed: int, n: int, seed: int) -> dict:
     """Per-frame Chebyshev displacement of the digits, in pixels of ``size`` frames."""
     free = 64 - DIGIT_SIZE  # generated at 64 x 64, then downsampled
@@ -119,26 +186,44 @@ def main(argv: list[str] | None = None) -> dict:
                 for m in cfg.models if m.startswith("arma") for a in cfg.ar_alpha
             },
             "digits": [digit_steps(video.size, s, cfg.digits, cfg.seed) for s in cfg.speeds],
+            "trained": [trained_reach(Path(c), cfg.lags, cfg.clips) for c in cfg.checkpoints],
         }  # fmt: skip
         if run.main:
             runner.write_json(run.out / "reach.json", result)
             table = runner.markdown_table(*table_rows(result))
+            if any(r["ar"] for r in result["trained"]):
+                table += "\n" + runner.markdown_table(*ar_rows(result))
             runner.write_text(run.out / "table.md", table)
             print(table)
         return result
 
 
+def _trained_label(r: dict) -> str:
+    return f"{r['model']}, {r['speed']}x seed {r['seed']}, trained {r['step']:,} steps"
+
+
 def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     """Per model, the reach at each lag; per speed, the digits' step (docs and table.md)."""
-    lags = len(next(iter(result["models"].values())))
-    header = ["model", *(f"lag {k}: support / 99 % mass (px)" for k in range(lags))]
     models = {**result["models"], **result["ar_alpha"]}
+    models.update({_trained_label(r): r["reach"] for r in result.get("trained", [])})
+    lags = len(next(iter(models.values()))) if models else 1
+    header = ["model", *(f"lag {k}: support / 99 % mass (px)" for k in range(lags))]
     body = [[name, *(f"{r['support_radius']} / {r['mass99_radius']}" for r in rows)]
             for name, rows in models.items()]  # fmt: skip
     for d in result["digits"]:
         body.append([f"digits at {d['speed']}x: step per frame min / median / max",
                      f"{d['min']:.1f} / {d['median']:.1f} / {d['max']:.1f}",
                      *([""] * (lags - 1))])  # fmt: skip
+    return header, body
+
+
+def ar_rows(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Per trained ARMA model and layer: its AR filters' tap sums and inverse radii."""
+    header = ["model", "layer", "AR tap sum: median / max",
+              "A^-1 99 % mass radius (px): median / max"]  # fmt: skip
+    body = [[_trained_label(r), str(k + 1), f"{a['tap_sum_median']:.2f} / {a['tap_sum_max']:.2f}",
+             f"{a['mass99_radius_median']:.0f} / {a['mass99_radius_max']:.0f}"]
+            for r in result.get("trained", []) for k, a in enumerate(r["ar"])]  # fmt: skip
     return header, body
 
 

@@ -165,7 +165,7 @@ def parse_config(
             f"--{f.name.replace('_', '-')}",
             dest=f.name,
             type=inner,
-            nargs="+" if is_list else None,
+            nargs=("*" if f.metadata.get("allow_empty") else "+") if is_list else None,
             choices=f.metadata.get("choices"),
             help=f.metadata.get("help"),
         )

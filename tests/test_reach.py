@@ -46,3 +46,63 @@ def test_probe_writes_its_table(tmp_path):
     stored = json.loads((tmp_path / "reach.json").read_text())
     assert stored == json.loads(json.dumps(result))
     assert len((tmp_path / "table.md").read_text().splitlines()) == 2 + 3 + 3
+
+
+def _inverse_radius_by_dense_solve(ar_filter, size):
+    """99 %-mass Chebyshev radius of the AR system's response to a centred impulse, by a
+    dense solve of the circular system (numpy, independent of the FFT)."""
+    import numpy as np
+
+    from tests.test_arma import dense_ar_matrix
+
+    impulse = np.zeros(size * size)
+    impulse[(size // 2) * size + size // 2] = 1
+    response = np.abs(np.linalg.solve(dense_ar_matrix(ar_filter, size, size), impulse))
+    rows, cols = np.divmod(np.arange(size * size), size)
+    distance = np.maximum(np.abs(rows - size // 2), np.abs(cols - size // 2))
+    mass = np.array([response[distance <= d].sum() for d in range(size // 2 + 1)])
+    return int(np.nonzero(mass >= 0.99 * response.sum())[0][0])
+
+
+def test_ar_spread_is_the_inverse_filters_reach():
+    import numpy as np
+    import torch
+
+    from cunitary import ARMA2d
+
+    torch.manual_seed(0)
+    layer = ARMA2d(1, 4, dtype=torch.float64)
+    with torch.no_grad():
+        layer.ar_alpha.copy_(torch.tensor([[[0.0, 0.5, 1.5, 3.0]], [[0.0, -0.5, 1.0, 2.5]]]))
+        layer.ar_beta.normal_()
+        layer.ar_beta[:, :, 0] = 0  # channel 0: the identity filter
+    size = 12
+    spread = reach.ar_spread(layer, size)
+    filters = layer.ar_filter().detach().numpy()
+    radii = [_inverse_radius_by_dense_solve(f, size) for f in filters]
+    # a separable 3x3 filter: its taps off the centre row and column are products
+    taps = [np.abs(f[1, [0, 2]]).sum() + np.abs(f[[0, 2], 1]).sum() for f in filters]
+    assert spread["mass99_radius_max"] == max(radii) and radii[0] == 0  # channel 0: identity
+    assert spread["mass99_radius_median"] == float(np.median(radii))
+    assert spread["tap_sum_max"] == pytest.approx(max(taps))
+    assert max(radii) > 1  # the test exercises a spread, not only identities
+
+
+def test_trained_reach_reads_a_video_checkpoint(tmp_path):
+    from experiments import video
+
+    run = tmp_path / "run"
+    video.main(["--preset", "smoke", "--models", "armalstm", "--device", "cpu",
+                "--out", str(run)])  # fmt: skip
+    (checkpoint,) = (run / "checkpoints").glob("*.pt")
+    result = reach.main(["--models", "--ar-alpha", "--lags", "1", "--clips", "2", "--checkpoints",
+                         str(checkpoint), "--out", str(tmp_path / "reach")])  # fmt: skip
+    (trained,) = result["trained"]
+    smoke = video.PRESETS["smoke"]
+    assert (trained["model"], trained["speed"], trained["step"]) == ("armalstm", 1, smoke["steps"])
+    assert len(trained["ar"]) == smoke["layers"] and len(trained["reach"]) == 2
+    assert "trained 4 steps" in (tmp_path / "reach" / "table.md").read_text()
+    bad = checkpoint.with_name("armalstm.pt")
+    checkpoint.rename(bad)
+    with pytest.raises(ValueError, match="speed<S>-<model>"):
+        reach.trained_reach(bad, lags=0, clips=1)

@@ -891,7 +891,8 @@ def video_reach() -> str:
 
 
 #: The runs, in the order the page tells them.
-DENOISING_RUNS = ("table2", "static", "static-longer", "longer", "he-init", "appg-7", "cures-he")
+DENOISING_RUNS = ("table2", "static", "static-longer", "longer", "he-init", "appg-7", "cures-he",
+                  "cures-he-unitary")  # fmt: skip
 
 
 def _denoising_models(folder: str) -> list[dict]:

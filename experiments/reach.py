@@ -106,10 +106,16 @@ def model_reach(
         output, states = model.step(frame, states)
     centre = video.size // 2
     (grad,) = torch.autograd.grad(output[0, 0, centre, centre], frames)
+    return _lag_rows(grad[0, :, 0], lags)
+
+
+def _lag_rows(grad: torch.Tensor, lags: int) -> list[dict]:
+    """Per lag ``k``, the radii of ``grad`` ``(lags + 1, H, W)`` (oldest frame first)
+    against the peak over all lags."""
     peak = float(grad.abs().max())
     rows = []
     for k in range(lags + 1):
-        reach, holding = _radii(grad[0, lags - k, 0], peak)
+        reach, holding = _radii(grad[lags - k], peak)
         rows.append({"lag": k, "support_radius": reach, "mass99_radius": holding})
     return rows
 
@@ -150,12 +156,7 @@ def trained_reach(path: Path, lags: int, clips: int) -> dict:
         output, states = model.step(frame, states)
     centre = video.size // 2
     (grad,) = torch.autograd.grad(output[:, 0, centre, centre].sum(), frames)
-    grad = grad.abs().mean(0)  # over clips
-    peak = float(grad.max())
-    rows = []
-    for k in range(lags + 1):
-        reach, holding = _radii(grad[lags - k, 0], peak)
-        rows.append({"lag": k, "support_radius": reach, "mass99_radius": holding})
+    rows = _lag_rows(grad.abs().mean(0)[:, 0], lags)  # |grad| averaged over clips
     layers = [m for m in model.modules() if isinstance(m, ARMA2d)]
     return {"checkpoint": str(path), "model": name, "speed": speed, "seed": video.seed,
             "step": state["progress"]["step"], "reach": rows,

@@ -28,7 +28,9 @@ A model is named ``<backbone>-<recurrence>[-<cure>...]`` (backbones and recurren
 VResNet with feature recurrence starts with a loss of order 10^3-10^4 on 7-frame clips and
 was still near 3,000 after 360 steps, so the default is PyTorch's.
 Each model writes ``models/<name>.json``; ``table.json``/``table.md`` hold every model of
-the run. Models train one after another; run several ``--out`` folders side by side.
+the run; ``--resume`` skips a model measured already after as many steps and with the same
+measurement options. Models train one after another; run several ``--out`` folders side by
+side.
 """
 
 from __future__ import annotations
@@ -152,6 +154,9 @@ class Config:
 #: What --resume may change: more steps, other models, the evaluation's lengths.
 RESUMABLE = ("steps", "models", "long_frames", "long_size", "trf_steps", "distinct",
              "distinct_repeats", "checkpoint_every")  # fmt: skip
+#: The options a model's measurement depends on that a resumed run may change: a model
+#: measured with the same values and as many steps is not measured again.
+MEASUREMENT = ("long_frames", "long_size", "trf_steps", "distinct", "distinct_repeats")
 
 PRESETS = {
     "default": {},
@@ -301,6 +306,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
         "psnr_frame7": psnr(denoised[:, -1], clean[:, -1]),
         "noisy_psnr_frame7": psnr(dirty[:, -1], clean[:, -1]),
         "loss_curve": [[h[0], round(h[1], 7)] for h in progress.history[9::10]],
+        "measured_with": {key: getattr(cfg, key) for key in MEASUREMENT},
     }
     with torch.no_grad(), parametrize.cached():
         result["spectral_norms"] = [
@@ -395,6 +401,16 @@ def plot(out: Path, rows: list[dict]) -> None:
     runner.save_figure(fig, out / "long_sequences.png", dpi=80)
 
 
+def _measured(path: Path, cfg: Config) -> dict | None:
+    """The row in ``path`` if it was measured after ``cfg.steps`` steps with ``cfg``'s
+    measurement options, else None (then the model is trained on and measured again)."""
+    if not path.exists():
+        return None
+    row = json.loads(path.read_text())
+    wanted = {key: getattr(cfg, key) for key in MEASUREMENT}
+    return row if row["steps"] == cfg.steps and row.get("measured_with") == wanted else None
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     cfg, args = runner.parse_config(
         Config, PRESETS, argv, __doc__.splitlines()[0], "default", validate
@@ -405,6 +421,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         images = camera_motion.load_images()
         rows = []
         for name in cfg.models:
+            done = _measured(run.out / "models" / f"{name}.json", cfg)
+            if done is not None:  # a resumed run: this model's numbers stand as they are
+                print(f"{name}: measured already ({done['steps']} steps)")
+                rows.append(done)
+                continue
             model = build(name, cfg).to(run.device)
             progress = train(model, name, cfg, images, run)
             rows.append(measure(model, name, cfg, images, run, progress))

@@ -157,3 +157,17 @@ def test_the_long_moving_sequence_keeps_its_texture_to_the_end(seed):
     clean, _ = denoising.long_sequence(cfg, images, "moving")
     first, last = clean[:100].std(dim=(1, 2, 3, 4)), clean[-100:].std(dim=(1, 2, 3, 4))
     assert last.mean() > 0.5 * first.mean()
+
+
+def test_a_resumed_run_measures_again_only_what_changed(tmp_path, monkeypatch):
+    argv = ["--preset", "smoke", "--models", "vdncnn-frame", "--device", "cpu",
+            "--out", str(tmp_path)]  # fmt: skip
+    first = denoising.main(argv)
+    built = []
+    build = denoising.build
+    monkeypatch.setattr(denoising, "build", lambda *a: built.append(a[0]) or build(*a))
+    again = denoising.main([*argv, "--resume"])
+    assert built == [] and again == json.loads(json.dumps(first))
+    changed = denoising.main([*argv, "--resume", "--distinct", "2"])
+    assert built == ["vdncnn-frame"] and set(changed[0]["distinct"]) == {"2"}
+    assert changed[0]["psnr_frame7"] == first[0]["psnr_frame7"]  # same weights, same clips

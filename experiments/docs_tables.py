@@ -890,6 +890,24 @@ def video_reach() -> str:
     return list_table(header, body, "docs/results/video-reach/reach.json")
 
 
+REACH_TRAINED = Path(SPEED_LONG) / "reach-trained" / "reach.json"
+
+
+def video_reach_trained() -> str:
+    """The long runs' final models: their gradient radii per lag, then per ARMA layer the
+    spread of the learned AR filter."""
+    from .reach import ar_rows, table_rows
+
+    source = f"docs/results/{REACH_TRAINED.as_posix()}"
+    result = _load(RESULTS / REACH_TRAINED)
+    if result["models"] or result["ar_alpha"]:
+        raise ValueError(f"{source} holds untrained models too")
+    steps = {r["step"] for r in result["trained"]}
+    if steps != {SPEED_LONG_STEPS}:
+        raise ValueError(f"{source} measured models at steps {steps}")
+    return list_table(*table_rows(result), source) + "\n" + list_table(*ar_rows(result), source)
+
+
 #: The runs, in the order the page tells them.
 DENOISING_RUNS = ("table2", "static", "static-longer", "longer", "he-init", "appg-7", "cures-he",
                   "cures-he-unitary")  # fmt: skip
@@ -1145,6 +1163,7 @@ TABLES: dict[str, Callable[[], str]] = {
         RESULTS / "video-3x-probes" / "lr5e-4" / "curves.json", video_3x_probes
     ),
     "video_speed_long.rst": _optional(RESULTS / SPEED_LONG, video_speed_long),
+    "video_reach_trained.rst": _optional(RESULTS / REACH_TRAINED, video_reach_trained),
     "video_rotation_variants.rst": _optional(
         RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants
     ),

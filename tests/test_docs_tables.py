@@ -174,3 +174,31 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
     run(1, 1, "armalstm_dilated", 0.02, 17.0, steps=3000)  # stopped short
     with pytest.raises(ValueError, match="steps, processes"):
         docs_tables.video_speed_long()
+
+
+def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    path = tmp_path / docs_tables.REACH_TRAINED
+    path.parent.mkdir(parents=True)
+    lags = [{"support_radius": 16, "mass99_radius": 9 + k} for k in range(2)]
+    ar = [{"tap_sum_median": 0.68, "tap_sum_max": 3.35, "mass99_radius_median": 4.0,
+           "mass99_radius_max": 16.0}]  # fmt: skip
+    trained = [{"model": "armalstm_dilated", "speed": 3, "seed": 1, "reach": lags, "ar": ar,
+                "step": docs_tables.SPEED_LONG_STEPS}]  # fmt: skip
+    result = {"models": {}, "ar_alpha": {}, "trained": trained,
+              "digits": [{"speed": 3, "min": 0.5, "median": 5.4, "max": 8.0}]}  # fmt: skip
+    path.write_text(json.dumps(result))
+    text = docs_tables.video_reach_trained()
+    assert "armalstm_dilated, 3x seed 1, trained 12,000 steps" in text
+    assert "16 / 9" in text and "16 / 10" in text and "0.5 / 5.4 / 8.0" in text
+    assert "0.68 / 3.35" in text and "4 / 16" in text
+    path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))
+    with pytest.raises(ValueError, match="steps"):
+        docs_tables.video_reach_trained()
+    path.write_text(json.dumps({**result, "models": {"convlstm": lags}}))
+    with pytest.raises(ValueError, match="untrained"):
+        docs_tables.video_reach_trained()

@@ -332,12 +332,15 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
     result["onset_deciles"] = _deciles(onsets)
     result["distinct"] = {}
     for n in cfg.distinct:
-        onsets = []
+        onsets, finite = [], []
         for r in range(cfg.distinct_repeats):
-            onsets += onsets_on(model, *distinct_frames_sequence(cfg, images, n, r), run).onsets
+            report = onsets_on(model, *distinct_frames_sequence(cfg, images, n, r), run)
+            onsets += report.onsets
+            finite += [m for m in report.metric if math.isfinite(m)]
         result["distinct"][str(n)] = {
             "onsets": onsets,
             "deciles": _deciles(onsets),
+            "mean_psnr": float(np.mean(finite)) if finite else None,
         }
     # model.forward caches constrained weights per sequence, as the TRF's passes need
     trf = temporal_receptive_field(model, cfg.trf_frames, cfg.size, steps=cfg.trf_steps,

@@ -944,13 +944,14 @@ def denoising_distinct() -> str:
         for r in _denoising_models(folder):
             for n, d in r.get("distinct", {}).items():
                 deciles = " / ".join(f"{v:.0f}" for v in d["deciles"]) or "-"
+                mean = "-" if d.get("mean_psnr") is None else f"{d['mean_psnr']:.2f}"
                 body.append([f"``{folder}``", f"``{r['model']}``", n, str(len(d["onsets"])),
-                             deciles])  # fmt: skip
+                             deciles, mean])  # fmt: skip
     if not body:
         return (".. note::\n   Not measured yet: no committed model under "
                 "``docs/results/denoising/`` holds App. H onsets (``--distinct``).\n")  # fmt: skip
     header = ["run", "model", "distinct frames n", "onsets (all sequences)",
-              "onset deciles 1st / 9th"]  # fmt: skip
+              "onset deciles 1st / 9th", "mean PSNR (dB)"]  # fmt: skip
     return list_table(header, body, "docs/results/denoising/*/models/*.json")
 
 

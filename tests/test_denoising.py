@@ -81,6 +81,8 @@ def test_smoke_run_writes_models_and_a_table_that_matches_them(tmp_path):
         assert single["onsets"] == sum(len(s["onsets"]) for s in single["sequences"].values())
         assert set(single["sequences"]) == set(denoising.SEQUENCES)
         assert set(single["distinct"]) == {"1", "30"}
+        for n, d in single["distinct"].items():  # every frame finite, or an onset cut it
+            assert d["mean_psnr"] is not None and (d["onsets"] or d["mean_psnr"] > 0), n
     lines = (tmp_path / "table.md").read_text().splitlines()[2:]  # header, rule, rows
     assert [line.split("|")[1].strip() for line in lines] == [r["model"] for r in rows]
     assert (tmp_path / "long_sequences.png").exists()

@@ -202,3 +202,20 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
     path.write_text(json.dumps({**result, "models": {"convlstm": lags}}))
     with pytest.raises(ValueError, match="untrained"):
         docs_tables.video_reach_trained()
+
+
+def test_the_app_h_table_lists_onsets_and_psnr_per_number_of_distinct_frames(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(docs_tables, "DENOISING", tmp_path)
+    monkeypatch.setattr(docs_tables, "DENOISING_RUNS", ("some-run",))
+    assert "Not measured yet" in docs_tables.denoising_distinct()
+    (tmp_path / "some-run" / "models").mkdir(parents=True)
+    config = {"config": {"models": ["vresnet-feature"]}}
+    (tmp_path / "some-run" / "config.json").write_text(json.dumps(config))
+    distinct = {"1": {"onsets": [30, 40, 50], "deciles": [32.0, 48.0], "mean_psnr": 12.345},
+                "64": {"onsets": [], "deciles": [], "mean_psnr": 31.0}}  # fmt: skip
+    row = {"model": "vresnet-feature", "distinct": distinct}
+    (tmp_path / "some-run" / "models" / "vresnet-feature.json").write_text(json.dumps(row))
+    text = docs_tables.denoising_distinct()
+    assert "32 / 48" in text and "12.35" in text and "31.00" in text

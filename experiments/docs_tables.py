@@ -959,11 +959,18 @@ def _present_denoising() -> list[str]:
     return [f for f in DENOISING_RUNS if (DENOISING / f / "config.json").exists()]
 
 
+#: The figures of the trained denoisers: the search for an unstable one, and the cures
+#: on the He-initialised model next to it uncured.
+DENOISING_FIGURES = {
+    "denoising_spectra.png": ("table2", "static", "static-longer", "longer", "he-init",
+                              "appg-7"),
+    "denoising_cures_spectra.png": ("he-init", "cures-he", "cures-he-unitary"),
+}  # fmt: skip
+
+
 def denoising_figure() -> None:
-    """The averaged singular-value spectra and the TRF influence of every trained model."""
-    folders = _present_denoising()
-    if not folders:
-        return
+    """Per figure of :data:`DENOISING_FIGURES`: the averaged singular-value spectra and the
+    TRF influence of every model of its runs."""
     import matplotlib
     import numpy as np
 
@@ -972,31 +979,34 @@ def denoising_figure() -> None:
 
     from . import runner
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    k = 0
-    for folder in folders:
-        for r in _denoising_models(folder):
-            label = f"{folder}: {r['model']}"
-            spectrum = r.get("spectrum", [])
-            left.semilogy(np.linspace(0, 1, len(spectrum)), spectrum, color=f"C{k % 10}",
-                          label=label)  # fmt: skip
-            influence = np.array(r["trf_influence"])
-            centre = len(influence) // 2
-            past = influence[: centre + 1][::-1] / max(influence.max(), 1e-30)
-            right.semilogy(np.arange(len(past)), np.maximum(past, 1e-12), color=f"C{k % 10}",
-                           label=label)  # fmt: skip
-            k += 1
-    left.set_xlabel("relative rank")
-    left.set_ylabel("singular value, averaged over the layers")
-    left.set_title("singular-value spectra (circular convolution)")
-    right.set_xlabel("frames back from t = 0")
-    right.set_ylabel("influence on the centre pixel (normalised)")
-    right.set_title("temporal receptive field")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    runner.save_figure(fig, STATIC / "denoising_spectra.png", dpi=90)
+    for name, runs in DENOISING_FIGURES.items():
+        folders = [f for f in _present_denoising() if f in runs]
+        if not folders:
+            continue
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        k = 0
+        for folder in folders:
+            for r in _denoising_models(folder):
+                style = {"color": f"C{k % 10}", "ls": "-" if k < 10 else "--",
+                         "label": f"{folder}: {r['model']}"}  # fmt: skip
+                spectrum = r.get("spectrum", [])
+                left.semilogy(np.linspace(0, 1, len(spectrum)), spectrum, **style)
+                influence = np.array(r["trf_influence"])
+                centre = len(influence) // 2
+                past = influence[: centre + 1][::-1] / max(influence.max(), 1e-30)
+                right.semilogy(np.arange(len(past)), np.maximum(past, 1e-12), **style)
+                k += 1
+        left.set_xlabel("relative rank")
+        left.set_ylabel("singular value, averaged over the layers")
+        left.set_title("singular-value spectra (circular convolution)")
+        right.set_xlabel("frames back from t = 0")
+        right.set_ylabel("influence on the centre pixel (normalised)")
+        right.set_title("temporal receptive field")
+        for ax in (left, right):
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+        runner.save_figure(fig, STATIC / name, dpi=90)
 
 
 def denoisers_untrained() -> str:

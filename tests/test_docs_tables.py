@@ -219,3 +219,8 @@ def test_the_app_h_table_lists_onsets_and_psnr_per_number_of_distinct_frames(tmp
     (tmp_path / "some-run" / "models" / "vresnet-feature.json").write_text(json.dumps(row))
     text = docs_tables.denoising_distinct()
     assert "32 / 48" in text and "12.35" in text and "31.00" in text
+
+
+def test_every_denoising_run_is_in_a_figure():
+    shown = {run for runs in docs_tables.DENOISING_FIGURES.values() for run in runs}
+    assert set(docs_tables.DENOISING_RUNS) <= shown

@@ -909,8 +909,8 @@ def video_reach_trained() -> str:
 
 
 #: The runs, in the order the page tells them.
-DENOISING_RUNS = ("table2", "static", "static-longer", "longer", "he-init", "appg-7", "cures-he",
-                  "cures-he-unitary")  # fmt: skip
+DENOISING_RUNS = ("table2", "static", "static-longer", "longer", "he-init", "appg-7",
+                  "static-lr2e-3", "cures-he", "cures-he-unitary")  # fmt: skip
 
 
 def _denoising_models(folder: str) -> list[dict]:
@@ -963,7 +963,7 @@ def _present_denoising() -> list[str]:
 #: on the He-initialised model next to it uncured.
 DENOISING_FIGURES = {
     "denoising_spectra.png": ("table2", "static", "static-longer", "longer", "he-init",
-                              "appg-7"),
+                              "appg-7", "static-lr2e-3"),
     "denoising_cures_spectra.png": ("he-init", "cures-he", "cures-he-unitary"),
 }  # fmt: skip
 

@@ -158,6 +158,11 @@ RESUMABLE = ("steps", "models", "long_frames", "long_size", "trf_steps", "distin
 #: measured with the same values and as many steps is not measured again.
 MEASUREMENT = ("long_frames", "long_size", "trf_steps", "distinct", "distinct_repeats")
 
+
+def _measurement(cfg: Config) -> dict:
+    return {key: getattr(cfg, key) for key in MEASUREMENT}
+
+
 PRESETS = {
     "default": {},
     "smoke": {"models": ["vresnet-feature", "vdncnn-single-srnc1_0.5", "vresnet-rlsp-damp0.5"],
@@ -306,7 +311,7 @@ def measure(model: Denoiser, name: str, cfg: Config, images, run: runner.Run, pr
         "psnr_frame7": psnr(denoised[:, -1], clean[:, -1]),
         "noisy_psnr_frame7": psnr(dirty[:, -1], clean[:, -1]),
         "loss_curve": [[h[0], round(h[1], 7)] for h in progress.history[9::10]],
-        "measured_with": {key: getattr(cfg, key) for key in MEASUREMENT},
+        "measured_with": _measurement(cfg),
     }
     with torch.no_grad(), parametrize.cached():
         result["spectral_norms"] = [
@@ -410,8 +415,8 @@ def _measured(path: Path, cfg: Config) -> dict | None:
     if not path.exists():
         return None
     row = json.loads(path.read_text())
-    wanted = {key: getattr(cfg, key) for key in MEASUREMENT}
-    return row if row["steps"] == cfg.steps and row.get("measured_with") == wanted else None
+    same = row["steps"] == cfg.steps and row.get("measured_with") == _measurement(cfg)
+    return row if same else None
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

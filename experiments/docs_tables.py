@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -318,6 +319,35 @@ def _speed_long_runs() -> dict[tuple[int, int], dict[str, tuple]]:
     return runs
 
 
+#: Where along training the long pairs' validation gap is read, and over how many steps
+#: back each reading averages (one evaluation on 100 clips is noisy).
+SPEED_LONG_GAP_STEPS = (1500, 3000, 6000, 9000, 12000)
+SPEED_LONG_GAP_WINDOW = 1000
+
+
+def _speed_long_gap_along_training(runs: dict[tuple[int, int], dict[str, tuple]]) -> list:
+    """Per complete pair, ``10 log10(ConvLSTM's validation MSE / ARMA-LSTM's)`` with each
+    MSE the mean of the evaluations in the window up to each of ``SPEED_LONG_GAP_STEPS``."""
+    better, base = SPEED_LONG_PAIR
+    body = []
+    for (speed, seed), models in sorted(runs.items()):
+        if not {better, base} <= models.keys():
+            continue
+        means = {}
+        for model in (better, base):
+            curve = next(c["curve"] for c in _load(RESULTS / models[model][2] / "curves.json")
+                         if c["model"] == model)  # fmt: skip
+            for step in SPEED_LONG_GAP_STEPS:
+                window = [v for s, v, *_ in curve if step - SPEED_LONG_GAP_WINDOW < s <= step]
+                if not window:
+                    raise ValueError(f"{models[model][2]}: no evaluation in the "
+                                     f"{SPEED_LONG_GAP_WINDOW} steps up to {step}")  # fmt: skip
+                means[model, step] = sum(window) / len(window)
+        gaps = [10 * math.log10(means[base, s] / means[better, s]) for s in SPEED_LONG_GAP_STEPS]
+        body.append([f"{speed}x seed {seed}", *(f"{g:+.2f}" for g in gaps)])
+    return body
+
+
 def video_speed_long() -> str:
     """MSE / blank and PSNR of the dilated pair after 12,000 steps by speed and seed, the
     PSNR gap per run, and per speed the gap's mean and seed spread."""
@@ -337,6 +367,10 @@ def video_speed_long() -> str:
     if summary:
         header = ["speed", "gap per seed (dB)", "mean gap (dB)", "seed spread: max - min (dB)"]
         text += "\n" + list_table(header, summary, _folders(sources))
+    along = _speed_long_gap_along_training(runs)
+    if along:
+        header = ["pair", *(f"gap at {s:,} steps (dB)" for s in SPEED_LONG_GAP_STEPS)]
+        text += "\n" + list_table(header, along, f"docs/results/{SPEED_LONG}/*/curves.json")
     caption = (f"Validation MSE of the dilated pair over {SPEED_LONG_STEPS:,} steps "
                f"(``docs/results/{SPEED_LONG}/*/curves.json``).")  # fmt: skip
     return text + _static_figure("video_speed_long_curves.png", caption)

@@ -231,3 +231,47 @@ def test_the_app_h_table_lists_onsets_and_psnr_per_number_of_distinct_frames(tmp
 def test_every_denoising_run_is_in_a_figure():
     shown = {run for runs in docs_tables.DENOISING_FIGURES.values() for run in runs}
     assert set(docs_tables.DENOISING_RUNS) <= shown
+
+
+def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_path, monkeypatch):
+    import json
+
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    runs = (tmp_path / "dfn-mnist", tmp_path / "dfn-mnist-convlstm")
+    monkeypatch.setattr(docs_tables, "DFN_MNIST", runs[0])
+    monkeypatch.setattr(docs_tables, "DFN_MNIST_RUNS", runs)
+    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
+    cfg = {"size": 64, "batch": 16, "lr": 1e-3, "halve_every": 4000, "seed": 0,
+           "val_sequences": 64, "test_sequences": 500}  # fmt: skip
+
+    def row(model, bce, steps=None):
+        extra = {} if steps is None else {"steps": steps, "seconds_per_step": 30.0}
+        return {"model": model, "params": 7 if steps else 0, "test_bce": bce,
+                "test_bce_per_frame_sum": bce * 4096, "test_mse": bce / 4, **extra}  # fmt: skip
+
+    def write(folder, rows, **changed):
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text(json.dumps({"config": {**cfg, **changed}}))
+        (folder / "table.json").write_text(json.dumps(rows))
+        trained = [r["model"] for r in rows if "steps" in r]
+        (folder / "curves.json").write_text(json.dumps({m: [[25, 0.18], [50, 0.17]]
+                                                        for m in trained}))  # fmt: skip
+
+    write(runs[0], [row("mean_intensity", 0.2), row("dfn", 0.16, steps=150)])
+    text = docs_tables.dfn_mnist()
+    assert "(``docs/results/dfn-mnist/table.json``)" in text and "convlstm" not in text
+    write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)])
+    docs_tables.dfn_mnist_figure()
+    text = docs_tables.dfn_mnist()
+    assert text.count("mean_intensity") == 1  # the reference row once
+    assert "   * - dfn\n     - 7\n     - 150\n     - 0.1600\n     - 655.4" in text
+    assert "   * - convlstm\n     - 7\n     - 140\n     - 0.1800\n     - 737.3" in text
+    assert "{dfn-mnist,dfn-mnist-convlstm}" in text and "dfn_mnist_curves.png" in text
+    write(runs[1], [row("mean_intensity", 0.21), row("convlstm", 0.18, steps=140)])
+    with pytest.raises(ValueError, match="other test clips"):
+        docs_tables.dfn_mnist()
+    write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)], batch=8)
+    with pytest.raises(ValueError, match="differ in their protocol"):
+        docs_tables.dfn_mnist()

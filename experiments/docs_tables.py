@@ -348,6 +348,25 @@ def _speed_long_gap_along_training(runs: dict[tuple[int, int], dict[str, tuple]]
     return body
 
 
+#: Predicted frames whose test MSE / blank the long runs' per-frame table shows.
+SPEED_LONG_FRAMES = (1, 2, 5, 10)
+
+
+def _speed_long_by_frame(runs: dict[tuple[int, int], dict[str, tuple]]) -> list:
+    """Per committed run, the test MSE over the blank frame's on chosen predicted frames."""
+    body = []
+    for (speed, seed), models in sorted(runs.items()):
+        for model in SPEED_LONG_PAIR:
+            if model not in models:
+                continue
+            metrics = _load(RESULTS / models[model][2] / "frame_metrics.json")
+            mse = metrics[f"{model} (speed {speed})"]["mse"]
+            blank = metrics[f"blank_frame (speed {speed})"]["mse"]
+            ratios = [f"{mse[f - 1] / blank[f - 1]:.3f}" for f in SPEED_LONG_FRAMES]
+            body.append([f"``{model}``, {speed}x seed {seed}", *ratios])
+    return body
+
+
 def video_speed_long() -> str:
     """MSE / blank and PSNR of the dilated pair after 12,000 steps by speed and seed, the
     PSNR gap per run, and per speed the gap's mean and seed spread."""
@@ -371,6 +390,11 @@ def video_speed_long() -> str:
     if along:
         header = ["pair", *(f"gap at {s:,} steps (dB)" for s in SPEED_LONG_GAP_STEPS)]
         text += "\n" + list_table(header, along, f"docs/results/{SPEED_LONG}/*/curves.json")
+    by_frame = _speed_long_by_frame(runs)
+    if by_frame:
+        header = ["run", *(f"frame {f}" for f in SPEED_LONG_FRAMES)]
+        source = f"docs/results/{SPEED_LONG}/*/frame_metrics.json"
+        text += "\n" + list_table(header, by_frame, source)
     caption = (f"Validation MSE of the dilated pair over {SPEED_LONG_STEPS:,} steps "
                f"(``docs/results/{SPEED_LONG}/*/curves.json``).")  # fmt: skip
     return text + _static_figure("video_speed_long_curves.png", caption)

@@ -147,6 +147,10 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
         trained = _row(model, mse, psnr, speed=speed, steps=extra.pop("steps", steps))
         _write_run(tmp_path / name, seed, [_row("blank_frame", blank, 14.0, speed=speed),
                                            trained], **extra)  # fmt: skip
+        by_frame = [mse * (1 + f / 10) for f in range(10)]  # worse by a tenth per frame
+        frames = {f"blank_frame (speed {speed})": {"mse": [blank] * 10},
+                  f"{model} (speed {speed})": {"mse": by_frame}}  # fmt: skip
+        (tmp_path / name / "frame_metrics.json").write_text(json.dumps(frames))
         curve = curve or (lambda step: mse)
         curve = [[s, curve(s), 2e-3] for s in range(250, steps + 1, 250)]
         (tmp_path / name / "curves.json").write_text(json.dumps([{"model": model,
@@ -164,11 +168,14 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
     assert "+0.25, -0.50" in text and "-0.12" in text and "0.75" in text  # mean, spread at 3x
     assert "1x seed 0: MSE / blank" in text and "1x seed 1" not in text
     # the validation gap along training, 10 log10(0.032 / 0.03) = 0.28 dB once ARMA pulls ahead
-    along = text.split("gap at 12,000 steps (dB)")[1]
+    along = text.split("gap at 12,000 steps (dB)")[1].split("frame_metrics.json")[0]
     assert (
         "3x seed 0\n     - +0.00\n     - +0.00\n     - +0.00\n     - +0.28\n     - +0.28" in along
     )
     assert "3x seed 1\n     - +0.00" in along and "1x seed 0" not in along  # no partner
+    # test MSE / blank on predicted frames 1, 2, 5, 10 of every committed run
+    assert "``armalstm_dilated``, 3x seed 0\n     - 0.750\n     - 0.825\n     - 1.050\n" in text
+    assert "``convlstm3_dilated``, 1x seed 0\n     - 0.500\n" in text
     monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
     docs_tables.video_speed_long_figure()
     assert "video_speed_long_curves.png" in docs_tables.video_speed_long()

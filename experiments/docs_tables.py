@@ -319,6 +319,11 @@ def _speed_long_runs() -> dict[tuple[int, int], dict[str, tuple]]:
     return runs
 
 
+def _speed_long_curve(name: str, model: str) -> list:
+    """``[step, validation MSE, learning rate]`` of ``model`` in the run folder ``name``."""
+    return next(c["curve"] for c in _load(RESULTS / name / "curves.json") if c["model"] == model)
+
+
 #: Where along training the long pairs' validation gap is read, and over how many steps
 #: back each reading averages (one evaluation on 100 clips is noisy).
 SPEED_LONG_GAP_STEPS = (1500, 3000, 6000, 9000, 12000)
@@ -335,8 +340,7 @@ def _speed_long_gap_along_training(runs: dict[tuple[int, int], dict[str, tuple]]
             continue
         means = {}
         for model in (better, base):
-            curve = next(c["curve"] for c in _load(RESULTS / models[model][2] / "curves.json")
-                         if c["model"] == model)  # fmt: skip
+            curve = _speed_long_curve(models[model][2], model)
             for step in SPEED_LONG_GAP_STEPS:
                 window = [v for s, v, *_ in curve if step - SPEED_LONG_GAP_WINDOW < s <= step]
                 if not window:
@@ -410,9 +414,7 @@ def video_speed_long_figure() -> None:
             for k, model in enumerate(SPEED_LONG_PAIR):
                 if model not in models:
                     continue
-                name = models[model][2]
-                curve = next(c["curve"] for c in _load(RESULTS / name / "curves.json")
-                             if c["model"] == model)  # fmt: skip
+                curve = _speed_long_curve(models[model][2], model)
                 ax.plot([c[0] for c in curve], [c[1] for c in curve], lw=1.1,
                         color=f"C{k + 2 * (speed == 3)}", ls="-" if seed == 0 else "--",
                         label=f"{model}, {speed}x, seed {seed}")  # fmt: skip
@@ -1150,7 +1152,7 @@ def _dfn_mnist_runs() -> tuple[list[dict], list[Path], int]:
                                  f"{known['test_bce']} elsewhere: other test clips")  # fmt: skip
     if len({json.dumps(p, sort_keys=True) for p in protocols.values()}) > 1:
         raise ValueError(f"the dynamic filter runs differ in their protocol: {protocols}")
-    size = next(iter(protocols.values()))["size"]
+    size = next(iter(protocols.values()))["size"] if protocols else 0
     return [*references.values(), *trained], folders, size
 
 

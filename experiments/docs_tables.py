@@ -954,9 +954,9 @@ REACH_TRAINED = Path(SPEED_LONG) / "reach-trained" / "reach.json"
 
 
 def video_reach_trained() -> str:
-    """The long runs' final models: their gradient radii per lag, then per ARMA layer the
-    spread of the learned AR filter."""
-    from .reach import ar_rows, table_rows
+    """The long runs' final models: their gradient radii per lag, per ARMA layer the
+    spread of the learned AR filter, then where and how sharply each puts the digits."""
+    from .reach import ar_rows, motion_table, table_rows
 
     source = f"docs/results/{REACH_TRAINED.as_posix()}"
     result = _load(RESULTS / REACH_TRAINED)
@@ -965,7 +965,10 @@ def video_reach_trained() -> str:
     steps = {r["step"] for r in result["trained"]}
     if steps != {SPEED_LONG_STEPS}:
         raise ValueError(f"{source} measured models at steps {steps}")
-    return list_table(*table_rows(result), source) + "\n" + list_table(*ar_rows(result), source)
+    text = list_table(*table_rows(result), source) + "\n" + list_table(*ar_rows(result), source)
+    if all("motion" in r for r in result["trained"]):
+        text += "\n" + list_table(*motion_table(result), source)
+    return text
 
 
 #: The runs, in the order the page tells them.

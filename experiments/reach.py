@@ -26,7 +26,12 @@ the trained model's gradient, averaged over the first ``--clips`` test clips of 
 (the model reads each clip's input frames; the gradient is of the output at the last one),
 and for every ARMA layer the spread of its learned AR filter: the sum of its taps'
 magnitudes and the 99 %-mass radius of the inverse filter :math:`A^{-1}`, whose support
-is the whole frame.
+is the whole frame. It also asks where a trained model puts the digits and how sharply
+(``motion``): for predicted frames 1, 2, 5 and 10 of the first ``--motion-clips`` test
+clips, the Gaussian blur :math:`\sigma` (0 to 8 px in steps of 0.5) at which the *true*
+frame, blurred, correlates best with the prediction (Pearson, per clip, averaged), and the
+same against the *last input frame*. A model that moves the digits matches the true frame
+better than the last input, however blurred; :math:`\sigma` says how blurred.
 """
 
 from __future__ import annotations
@@ -64,6 +69,61 @@ class Config:
         [], "trained experiments.video checkpoints to measure", allow_empty=True
     )
     clips: int = option(8, "test clips the trained models' gradients are averaged over", minimum=1)
+    motion_clips: int = option(
+        100, "test clips the trained models' predictions are compared on", minimum=1
+    )
+
+
+#: Predicted frames the motion probe reads, and the blurs it tries (px).
+MOTION_FRAMES = (1, 2, 5, 10)
+MOTION_SIGMAS = tuple(k / 2 for k in range(17))
+
+
+def gaussian_blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``frames (N, H, W)`` convolved with a normalised Gaussian of standard deviation
+    ``sigma`` pixels, truncated at 4 sigma, zeros outside the frame; ``sigma = 0`` returns
+    them unchanged."""
+    if sigma == 0:
+        return frames
+    radius = int(4 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=frames.dtype)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    out = frames[:, None]
+    out = torch.nn.functional.conv2d(out, kernel.view(1, 1, -1, 1), padding=(radius, 0))
+    out = torch.nn.functional.conv2d(out, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return out[:, 0]
+
+
+def _correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of each pair of ``(N, H, W)`` frames, averaged over ``N``; a
+    constant frame correlates 0 with anything."""
+    a, b = a.flatten(1), b.flatten(1)
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    norms = a.norm(dim=1) * b.norm(dim=1)
+    r = (a * b).sum(1) / norms.clamp_min(torch.finfo(a.dtype).tiny)
+    return float(torch.where(norms > 0, r, 0.0).mean())
+
+
+def best_blur(prediction: torch.Tensor, target: torch.Tensor) -> tuple[float, float]:
+    """The blur of ``target`` (from :data:`MOTION_SIGMAS`) whose correlation with
+    ``prediction`` is highest, and that correlation; both ``(N, H, W)``."""
+    scores = [(_correlation(prediction, gaussian_blur(target, s)), s) for s in MOTION_SIGMAS]
+    corr, sigma = max(scores)
+    return sigma, corr
+
+
+def motion_rows(predicted: torch.Tensor, clips: torch.Tensor) -> list[dict]:
+    """Per frame of :data:`MOTION_FRAMES`, :func:`best_blur` of ``predicted (N, F, H, W)``
+    against the true frame and against the last input frame of ``clips (N, T, H, W)``."""
+    last = clips[:, INPUT_FRAMES - 1]
+    rows = []
+    for f in MOTION_FRAMES:
+        truth_sigma, truth_corr = best_blur(predicted[:, f - 1], clips[:, INPUT_FRAMES + f - 1])
+        last_sigma, last_corr = best_blur(predicted[:, f - 1], last)
+        rows.append({"frame": f, "truth_sigma": truth_sigma, "truth_corr": truth_corr,
+                     "last_sigma": last_sigma, "last_corr": last_corr})  # fmt: skip
+    return rows
 
 
 def _radii(grad: torch.Tensor, peak: float, tolerance: float = 1e-6) -> tuple[int, float]:
@@ -135,7 +195,7 @@ def ar_spread(layer: ARMA2d, size: int) -> dict:
             "mass99_radius_max": float(radii.max())}  # fmt: skip
 
 
-def trained_reach(path: Path, lags: int, clips: int) -> dict:
+def trained_reach(path: Path, lags: int, clips: int, motion_clips: int = 100) -> dict:
     """The radii of a trained model's gradient, averaged over ``clips`` test clips of its
     run, and the spread of every ARMA layer's AR filter. ``path``:
     ``<run>/checkpoints/speed<S>-<model>.pt``."""
@@ -158,9 +218,16 @@ def trained_reach(path: Path, lags: int, clips: int) -> dict:
     (grad,) = torch.autograd.grad(output[:, 0, centre, centre].sum(), frames)
     rows = _lag_rows(grad.abs().mean(0)[:, 0], lags)  # |grad| averaged over clips
     layers = [m for m in model.modules() if isinstance(m, ARMA2d)]
+    future = clip_data.shape[1] - INPUT_FRAMES
+    sequences = as_frames(clip_data[:motion_clips]).double()
+    with torch.no_grad():
+        predicted = model(sequences[:, :INPUT_FRAMES], future)
+    still = sequences[:, INPUT_FRAMES - 1, 0, None].expand(-1, future, -1, -1)  # the reference
     return {"checkpoint": str(path), "model": name, "speed": speed, "seed": video.seed,
             "step": state["progress"]["step"], "reach": rows,
-            "ar": [ar_spread(m, video.size) for m in layers]}  # fmt: skip
+            "ar": [ar_spread(m, video.size) for m in layers],
+            "motion": motion_rows(predicted[:, :, 0], sequences[:, :, 0]),
+            "motion_still": motion_rows(still, sequences[:, :, 0])}  # fmt: skip
 
 
 def digit_steps(size: int, speed: int, n: int, seed: int) -> dict:
@@ -187,13 +254,16 @@ def main(argv: list[str] | None = None) -> dict:
                 for m in cfg.models if m.startswith("arma") for a in cfg.ar_alpha
             },
             "digits": [digit_steps(video.size, s, cfg.digits, cfg.seed) for s in cfg.speeds],
-            "trained": [trained_reach(Path(c), cfg.lags, cfg.clips) for c in cfg.checkpoints],
+            "trained": [trained_reach(Path(c), cfg.lags, cfg.clips, cfg.motion_clips)
+                        for c in cfg.checkpoints],
         }  # fmt: skip
         if run.main:
             runner.write_json(run.out / "reach.json", result)
             table = runner.markdown_table(*table_rows(result))
             if any(r["ar"] for r in result["trained"]):
                 table += "\n" + runner.markdown_table(*ar_rows(result))
+            if result["trained"]:
+                table += "\n" + runner.markdown_table(*motion_table(result))
             runner.write_text(run.out / "table.md", table)
             print(table)
         return result
@@ -225,6 +295,27 @@ def ar_rows(result: dict) -> tuple[list[str], list[list[str]]]:
     body = [[_trained_label(r), str(k + 1), f"{a['tap_sum_median']:.2f} / {a['tap_sum_max']:.2f}",
              f"{a['mass99_radius_median']:.0f} / {a['mass99_radius_max']:.0f}"]
             for r in result.get("trained", []) for k, a in enumerate(r["ar"])]  # fmt: skip
+    return header, body
+
+
+def motion_table(result: dict) -> tuple[list[str], list[list[str]]]:
+    """Per trained model, the first predicted frame's best blur and correlation against the
+    last input frame, then against the true frame at each of :data:`MOTION_FRAMES`; one
+    reference row per run's clips, the last input frame repeated."""
+
+    def cells(rows: list[dict]) -> list[str]:
+        first = rows[0]
+        return [f"{first['last_sigma']:.1f} ({first['last_corr']:.2f})",
+                *(f"{m['truth_sigma']:.1f} ({m['truth_corr']:.2f})" for m in rows)]  # fmt: skip
+
+    against_truth = [f"frame {f} against the true frame: sigma px (corr)" for f in MOTION_FRAMES]
+    header = ["model", "frame 1 against the last input: sigma px (corr)", *against_truth]
+    body, references = [], {}
+    for r in result.get("trained", []):
+        body.append([_trained_label(r), *cells(r["motion"])])
+        references.setdefault((r["speed"], r["seed"]), r["motion_still"])
+    for (speed, seed), rows in sorted(references.items()):
+        body.append([f"last input frame repeated, {speed}x seed {seed}", *cells(rows)])
     return header, body
 
 

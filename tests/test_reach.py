@@ -102,7 +102,60 @@ def test_trained_reach_reads_a_video_checkpoint(tmp_path):
     assert (trained["model"], trained["speed"], trained["step"]) == ("armalstm", 1, smoke["steps"])
     assert len(trained["ar"]) == smoke["layers"] and len(trained["reach"]) == 2
     assert "trained 4 steps" in (tmp_path / "reach" / "table.md").read_text()
+    assert [m["frame"] for m in trained["motion"]] == list(reach.MOTION_FRAMES)
+    assert all(-1 <= m["truth_corr"] <= 1 for m in trained["motion"])
+    table = (tmp_path / "reach" / "table.md").read_text()
+    assert (
+        "frame 10 against the true frame" in table
+        and "last input frame repeated, 1x seed 0" in table
+    )
+    # the reference repeats the last input frame: it is that frame, unblurred
+    assert all(m["last_sigma"] == 0 and m["last_corr"] == pytest.approx(1)
+               for m in trained["motion_still"])  # fmt: skip
     bad = checkpoint.with_name("armalstm.pt")
     checkpoint.rename(bad)
     with pytest.raises(ValueError, match="speed<S>-<model>"):
         reach.trained_reach(bad, lags=0, clips=1)
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.5, 4.0])
+def test_gaussian_blur_is_scipys_with_zeros_outside(sigma):
+    import numpy as np
+    import torch
+    from scipy.ndimage import gaussian_filter
+
+    frames = torch.rand(3, 17, 20, dtype=torch.float64)
+    expected = np.stack([gaussian_filter(f, sigma, mode="constant", truncate=4.0)
+                         for f in frames.numpy()])  # fmt: skip
+    np.testing.assert_allclose(reach.gaussian_blur(frames, sigma).numpy(), expected, atol=1e-12)
+    assert reach.gaussian_blur(frames, 0.0) is frames
+
+
+def test_motion_probe_finds_the_blur_and_tells_moved_digits_from_still_ones():
+    import numpy as np
+    import torch
+    from scipy.ndimage import gaussian_filter
+
+    from experiments.video import INPUT_FRAMES
+
+    # a 3 x 3 square moving 3 px right per frame over a noisy background, 20 frames
+    rng = np.random.default_rng(0)
+    clips = rng.uniform(0, 0.05, (5, 20, 24, 72))
+    for n in range(5):
+        for t in range(20):
+            clips[n, t, 8 + n : 11 + n, 3 * t + 2 * n : 3 * t + 2 * n + 3] = 1.0
+    future = clips[:, INPUT_FRAMES:]
+    moved = np.stack([[gaussian_filter(f, 1.5, mode="constant") for f in c] for c in future])
+    rows = reach.motion_rows(torch.from_numpy(moved), torch.from_numpy(clips))
+    assert [r["frame"] for r in rows] == list(reach.MOTION_FRAMES)
+    for r in rows:
+        assert r["truth_sigma"] == 1.5 and r["truth_corr"] == pytest.approx(1.0)
+        assert r["last_corr"] < 0.6  # the square left the last input frame's place
+    assert [r["last_corr"] for r in rows] == sorted((r["last_corr"] for r in rows), reverse=True)
+    still = np.repeat(clips[:, INPUT_FRAMES - 1 : INPUT_FRAMES], 10, axis=1)  # stays in place
+    rows = reach.motion_rows(torch.from_numpy(still), torch.from_numpy(clips))
+    assert all(r["last_sigma"] == 0.0 and r["last_corr"] == pytest.approx(1.0) for r in rows)
+    assert all(r["truth_corr"] < 0.35 for r in rows)
+    blank = torch.zeros(5, 10, 24, 72, dtype=torch.float64)
+    rows = reach.motion_rows(blank, torch.from_numpy(clips))
+    assert all(r["truth_corr"] == 0.0 and r["last_corr"] == 0.0 for r in rows)

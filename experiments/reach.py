@@ -227,7 +227,8 @@ def trained_reach(path: Path, lags: int, clips: int, motion_clips: int = 100) ->
             "step": state["progress"]["step"], "reach": rows,
             "ar": [ar_spread(m, video.size) for m in layers],
             "motion": motion_rows(predicted[:, :, 0], sequences[:, :, 0]),
-            "motion_still": motion_rows(still, sequences[:, :, 0])}  # fmt: skip
+            "motion_still": motion_rows(still, sequences[:, :, 0]),
+            "test_clips": video.test_sequences, "size": video.size}  # fmt: skip
 
 
 def digit_steps(size: int, speed: int, n: int, seed: int) -> dict:
@@ -301,7 +302,7 @@ def ar_rows(result: dict) -> tuple[list[str], list[list[str]]]:
 def motion_table(result: dict) -> tuple[list[str], list[list[str]]]:
     """Per trained model, the first predicted frame's best blur and correlation against the
     last input frame, then against the true frame at each of :data:`MOTION_FRAMES`; one
-    reference row per run's clips, the last input frame repeated."""
+    reference row per test set, the last input frame repeated."""
 
     def cells(rows: list[dict]) -> list[str]:
         first = rows[0]
@@ -313,9 +314,12 @@ def motion_table(result: dict) -> tuple[list[str], list[list[str]]]:
     body, references = [], {}
     for r in result.get("trained", []):
         body.append([_trained_label(r), *cells(r["motion"])])
-        references.setdefault((r["speed"], r["seed"]), r["motion_still"])
-    for (speed, seed), rows in sorted(references.items()):
-        body.append([f"last input frame repeated, {speed}x seed {seed}", *cells(rows)])
+        # the clips are those of the run's test set: its speed, seed, size and length
+        key = (r["speed"], r["seed"], r["size"], r["test_clips"])
+        references.setdefault(key, r["motion_still"])
+    for (speed, seed, size, n), rows in sorted(references.items()):
+        label = f"last input frame repeated, {speed}x seed {seed} ({size} x {size}, {n:,} clips)"
+        body.append([label, *cells(rows)])
     return header, body
 
 

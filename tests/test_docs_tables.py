@@ -215,13 +215,18 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
                "last_sigma": 4.5, "last_corr": 0.63} for f in (1, 2, 5, 10)]  # fmt: skip
     still = [{**m, "truth_sigma": 8.0, "truth_corr": 0.2, "last_sigma": 0.0, "last_corr": 1.0}
              for m in motion]  # fmt: skip
-    moving = {**trained[0], "motion": motion, "motion_still": still}
-    path.write_text(json.dumps({**result, "trained": [moving, {**moving, "model": "convlstm"}]}))
+    moving = {**trained[0], "motion": motion, "motion_still": still, "size": 32,
+              "test_clips": 500}  # fmt: skip
+    other_clips = {**moving, "model": "convlstm", "test_clips": 100,
+                   "motion_still": [{**m, "truth_corr": 0.3} for m in still]}  # fmt: skip
+    path.write_text(json.dumps({**result, "trained": [moving, {**moving, "model": "convlstm"},
+                                                      other_clips]}))  # fmt: skip
     text = docs_tables.video_reach_trained()
     row = "armalstm_dilated, 3x seed 1, trained 12,000 steps\n     - 4.5 (0.63)\n     - 3.0 (0.89)"
     assert row in text and "     - 7.5 (0.80)\n" in text  # frame 1 on the last input, frame 10
-    reference = "last input frame repeated, 3x seed 1\n     - 0.0 (1.00)\n     - 8.0 (0.20)"
-    assert text.count(reference) == 1  # once per run's clips
+    reference = "last input frame repeated, 3x seed 1 (32 x 32, {} clips)\n     - 0.0 (1.00)\n"
+    assert text.count(reference.format(500) + "     - 8.0 (0.20)") == 1  # once per test set
+    assert text.count(reference.format(100) + "     - 8.0 (0.30)") == 1
     path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))
     with pytest.raises(ValueError, match="steps"):
         docs_tables.video_reach_trained()

@@ -105,10 +105,10 @@ def test_trained_reach_reads_a_video_checkpoint(tmp_path):
     assert [m["frame"] for m in trained["motion"]] == list(reach.MOTION_FRAMES)
     assert all(-1 <= m["truth_corr"] <= 1 for m in trained["motion"])
     table = (tmp_path / "reach" / "table.md").read_text()
-    assert (
-        "frame 10 against the true frame" in table
-        and "last input frame repeated, 1x seed 0" in table
-    )
+    cfg = VideoConfig(**smoke)
+    reference = f"last input frame repeated, 1x seed 0 ({cfg.size} x {cfg.size}, "
+    assert "frame 10 against the true frame" in table
+    assert reference + f"{cfg.test_sequences:,} clips)" in table
     # the reference repeats the last input frame: it is that frame, unblurred
     assert all(m["last_sigma"] == 0 and m["last_corr"] == pytest.approx(1)
                for m in trained["motion_still"])  # fmt: skip

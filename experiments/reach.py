@@ -197,8 +197,9 @@ def ar_spread(layer: ARMA2d, size: int) -> dict:
 
 def trained_reach(path: Path, lags: int, clips: int, motion_clips: int = 100) -> dict:
     """The radii of a trained model's gradient, averaged over ``clips`` test clips of its
-    run, and the spread of every ARMA layer's AR filter. ``path``:
-    ``<run>/checkpoints/speed<S>-<model>.pt``."""
+    run, the spread of every ARMA layer's AR filter, and :func:`motion_rows` on the first
+    ``motion_clips`` test clips, for the model and for its last input frame repeated.
+    ``path``: ``<run>/checkpoints/speed<S>-<model>.pt``."""
     prefix, _, name = path.stem.partition("-")
     if not prefix.removeprefix("speed").isdigit() or name not in MODELS:
         raise ValueError(f"checkpoint must be named speed<S>-<model>.pt, got {path.name}")
@@ -318,7 +319,7 @@ def motion_table(result: dict) -> tuple[list[str], list[list[str]]]:
         key = (r["speed"], r["seed"], r["size"], r["test_clips"])
         references.setdefault(key, r["motion_still"])
     for (speed, seed, size, n), rows in sorted(references.items()):
-        label = f"last input frame repeated, {speed}x seed {seed} ({size} x {size}, {n:,} clips)"
+        label = f"last input frame repeated, {speed}x seed {seed} (test set {n:,} x {size}²)"
         body.append([label, *cells(rows)])
     return header, body
 

@@ -224,7 +224,7 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
     text = docs_tables.video_reach_trained()
     row = "armalstm_dilated, 3x seed 1, trained 12,000 steps\n     - 4.5 (0.63)\n     - 3.0 (0.89)"
     assert row in text and "     - 7.5 (0.80)\n" in text  # frame 1 on the last input, frame 10
-    reference = "last input frame repeated, 3x seed 1 (32 x 32, {} clips)\n     - 0.0 (1.00)\n"
+    reference = "last input frame repeated, 3x seed 1 (test set {} x 32²)\n     - 0.0 (1.00)\n"
     assert text.count(reference.format(500) + "     - 8.0 (0.20)") == 1  # once per test set
     assert text.count(reference.format(100) + "     - 8.0 (0.30)") == 1
     path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))

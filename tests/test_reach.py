@@ -106,9 +106,9 @@ def test_trained_reach_reads_a_video_checkpoint(tmp_path):
     assert all(-1 <= m["truth_corr"] <= 1 for m in trained["motion"])
     table = (tmp_path / "reach" / "table.md").read_text()
     cfg = VideoConfig(**smoke)
-    reference = f"last input frame repeated, 1x seed 0 ({cfg.size} x {cfg.size}, "
+    reference = f"last input frame repeated, 1x seed 0 (test set {cfg.test_sequences:,} x "
     assert "frame 10 against the true frame" in table
-    assert reference + f"{cfg.test_sequences:,} clips)" in table
+    assert reference + f"{cfg.size}²)" in table
     # the reference repeats the last input frame: it is that frame, unblurred
     assert all(m["last_sigma"] == 0 and m["last_corr"] == pytest.approx(1)
                for m in trained["motion_still"])  # fmt: skip

@@ -291,18 +291,25 @@ def video_3x_probes() -> str:
 SPEED_LONG = "video-speed-long"
 SPEED_LONG_PAIR = ("armalstm_dilated", "convlstm3_dilated")
 SPEED_LONG_STEPS = 12000
-SPEED_LONG_RUNS = {
-    (speed, seed): tuple(f"{SPEED_LONG}/speed-{speed}x-seed{seed}-{m}" for m in SPEED_LONG_PAIR)
-    for speed in (1, 3)
-    for seed in (0, 1)
-}
+#: Pairs trained on past ``SPEED_LONG_STEPS``: copies of those folders resumed with
+#: ``--steps SPEED_LONGER_STEPS``, under ``video-speed-longer/`` with the same names.
+SPEED_LONGER = "video-speed-longer"
+SPEED_LONGER_STEPS = 18000
 
 
-def _speed_long_runs() -> dict[tuple[int, int], dict[str, tuple]]:
-    """``(speed, seed) -> model -> (MSE / blank, PSNR, folder)`` of the committed long runs;
-    a folder that trained another model, stopped short or ran in several processes raises."""
+def _speed_long_names(folder: str) -> dict[tuple[int, int], tuple[str, ...]]:
+    return {(speed, seed): tuple(f"{folder}/speed-{speed}x-seed{seed}-{m}" for m in SPEED_LONG_PAIR)
+            for speed in (1, 3) for seed in (0, 1)}  # fmt: skip
+
+
+def _speed_long_runs(
+    folder: str = SPEED_LONG, steps: int = SPEED_LONG_STEPS
+) -> dict[tuple[int, int], dict[str, tuple]]:
+    """``(speed, seed) -> model -> (MSE / blank, PSNR, folder)`` of the committed long runs
+    in ``folder``; one that trained another model, did not stop at ``steps`` or ran in
+    several processes raises."""
     runs = {}
-    for (speed, seed), names in SPEED_LONG_RUNS.items():
+    for (speed, seed), names in _speed_long_names(folder).items():
         for name in names:
             if not (RESULTS / name / "table.json").exists():
                 continue
@@ -310,9 +317,9 @@ def _speed_long_runs() -> dict[tuple[int, int], dict[str, tuple]]:
             row = next((r for r in _load(RESULTS / name / "table.json") if "steps" in r), None)
             processes = _load(RESULTS / name / "config.json").get("world_size", 1)
             found = None if row is None else (row["model"], row["steps"], processes)
-            if found != (model, SPEED_LONG_STEPS, 1):
+            if found != (model, steps, 1):
                 raise ValueError(f"{name} holds (model, steps, processes) {found}, not "
-                                 f"{(model, SPEED_LONG_STEPS, 1)}")  # fmt: skip
+                                 f"{(model, steps, 1)}")  # fmt: skip
         merged = _merged_runs(names, seed, speed)
         if merged:
             runs[(speed, seed)] = merged
@@ -324,15 +331,45 @@ def _speed_long_curve(name: str, model: str) -> list:
     return next(c["curve"] for c in _load(RESULTS / name / "curves.json") if c["model"] == model)
 
 
+def _speed_longer_runs() -> dict[tuple[int, int], dict[str, tuple]]:
+    """The runs trained on to ``SPEED_LONGER_STEPS``; each must continue the committed
+    ``SPEED_LONG_STEPS`` run of its name (the same validation curve up to there)."""
+    runs = _speed_long_runs(SPEED_LONGER, SPEED_LONGER_STEPS)
+    for models in runs.values():
+        for model, (*_, name) in models.items():
+            if model not in SPEED_LONG_PAIR:
+                continue
+            base = f"{SPEED_LONG}/{name.split('/', 1)[1]}"
+            if not (RESULTS / base / "curves.json").exists():
+                raise ValueError(f"{name} continues {base}, which is not committed")
+            before = _speed_long_curve(base, model)
+            if _speed_long_curve(name, model)[: len(before)] != before:
+                raise ValueError(f"{name} does not continue {base}: their curves differ "
+                                 f"before step {SPEED_LONG_STEPS:,}")  # fmt: skip
+    return runs
+
+
 #: Where along training the long pairs' validation gap is read, and over how many steps
 #: back each reading averages (one evaluation on 100 clips is noisy).
 SPEED_LONG_GAP_STEPS = (1500, 3000, 6000, 9000, 12000)
+SPEED_LONGER_GAP_STEPS = (12000, 13500, 15000, 16500, 18000)
 SPEED_LONG_GAP_WINDOW = 1000
 
 
-def _speed_long_gap_along_training(runs: dict[tuple[int, int], dict[str, tuple]]) -> list:
+def _validation_mean(curve: list, step: int, name: str) -> float:
+    """Mean validation MSE of the evaluations in the ``SPEED_LONG_GAP_WINDOW`` up to ``step``."""
+    window = [v for s, v, *_ in curve if step - SPEED_LONG_GAP_WINDOW < s <= step]
+    if not window:
+        raise ValueError(f"{name}: no evaluation in the {SPEED_LONG_GAP_WINDOW} steps up to "
+                         f"{step}")  # fmt: skip
+    return sum(window) / len(window)
+
+
+def _speed_long_gap_along_training(
+    runs: dict[tuple[int, int], dict[str, tuple]], at: Sequence[int] = SPEED_LONG_GAP_STEPS
+) -> list:
     """Per complete pair, ``10 log10(ConvLSTM's validation MSE / ARMA-LSTM's)`` with each
-    MSE the mean of the evaluations in the window up to each of ``SPEED_LONG_GAP_STEPS``."""
+    MSE the mean of the evaluations in the window up to each step of ``at``."""
     better, base = SPEED_LONG_PAIR
     body = []
     for (speed, seed), models in sorted(runs.items()):
@@ -341,14 +378,37 @@ def _speed_long_gap_along_training(runs: dict[tuple[int, int], dict[str, tuple]]
         means = {}
         for model in (better, base):
             curve = _speed_long_curve(models[model][2], model)
-            for step in SPEED_LONG_GAP_STEPS:
-                window = [v for s, v, *_ in curve if step - SPEED_LONG_GAP_WINDOW < s <= step]
-                if not window:
-                    raise ValueError(f"{models[model][2]}: no evaluation in the "
-                                     f"{SPEED_LONG_GAP_WINDOW} steps up to {step}")  # fmt: skip
-                means[model, step] = sum(window) / len(window)
-        gaps = [10 * math.log10(means[base, s] / means[better, s]) for s in SPEED_LONG_GAP_STEPS]
+            for step in at:
+                means[model, step] = _validation_mean(curve, step, models[model][2])
+        gaps = [10 * math.log10(means[base, s] / means[better, s]) for s in at]
         body.append([f"{speed}x seed {seed}", *(f"{g:+.2f}" for g in gaps)])
+    return body
+
+
+#: How far back the flatness table compares a run's validation MSE.
+SPEED_LONG_FLAT_SPAN = 3000
+
+
+def _speed_long_flatness(runs: dict[tuple[int, int], dict[str, tuple]], at: Sequence[int]) -> list:
+    """Per run and step of ``at``: how many times the plateau schedule has halved the
+    learning rate by then, and the change of validation MSE over the ``SPEED_LONG_FLAT_SPAN``
+    steps before (window means, as in the gap along training)."""
+    body = []
+    for (speed, seed), models in sorted(runs.items()):
+        for model in SPEED_LONG_PAIR:
+            if model not in models:
+                continue
+            name = models[model][2]
+            curve = _speed_long_curve(name, model)
+            first_lr = curve[0][2]
+            cells = []
+            for step in at:
+                lr = next(c[2] for c in curve if c[0] == step)
+                halvings = round(math.log2(first_lr / lr))
+                now = _validation_mean(curve, step, name)
+                then = _validation_mean(curve, step - SPEED_LONG_FLAT_SPAN, name)
+                cells.append(f"{halvings} / {100 * (now / then - 1):+.1f} %")
+            body.append([f"``{model}``, {speed}x seed {seed}", *cells])
     return body
 
 
@@ -371,13 +431,25 @@ def _speed_long_by_frame(runs: dict[tuple[int, int], dict[str, tuple]]) -> list:
     return body
 
 
+def _psnr_gaps(runs: dict[tuple[int, int], dict[str, tuple]]) -> dict[tuple[int, int], float]:
+    better, base = SPEED_LONG_PAIR
+    return {key: r[better][1] - r[base][1] for key, r in runs.items() if {better, base} <= r.keys()}
+
+
+def _flatness_table(runs: dict[tuple[int, int], dict[str, tuple]], at: Sequence[int],
+                    folder: str) -> str:  # fmt: skip
+    header = ["run", *(f"at {s:,} steps: LR halvings / validation MSE change over the "
+                       f"{SPEED_LONG_FLAT_SPAN:,} steps before" for s in at)]  # fmt: skip
+    return list_table(header, _speed_long_flatness(runs, at),
+                      f"docs/results/{folder}/*/curves.json")  # fmt: skip
+
+
 def video_speed_long() -> str:
     """MSE / blank and PSNR of the dilated pair after 12,000 steps by speed and seed, the
     PSNR gap per run, and per speed the gap's mean and seed spread."""
     runs = _speed_long_runs()
     header, body, sources = _ratio_psnr_table(runs, "{0[0]}x seed {0[1]}")
-    better, base = SPEED_LONG_PAIR
-    gaps = {key: r[better][1] - r[base][1] for key, r in runs.items() if {better, base} <= r.keys()}
+    gaps = _psnr_gaps(runs)
     gap_cells = [f"{gaps[key]:+.2f} dB" if key in gaps else "-" for key in sorted(runs)]
     body.append(["ARMA-LSTM dilated - ConvLSTM dilated (PSNR)", *gap_cells])
     summary = []
@@ -399,25 +471,57 @@ def video_speed_long() -> str:
         header = ["run", *(f"frame {f}" for f in SPEED_LONG_FRAMES)]
         source = f"docs/results/{SPEED_LONG}/*/frame_metrics.json"
         text += "\n" + list_table(header, by_frame, source)
+    if runs:
+        text += "\n" + _flatness_table(runs, (SPEED_LONG_STEPS,), SPEED_LONG)
     caption = (f"Validation MSE of the dilated pair over {SPEED_LONG_STEPS:,} steps "
-               f"(``docs/results/{SPEED_LONG}/*/curves.json``).")  # fmt: skip
-    return text + _static_figure("video_speed_long_curves.png", caption)
+               f"(``docs/results/{SPEED_LONG}/*/curves.json``)")  # fmt: skip
+    if (RESULTS / SPEED_LONGER).exists():
+        caption += (f"; the pairs trained on, to {SPEED_LONGER_STEPS:,} steps "
+                    f"(``docs/results/{SPEED_LONGER}/*/curves.json``)")  # fmt: skip
+    return text + _static_figure("video_speed_long_curves.png", caption + ".")
+
+
+def video_speed_longer() -> str:
+    """The pairs trained on to ``SPEED_LONGER_STEPS``: MSE / blank and PSNR, the PSNR gap
+    there and at ``SPEED_LONG_STEPS``, the validation gap along the way, and flatness."""
+    runs = _speed_longer_runs()
+    if not runs:
+        raise ValueError(f"docs/results/{SPEED_LONGER} holds no run")
+    header, body, sources = _ratio_psnr_table(runs, "{0[0]}x seed {0[1]}")
+    gaps, before = _psnr_gaps(runs), _psnr_gaps(_speed_long_runs())
+    keys = sorted(runs)
+    label = f"ARMA-LSTM dilated - ConvLSTM dilated (PSNR), {SPEED_LONGER_STEPS:,} steps"
+    body.append([label, *(f"{gaps[k]:+.2f} dB" if k in gaps else "-" for k in keys)])
+    label = f"the same at {SPEED_LONG_STEPS:,} steps"
+    body.append([label, *(f"{before[k]:+.2f} dB" if k in before else "-" for k in keys)])
+    text = list_table(header, body, _folders(sources))
+    along = _speed_long_gap_along_training(runs, SPEED_LONGER_GAP_STEPS)
+    if along:
+        header = ["pair", *(f"gap at {s:,} steps (dB)" for s in SPEED_LONGER_GAP_STEPS)]
+        text += "\n" + list_table(header, along, f"docs/results/{SPEED_LONGER}/*/curves.json")
+    at = (SPEED_LONG_STEPS, SPEED_LONGER_STEPS)
+    return text + "\n" + _flatness_table(runs, at, SPEED_LONGER)
 
 
 def video_speed_long_figure() -> None:
     runs = _speed_long_runs()
     if not runs:
         return
+    longer = _speed_longer_runs() if (RESULTS / SPEED_LONGER).exists() else {}
 
     def draw(ax) -> None:
         for (speed, seed), models in sorted(runs.items()):
             for k, model in enumerate(SPEED_LONG_PAIR):
                 if model not in models:
                     continue
-                curve = _speed_long_curve(models[model][2], model)
+                # A run trained on draws its whole curve, which starts with this one.
+                name = longer.get((speed, seed), models).get(model, models[model])[2]
+                curve = _speed_long_curve(name, model)
                 ax.plot([c[0] for c in curve], [c[1] for c in curve], lw=1.1,
                         color=f"C{k + 2 * (speed == 3)}", ls="-" if seed == 0 else "--",
                         label=f"{model}, {speed}x, seed {seed}")  # fmt: skip
+        if longer:
+            ax.axvline(SPEED_LONG_STEPS, color="grey", lw=0.8, ls=":")
 
     _curve_figure(STATIC / "video_speed_long_curves.png",
                   "Dilated pair, 3 x 12 channels, 32 x 32, batch 8, one CPU thread per run",
@@ -1297,6 +1401,7 @@ TABLES: dict[str, Callable[[], str]] = {
         RESULTS / "video-3x-probes" / "lr5e-4" / "curves.json", video_3x_probes
     ),
     "video_speed_long.rst": _optional(RESULTS / SPEED_LONG, video_speed_long),
+    "video_speed_longer.rst": _optional(RESULTS / SPEED_LONGER, video_speed_longer),
     "video_reach_trained.rst": _optional(RESULTS / REACH_TRAINED, video_reach_trained),
     "video_rotation_variants.rst": _optional(
         RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants

@@ -190,6 +190,69 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
         docs_tables.video_speed_long()
 
 
+def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_path, monkeypatch):
+    import json
+    import math
+    import shutil
+
+    import pytest
+
+    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
+    long, longer = docs_tables.SPEED_LONG_STEPS, docs_tables.SPEED_LONGER_STEPS
+
+    def run(folder, steps, model, mse, psnr, val, lr):
+        name = f"{folder}/speed-1x-seed0-{model}"
+        rows = [_row("blank_frame", 0.04, 14.0), _row(model, mse, psnr, steps=steps)]
+        _write_run(tmp_path / name, 0, rows)
+        curve = [[s, val(s), lr(s)] for s in range(250, steps + 1, 250)]
+        frames = {
+            "blank_frame (speed 1)": {"mse": [0.04] * 10},
+            f"{model} (speed 1)": {"mse": [mse] * 10},
+        }
+        (tmp_path / name / "frame_metrics.json").write_text(json.dumps(frames))
+        (tmp_path / name / "curves.json").write_text(json.dumps([{"model": model,
+                                                                  "curve": curve}]))  # fmt: skip
+        return name
+
+    (tmp_path / docs_tables.SPEED_LONG).mkdir()
+    (tmp_path / docs_tables.SPEED_LONGER).mkdir()
+    # ARMA-LSTM flat at 0.02 with its rate halved at steps 3,000 and 6,000; ConvLSTM at
+    # 2e-3 throughout, its validation MSE falling from 0.03 to 0.02 between 9,000 and 15,000
+    arma = dict(val=lambda s: 0.02, lr=lambda s: 2e-3 / 2 ** ((s > 3000) + (s > 6000)))
+    conv = dict(val=lambda s: 0.03 - 0.01 * min(max(s - 9000, 0), 6000) / 6000, lr=lambda s: 2e-3)
+    for folder, steps in ((docs_tables.SPEED_LONG, long), (docs_tables.SPEED_LONGER, longer)):
+        run(folder, steps, "armalstm_dilated", 0.02, 17.5, **arma)
+        run(folder, steps, "convlstm3_dilated", 0.022 if steps == long else 0.02,
+            17.0 if steps == long else 17.5, **conv)  # fmt: skip
+    text = docs_tables.video_speed_longer()
+    assert "0.500 / 17.50" in text and "+0.00 dB" in text  # level at 18,000 steps
+    assert "the same at 12,000 steps\n     - +0.50 dB" in text
+
+    # the evaluations at 11,250 ... 12,000 steps average ConvLSTM's validation MSE there;
+    # level from 15,000 steps on
+    def conv_mean(step):
+        return sum(conv["val"](s) for s in range(step - 750, step + 1, 250)) / 4
+
+    gap_12k = 10 * math.log10(conv_mean(12000) / 0.02)
+    along = text.split("gap at 18,000 steps (dB)")[1]
+    gaps = [float(c) for c in along.split("1x seed 0\n")[1].split("\n\n")[0].split("- ")[1:]]
+    assert gaps[0] == pytest.approx(gap_12k, abs=0.005) and gaps[3:] == [0.0, 0.0]
+    # flatness: ARMA-LSTM halved twice, flat; ConvLSTM never halved, falling until 15,000
+    fell = 100 * (conv_mean(12000) / conv_mean(9000) - 1)
+    assert "``armalstm_dilated``, 1x seed 0\n     - 2 / +0.0 %\n     - 2 / +0.0 %" in text
+    conv_row = text.split("``convlstm3_dilated``, 1x seed 0\n")[-1]
+    assert conv_row.startswith(f"     - 0 / {fell:+.1f} %\n     - 0 / ")
+    docs_tables.video_speed_long_figure()
+    assert "to 18,000 steps" in docs_tables.video_speed_long()
+    # a run trained on must continue the committed 12,000-step run of its name
+    shutil.rmtree(tmp_path / docs_tables.SPEED_LONGER / "speed-1x-seed0-armalstm_dilated")
+    run(docs_tables.SPEED_LONGER, longer, "armalstm_dilated", 0.02, 17.5, val=lambda s: 0.021,
+        lr=arma["lr"])  # fmt: skip
+    with pytest.raises(ValueError, match="does not continue"):
+        docs_tables.video_speed_longer()
+
+
 def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_path, monkeypatch):
     import json
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Carry unfinished training runs from one machine to the next through git.
+#
+#   in-flight/park.sh park runs/<run> ...   copy each run's config.json and checkpoints/*.pt here
+#   in-flight/park.sh unpark                copy every parked run back to runs/<run>
+#
+# runs/ is not tracked, and a new machine starts from what git holds, so a run that is still
+# training when a session ends is lost unless its checkpoint is committed. The data folders
+# are not parked: experiments regenerate them from the seed. After `unpark`, go on with the
+# run's own command plus --resume (in-flight/README.md lists them); once a run has finished
+# and its results are committed, `git rm -r in-flight/<run>`.
+# IN_FLIGHT_DIR and RUNS_DIR override where runs are parked and unparked (for the tests).
+set -euo pipefail
+here="${IN_FLIGHT_DIR:-$(cd "$(dirname "$0")" && pwd)}"
+runs="${RUNS_DIR:-$(dirname "$(cd "$(dirname "$0")" && pwd)")/runs}"
+
+case "${1:-}" in
+  park)
+    shift
+    [ $# -gt 0 ] || { echo "park: name at least one runs/<run> folder" >&2; exit 2; }
+    for run in "$@"; do
+      run="${run%/}"
+      name="$(basename "$run")"
+      [ -f "$run/config.json" ] || { echo "park: $run/config.json not found" >&2; exit 2; }
+      ls "$run"/checkpoints/*.pt >/dev/null 2>&1 || { echo "park: no $run/checkpoints/*.pt" >&2; exit 2; }
+      rm -rf "$here/$name.tmp" && mkdir -p "$here/$name.tmp/checkpoints"
+      cp "$run/config.json" "$here/$name.tmp/"
+      cp "$run"/checkpoints/*.pt "$here/$name.tmp/checkpoints/"
+      rm -rf "$here/$name" && mv "$here/$name.tmp" "$here/$name"
+      echo "parked $run -> in-flight/$name"
+    done ;;
+  unpark)
+    for dir in "$here"/*/; do
+      [ -f "$dir/config.json" ] || continue
+      name="$(basename "$dir")"
+      dest="$runs/$name"
+      if [ -e "$dest/checkpoints" ]; then
+        echo "unpark: $dest/checkpoints exists; left as it is" >&2
+        continue
+      fi
+      mkdir -p "$dest/checkpoints"
+      cp "$dir/config.json" "$dest/"
+      cp "$dir"/checkpoints/*.pt "$dest/checkpoints/"
+      echo "unparked in-flight/$name -> runs/$name"
+    done ;;
+  *)
+    echo "usage: in-flight/park.sh park runs/<run> ... | unpark" >&2; exit 2 ;;
+esac

@@ -1057,15 +1057,37 @@ def video_reach() -> str:
 REACH_TRAINED = Path(SPEED_LONG) / "reach-trained" / "reach.json"
 
 
+def _reach_trained_results() -> tuple[dict, str]:
+    """Every probe of the long runs' final models, one ``reach-trained*/reach.json`` per
+    batch of checkpoints probed together (runs finish in different sessions, and a new
+    machine has only the committed ones), merged into one result."""
+    paths = sorted((RESULTS / SPEED_LONG).glob("reach-trained*/reach.json"))
+    source = f"docs/results/{SPEED_LONG}/reach-trained*/reach.json"
+    merged: dict = {"models": {}, "ar_alpha": {}, "trained": [], "digits": []}
+    measured = set()
+    for path in paths:
+        result, name = _load(path), f"docs/results/{path.relative_to(RESULTS).as_posix()}"
+        if result["models"] or result["ar_alpha"]:
+            raise ValueError(f"{name} holds untrained models too")
+        keys = {(run["model"], run["speed"], run["seed"]) for run in result["trained"]}
+        if keys & measured:
+            raise ValueError(f"{name}: {sorted(keys & measured)} measured in another file too")
+        measured |= keys
+        merged["trained"].extend(result["trained"])
+        for digits in result["digits"]:
+            if digits not in merged["digits"]:
+                merged["digits"].append(digits)
+    merged["trained"].sort(key=lambda r: (r["speed"], r["seed"]))  # stable: models keep order
+    merged["digits"].sort(key=lambda d: d["speed"])
+    return merged, source
+
+
 def video_reach_trained() -> str:
     """The long runs' final models: their gradient radii per lag, per ARMA layer the
     spread of the learned AR filter, then where and how sharply each puts the digits."""
     from .reach import ar_rows, motion_table, table_rows
 
-    source = f"docs/results/{REACH_TRAINED.as_posix()}"
-    result = _load(RESULTS / REACH_TRAINED)
-    if result["models"] or result["ar_alpha"]:
-        raise ValueError(f"{source} holds untrained models too")
+    result, source = _reach_trained_results()
     steps = {r["step"] for r in result["trained"]}
     if steps != {SPEED_LONG_STEPS}:
         raise ValueError(f"{source} measured models at steps {steps}")

@@ -290,6 +290,21 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
     reference = "last input frame repeated, 3x seed 1 (test set {} x 32²)\n     - 0.0 (1.00)\n"
     assert text.count(reference.format(500) + "     - 8.0 (0.20)") == 1  # once per test set
     assert text.count(reference.format(100) + "     - 8.0 (0.30)") == 1
+    # Checkpoints probed in a later session: their own folder, merged in speed/seed order.
+    later = path.parent.parent / "reach-trained-seed0" / "reach.json"
+    later.parent.mkdir()
+    seed0 = {**trained[0], "seed": 0, "reach": [{"support_radius": 6, "mass99_radius": 5}] * 2}
+    digits1x = {"speed": 1, "min": 0.5, "median": 1.5, "max": 2.0}
+    later.write_text(json.dumps({**result, "trained": [seed0],
+                                 "digits": [digits1x, *result["digits"]]}))  # fmt: skip
+    text = docs_tables.video_reach_trained()
+    assert text.index("3x seed 0, trained") < text.index("3x seed 1, trained")
+    assert text.count("digits at 3x") == 1 and "0.5 / 1.5 / 2.0" in text
+    assert "6 / 5" in text
+    later.write_text(json.dumps({**result, "trained": [{**seed0, "seed": 1}]}))
+    with pytest.raises(ValueError, match="another file"):
+        docs_tables.video_reach_trained()
+    later.unlink()
     path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))
     with pytest.raises(ValueError, match="steps"):
         docs_tables.video_reach_trained()

@@ -503,6 +503,40 @@ def video_speed_longer() -> str:
     return text + "\n" + _flatness_table(runs, at, SPEED_LONGER)
 
 
+def _steps_of(name: str) -> int:
+    return SPEED_LONGER_STEPS if name.startswith(SPEED_LONGER) else SPEED_LONG_STEPS
+
+
+def video_speed_verdict() -> str:
+    """The speed question in one place: per speed and seed, the PSNR gap at equal steps
+    and with each model at its longest committed training (a run trained on replaces its
+    12,000-step row); per speed, the mean and the seed spread of both."""
+    equal = _speed_long_runs()
+    longer = _speed_longer_runs() if (RESULTS / SPEED_LONGER).exists() else {}
+    longest = {key: {**models, **longer.get(key, {})} for key, models in equal.items()}
+    equal_gaps, longest_gaps = _psnr_gaps(equal), _psnr_gaps(longest)
+    rows = []
+    for key in sorted(equal_gaps):
+        steps = " / ".join(f"{_steps_of(longest[key][m][2]):,}" for m in SPEED_LONG_PAIR)
+        rows.append([f"{key[0]}x", str(key[1]), f"{equal_gaps[key]:+.2f}", steps,
+                     f"{longest_gaps[key]:+.2f}"])  # fmt: skip
+    source = f"docs/results/{{{SPEED_LONG},{SPEED_LONGER}}}/*/table.json"
+    header = ["speed", "seed", f"gap at {SPEED_LONG_STEPS:,} steps (dB)",
+              "longest training: steps ARMA-LSTM / ConvLSTM", "gap there (dB)"]  # fmt: skip
+    text = list_table(header, rows, source)
+    summary = []
+    for speed in sorted({speed for speed, _ in equal_gaps}):
+        cells = []
+        for gaps in (equal_gaps, longest_gaps):
+            values = [g for (s, _), g in sorted(gaps.items()) if s == speed]
+            cells.append(f"{sum(values) / len(values):+.2f} ({max(values) - min(values):.2f})")
+        seeds = sum(s == speed for s, _ in equal_gaps)
+        summary.append([f"{speed}x", str(seeds), *cells])
+    header = ["speed", "seeds", f"at {SPEED_LONG_STEPS:,} steps: mean gap (spread) dB",
+              "at the longest training: mean gap (spread) dB"]  # fmt: skip
+    return text + "\n" + list_table(header, summary, source)
+
+
 def video_speed_long_figure() -> None:
     runs = _speed_long_runs()
     if not runs:
@@ -1424,6 +1458,7 @@ TABLES: dict[str, Callable[[], str]] = {
     ),
     "video_speed_long.rst": _optional(RESULTS / SPEED_LONG, video_speed_long),
     "video_speed_longer.rst": _optional(RESULTS / SPEED_LONGER, video_speed_longer),
+    "video_speed_verdict.rst": _optional(RESULTS / SPEED_LONG, video_speed_verdict),
     "video_reach_trained.rst": _optional(RESULTS / REACH_TRAINED, video_reach_trained),
     "video_rotation_variants.rst": _optional(
         RESULTS / "video-eq109-1x-seed0" / "table.json", video_rotation_variants

@@ -245,8 +245,24 @@ def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_pa
     assert conv_row.startswith(f"     - 0 / {fell:+.1f} %\n     - 0 / ")
     docs_tables.video_speed_long_figure()
     assert "to 18,000 steps" in docs_tables.video_speed_long()
-    # a run trained on must continue the committed 12,000-step run of its name
+    # the verdict: +0.50 dB at 12,000 steps, level once both are trained on
+    verdict = docs_tables.video_speed_verdict()
+    assert "   * - 1x\n     - 0\n     - +0.50\n     - 18,000 / 18,000\n     - +0.00\n" in verdict
+    assert "   * - 1x\n     - 1\n     - +0.50 (0.00)\n     - +0.00 (0.00)\n" in verdict
+    # ARMA-LSTM not trained on: its 12,000-step row stands beside ConvLSTM's 18,000
     shutil.rmtree(tmp_path / docs_tables.SPEED_LONGER / "speed-1x-seed0-armalstm_dilated")
+    verdict = docs_tables.video_speed_verdict()
+    assert "     - +0.50\n     - 12,000 / 18,000\n     - +0.00\n" in verdict
+    # a second seed and a second speed: means and spreads per speed
+    for seed, (conv_psnr, arma_psnr) in ((1, (16.0, 16.1)), (0, (16.0, 16.4))):
+        for model, psnr in (("convlstm3_dilated", conv_psnr), ("armalstm_dilated", arma_psnr)):
+            name = f"{docs_tables.SPEED_LONG}/speed-3x-seed{seed}-{model}"
+            rows = [_row("blank_frame", 0.04, 14.0, speed=3),
+                    _row(model, 0.03, psnr, steps=long, speed=3)]  # fmt: skip
+            _write_run(tmp_path / name, seed, rows)
+    verdict = docs_tables.video_speed_verdict()
+    assert "   * - 3x\n     - 2\n     - +0.25 (0.30)\n     - +0.25 (0.30)\n" in verdict
+    # a run trained on must continue the committed 12,000-step run of its name
     run(docs_tables.SPEED_LONGER, longer, "armalstm_dilated", 0.02, 17.5, val=lambda s: 0.021,
         lr=arma["lr"])  # fmt: skip
     with pytest.raises(ValueError, match="does not continue"):

@@ -3,6 +3,7 @@
 #
 #   in-flight/park.sh park runs/<run> ...   copy each run's config.json and checkpoints/*.pt here
 #   in-flight/park.sh unpark                copy every parked run back to runs/<run>
+#   in-flight/park.sh list                  each parked run and the step it reached
 #
 # runs/ is not tracked, and a new machine starts from what git holds, so a run that is still
 # training when a session ends is lost unless its checkpoint is committed. The data folders
@@ -11,8 +12,9 @@
 # and its results are committed, `git rm -r in-flight/<run>`.
 # IN_FLIGHT_DIR and RUNS_DIR override where runs are parked and unparked (for the tests).
 set -euo pipefail
-here="${IN_FLIGHT_DIR:-$(cd "$(dirname "$0")" && pwd)}"
-runs="${RUNS_DIR:-$(dirname "$(cd "$(dirname "$0")" && pwd)")/runs}"
+root="$(dirname "$(cd "$(dirname "$0")" && pwd)")"
+here="${IN_FLIGHT_DIR:-$root/in-flight}"
+runs="${RUNS_DIR:-$root/runs}"
 
 case "${1:-}" in
   park)
@@ -43,6 +45,16 @@ case "${1:-}" in
       cp "$dir"/checkpoints/*.pt "$dest/checkpoints/"
       echo "unparked in-flight/$name -> runs/$name"
     done ;;
+  list)
+    python="${PYTHON:-$root/.venv/bin/python}"
+    [ -x "$python" ] || python=python3
+    for ckpt in "$here"/*/checkpoints/*.pt; do
+      [ -f "$ckpt" ] || continue
+      step="$(cd "$root" && "$python" -c \
+        "import sys; from experiments.runner import load_checkpoint as l; \
+print(l(sys.argv[1])['progress']['step'])" "$ckpt")"
+      echo "$(basename "$(dirname "$(dirname "$ckpt")")"): step $step"
+    done ;;
   *)
-    echo "usage: in-flight/park.sh park runs/<run> ... | unpark" >&2; exit 2 ;;
+    echo "usage: in-flight/park.sh park runs/<run> ... | unpark | list" >&2; exit 2 ;;
 esac

@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ PARK = ROOT / "in-flight" / "park.sh"
 
 
 def _park(*args: str, parked: Path, runs: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "IN_FLIGHT_DIR": str(parked), "RUNS_DIR": str(runs)}
+    env = {**os.environ, "IN_FLIGHT_DIR": str(parked), "RUNS_DIR": str(runs),
+           "PYTHON": sys.executable}  # fmt: skip
     return subprocess.run(["bash", str(PARK), *args], env=env, capture_output=True, text=True)
 
 
@@ -31,6 +33,8 @@ def test_a_parked_run_resumes_on_a_new_machine_as_if_never_stopped(tmp_path):
     # Only what a commit should carry: the config and the checkpoints, not the data.
     carried = sorted(p.relative_to(parked).as_posix() for p in parked.rglob("*") if p.is_file())
     assert carried == ["run/checkpoints/speed1-convlstm3.pt", "run/config.json"]
+    listed = _park("list", parked=parked, runs=new_runs)
+    assert listed.returncode == 0 and listed.stdout == "run: step 2\n", listed.stderr
 
     done = _park("unpark", parked=parked, runs=new_runs)
     assert done.returncode == 0, done.stderr

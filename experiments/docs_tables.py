@@ -436,6 +436,11 @@ def _psnr_gaps(runs: dict[tuple[int, int], dict[str, tuple]]) -> dict[tuple[int,
     return {key: r[better][1] - r[base][1] for key, r in runs.items() if {better, base} <= r.keys()}
 
 
+def _gaps_at(gaps: dict[tuple[int, int], float], speed: int) -> list[float]:
+    """The gaps of ``speed``, in seed order."""
+    return [gap for (s, _), gap in sorted(gaps.items()) if s == speed]
+
+
 def _flatness_table(runs: dict[tuple[int, int], dict[str, tuple]], at: Sequence[int],
                     folder: str) -> str:  # fmt: skip
     header = ["run", *(f"at {s:,} steps: LR halvings / validation MSE change over the "
@@ -454,7 +459,7 @@ def video_speed_long() -> str:
     body.append(["ARMA-LSTM dilated - ConvLSTM dilated (PSNR)", *gap_cells])
     summary = []
     for speed in sorted({speed for speed, _ in gaps}):
-        values = [gap for (s, _), gap in sorted(gaps.items()) if s == speed]
+        values = _gaps_at(gaps, speed)
         mean, spread = sum(values) / len(values), max(values) - min(values)
         summary.append([f"{speed}x", ", ".join(f"{g:+.2f}" for g in values), f"{mean:+.2f}",
                         f"{spread:.2f}"])  # fmt: skip
@@ -528,7 +533,7 @@ def video_speed_verdict() -> str:
     for speed in sorted({speed for speed, _ in equal_gaps}):
         cells = []
         for gaps in (equal_gaps, longest_gaps):
-            values = [g for (s, _), g in sorted(gaps.items()) if s == speed]
+            values = _gaps_at(gaps, speed)
             cells.append(f"{sum(values) / len(values):+.2f} ({max(values) - min(values):.2f})")
         seeds = sum(s == speed for s, _ in equal_gaps)
         summary.append([f"{speed}x", str(seeds), *cells])

@@ -39,6 +39,12 @@ def _feature_parameter(
         not isinstance(num_features, int) or isinstance(num_features, bool) or num_features < 1
     ):
         raise ValueError(f"num_features must be a positive int or None, got {num_features!r}")
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise TypeError(
+            f"dtype must be a real floating dtype (float32 or float64): the activation's "
+            f"parameters are real and act on complex inputs of the matching precision; got "
+            f"{dtype}"
+        )
     shape = () if num_features is None else (num_features,)
     tensor = torch.full(shape, float(value), device=device, dtype=dtype)
     return nn.Parameter(tensor) if learnable else tensor
@@ -198,13 +204,21 @@ class ModReLU(_PerFeature):
     :math:`b > 0` it is :math:`1 + b/|z|`, unbounded near the origin, which is the
     objection Wolter & Yao raise against it. (Arjovsky et al. 2016.)
 
+    ``nonexpansive=True`` enforces Wolter & Yao's constraint (3), a derivative bounded by
+    1, whatever the optimiser does: the map uses :math:`\min(b, 0)`, with the gradient
+    passed straight through the clamp (a bias pushed above 0 acts as 0 and still gets
+    the gradient that can bring it back, instead of freezing there). Off by default, as
+    in Wolter & Yao's code and the results this library reproduces, where the bias is
+    free.
+
     Args:
         num_features: size of the feature axis for a per-feature bias; ``None`` for a
             scalar.
-        bias: initial bias.
+        bias: initial bias (``<= 0`` when ``nonexpansive``).
         dim: the feature axis (``-1``; ``1`` for image channels).
         device: of the bias.
-        dtype: of the bias.
+        dtype: of the bias (real: float32 or float64).
+        nonexpansive: use :math:`\min(b, 0)`, so that :math:`|f_z| + |f_{\bar z}| \le 1`.
 
     Examples:
         >>> act = ModReLU(num_features=8, bias=-0.1, dim=1)  # one bias per channel
@@ -219,16 +233,33 @@ class ModReLU(_PerFeature):
         dim: int = -1,
         device=None,
         dtype: torch.dtype | None = None,
+        nonexpansive: bool = False,
     ) -> None:
         super().__init__(dim)
+        if not isinstance(nonexpansive, bool):
+            raise TypeError(f"nonexpansive must be a bool, got {nonexpansive!r}")
+        if nonexpansive and bias > 0:
+            raise ValueError(f"bias must be <= 0 when nonexpansive=True, got {bias}")
+        self.nonexpansive = nonexpansive
         self._feature("bias", num_features, bias, True, {"device": device, "dtype": dtype})
 
+    def effective_bias(self) -> Tensor:
+        """The bias the map applies: ``bias``, or :math:`\\min(b, 0)` with a
+        straight-through gradient when ``nonexpansive``."""
+        return _nonpositive(self.bias) if self.nonexpansive else self.bias
+
     def forward(self, z: Tensor) -> Tensor:
-        (bias,) = self._along(z, self.bias)
+        (bias,) = self._along(z, self.effective_bias())
         return F.modrelu(z, bias)
 
     def extra_repr(self) -> str:
-        return _features_repr(self.bias, self.dim).rstrip(", ")
+        extra = ", nonexpansive=True" if self.nonexpansive else ""
+        return _features_repr(self.bias, self.dim).rstrip(", ") + extra
+
+
+def _nonpositive(bias: Tensor) -> Tensor:
+    """:math:`\\min(b, 0)` in value, the identity in gradient (a straight-through clamp)."""
+    return bias - torch.relu(bias).detach()
 
 
 class CReLU(Module):

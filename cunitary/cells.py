@@ -240,11 +240,20 @@ class ComplexReadout(Module):
         return self.linear(torch.cat([h.real, h.imag], dim=-1)).movedim(-1, self.dim)
 
 
-def _make_activation(activation: str | nn.Module, hidden_size: int | None, **factory) -> nn.Module:
+def _make_activation(
+    activation: str | nn.Module, hidden_size: int | None, nonexpansive: bool = False, **factory
+) -> nn.Module:
+    if not isinstance(nonexpansive, bool):
+        raise TypeError(f"nonexpansive must be a bool, got {nonexpansive!r}")
+    if nonexpansive and activation != "modrelu":
+        raise ValueError(
+            f"nonexpansive=True bounds modReLU's derivative; activation must be 'modrelu', "
+            f"got {activation!r}"
+        )
     if isinstance(activation, nn.Module):
         return activation
     if activation == "modrelu":
-        return ModReLU(hidden_size, bias=0.0, **factory)
+        return ModReLU(hidden_size, bias=0.0, nonexpansive=nonexpansive, **factory)
     if activation == "hirose":
         return Hirose(hidden_size, m=1.0, **factory)
     raise ValueError(f"activation must be 'modrelu', 'hirose' or an nn.Module, got {activation!r}")
@@ -408,6 +417,9 @@ class ComplexGatedCell(_Cell):
         gate: one of the gate families above.
         activation_bias: ``"per_unit"`` or ``"scalar"``: the modReLU bias's shape.
         init: ``"glorot"`` or ``"wolter_yao"``.
+        nonexpansive: modReLU with :math:`\min(b, 0)`, a derivative bounded by 1 (Wolter &
+            Yao's constraint (3); see :class:`~cunitary.ModReLU`). Off by default, as in
+            their code.
         device: of the parameters.
         dtype: float32 or float64 (complex weights use the matching complex dtype).
 
@@ -437,6 +449,7 @@ class ComplexGatedCell(_Cell):
         gate: str = "mod_sigmoid_per_unit",
         activation_bias: str = "per_unit",
         init: str = "glorot",
+        nonexpansive: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -472,7 +485,9 @@ class ComplexGatedCell(_Cell):
             init="arjovsky" if init == "wolter_yao" and transition != "circulant" else "haar",
         )  # fmt: skip
         features = h if activation_bias == "per_unit" else None
-        self.activation = _make_activation(activation, features, device=device, dtype=dtype)
+        self.activation = _make_activation(
+            activation, features, nonexpansive, device=device, dtype=dtype
+        )
         self.gate_bias = gate_bias
         # The fused sequence loop (hand-written backward); False forces the generic
         # autograd loop, which is the reference the fused one is tested against.
@@ -572,7 +587,7 @@ class ComplexGatedCell(_Cell):
             return None
         dtype = h0.dtype
         real = torch.float64 if dtype == torch.complex128 else torch.float32
-        bias = self.activation.bias.to(real).expand(self.hidden_size)
+        bias = self.activation.effective_bias().to(real).expand(self.hidden_size)
         alpha, gamma = self.gate_coefficients()
         return gated_scan(
             x,
@@ -902,6 +917,7 @@ class ComplexGatedRNN(_RecurrentSequence):
         gate: the gate family (see :class:`ComplexGatedCell`).
         activation_bias: ``"per_unit"`` or ``"scalar"`` modReLU bias.
         init: ``"glorot"`` or ``"wolter_yao"`` (see :class:`ComplexGatedCell`).
+        nonexpansive: modReLU with a non-positive bias (see :class:`ComplexGatedCell`).
         dropout: dropout on every layer's output but the last, while training.
         bidirectional: also run each layer backwards in time (``2H`` output features).
         device: of the parameters.
@@ -946,6 +962,7 @@ class ComplexGatedRNN(_RecurrentSequence):
         gate: str = "mod_sigmoid_per_unit",
         activation_bias: str = "per_unit",
         init: str = "glorot",
+        nonexpansive: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
         device=None,
@@ -955,7 +972,8 @@ class ComplexGatedRNN(_RecurrentSequence):
             input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
             transition=transition,
             activation=activation, gate_bias=gate_bias, orthogonal_map=orthogonal_map,
-            gate=gate, activation_bias=activation_bias, init=init, device=device, dtype=dtype,
+            gate=gate, activation_bias=activation_bias, init=init, nonexpansive=nonexpansive,
+            device=device, dtype=dtype,
         )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from ._checks import (
     real_factory_dtype,
 )
 from ._module import Module
+from .activations import _nonpositive
 from .arma import ARMA2d
 from .unitary import UnitaryConv2d, cached, cached_value
 
@@ -247,6 +248,26 @@ class RotationConvGRUCell(_ConvCell):
     .. math::
         H'_t = \tanh\bigl(W_{hx} * X_t + b_h\bigr) + R_t\odot\bigl(W_{hh} * H_{t-1}\bigr).
 
+    What bounds the state. The rotation keeps the Euclidean norm, and the blend is a
+    convex combination per unit, so :math:`|v| \le \max(|H'|, |H_{t-1}|)` for each
+    unit of :math:`v = (1 - Z_t)\odot H'_t + Z_t\odot H_{t-1}`. With the GRU candidate,
+    :math:`|H'_t| < 1` per unit, and convexity of the square gives, for every weight and
+    input,
+
+    .. math::
+        \|H_t\|^2 \le \|H_{t-1}\|^2 + \textstyle\sum (1 - Z_t)\odot H_t'^{\,2}
+        \le \|H_{t-1}\|^2 + N, \qquad
+        \|H_t\| \le \sqrt{\|H_0\|^2 + tN}
+
+    (:math:`N = C_h H W` units per sample): the state can grow at most like
+    :math:`\sqrt t`, never geometrically. No bound uniform in :math:`t` follows from
+    the cell's form: the rotation moves energy between units, so the per-unit bound
+    :math:`|H'| < 1` does not carry over to :math:`H_t`. With eq. (109) the candidate
+    holds :math:`R_t\odot(W_{hh} * H_{t-1})`, linear in the state: nothing in the cell
+    bounds it, and when :math:`W_{hh}` amplifies (spectral norm above 1) the state can
+    grow geometrically, by up to that factor per step (``tests/test_convrnn.py`` checks
+    both: the GRU bound over 10,000 random steps, a doubling eq. (109) state).
+
     Args:
         in_channels: input channels.
         hidden_channels: state channels.
@@ -258,10 +279,11 @@ class RotationConvGRUCell(_ConvCell):
         angle_size: its kernel or grid size.
         candidate: ``"gru"`` or ``"linear_recurrent"`` (see above).
         padding: ``p`` zeros around the frame: the state lives on the
-            ``(H + 2p, W + 2p)`` grid where the rotation is orthogonal, so a digit leaving
-            one edge crosses ``2p`` zeros before it reaches the other (Wolter & Yao,
+            ``(H + 2p, W + 2p)`` grid where the rotation is orthogonal (Wolter & Yao,
             *Complex gated memory cells* §5.8.1); frames of ``size`` are zero-padded on the
-            way in.
+            way in. The rotation is still circular on that grid, so padding reduces the
+            part of a state near one edge that reaches the opposite edge, it does not
+            remove it (see :class:`~cunitary.UnitaryConv2d`).
             :class:`ConvRNNStack` crops its output back to the frame.
         device: of the parameters.
         dtype: float32 or float64.
@@ -359,6 +381,9 @@ class ComplexConvGatedCell(_ConvCell):
             :class:`~cunitary.UnitaryConv2d`).
         angle_size: its kernel or grid size.
         gate_bias: initial gate bias (real and imaginary part).
+        nonexpansive: apply modReLU with :math:`\min(b_c, 0)` (straight-through
+            gradient), which bounds its derivative by 1, Wolter & Yao's constraint (3);
+            off by default, as in their code (see :class:`~cunitary.ModReLU`).
         device: of the parameters.
         dtype: float32 or float64 (the complex weights use the matching complex dtype).
 
@@ -378,10 +403,14 @@ class ComplexConvGatedCell(_ConvCell):
         angles: str = "full",
         angle_size: int | None = None,
         gate_bias: float = 4.0,
+        nonexpansive: bool = False,
         device=None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(in_channels, hidden_channels, kernel_size)
+        if not isinstance(nonexpansive, bool):
+            raise TypeError(f"nonexpansive must be a bool, got {nonexpansive!r}")
+        self.nonexpansive = nonexpansive
         dtype = real_factory_dtype(dtype)
         cfactory = {"device": device, "dtype": complex_dtype_for(dtype)}
         pad = self.padding
@@ -469,8 +498,12 @@ class ComplexConvGatedCell(_ConvCell):
         reset_state, update = _ResetGate.apply(logits.to(h.dtype), h)
         transported = self.transition(reset_state)
         return _ModReLUUpdate.apply(
-            transported, candidate.to(h.dtype), update, h, self.modrelu_bias
+            transported, candidate.to(h.dtype), update, h, self.effective_modrelu_bias()
         )
+
+    def effective_modrelu_bias(self) -> Tensor:
+        """The modReLU bias the cell applies (:math:`\\min(b_c, 0)` if ``nonexpansive``)."""
+        return _nonpositive(self.modrelu_bias) if self.nonexpansive else self.modrelu_bias
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> Tensor:
         x, h = self._inputs(x, h)
@@ -487,6 +520,7 @@ class ComplexConvGatedCell(_ConvCell):
         return (
             f"{self.in_channels}, {self.hidden_channels}, size={self.size}, "
             f"kernel_size={self.gates.kernel_size[0]}, gate_bias={self.gate_bias}"
+            + (", nonexpansive=True" if self.nonexpansive else "")
         )
 
 

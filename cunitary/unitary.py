@@ -148,9 +148,10 @@ class _EigenAngleConv(Module):
         if angles not in _ANGLES:
             raise ValueError(f"angles must be one of {_ANGLES}, got {angles!r}")
         dtype = real_factory_dtype(dtype)
-        # The operator lives on the zero-padded grid (the frame plus `padding` on each side):
-        # it is unitary there, and one application never wraps a signal that starts inside
-        # the frame around to the opposite edge if the kernel reaches at most `padding`.
+        # The operator lives on the zero-padded grid (the frame plus `padding` on each side),
+        # where it is unitary. It is still a circular convolution there, and a unit-modulus
+        # spectrum other than a pure shift has a kernel spread over the whole grid: padding
+        # makes less of an edge signal wrap to the opposite edge; it does not make none.
         self.padding = padding
         self.frame_size = size
         size = tuple(s + 2 * padding for s in size)
@@ -414,6 +415,9 @@ class UnitaryConv1d(_EigenAngleConv):
             ``size + 2 padding`` (unitary there; the state of a recurrence lives on it),
             and an input of length ``size`` is zero-padded first (the embedding of a
             linear convolution in Wolter & Yao's *Complex gated memory cells*, §5.8.1).
+            The operator is still circular on the padded length: padding reduces the
+            part of an edge signal that wraps to the opposite edge, it does not remove
+            it (see :class:`UnitaryConv2d`).
 
     Shape:
         - Input: :math:`(*, C, n)`, real or complex (complex64/128); real input to a
@@ -502,10 +506,16 @@ class UnitaryConv2d(_EigenAngleConv):
         padding: zeros on each side of both axes: the operator is the doubly block
             circulant of the padded grid ``(H + 2p, W + 2p)``, unitary there (a
             recurrence's state lives on that grid), and an ``(H, W)`` input is zero-padded
-            first. A signal inside the frame then reaches the opposite edge only after it
-            has crossed the ``2p`` zeros, not at once (Wolter & Yao's embedding of
-            a linear convolution in a larger doubly block circulant, *Complex gated memory
-            cells* §5.8.1).
+            first (Wolter & Yao's embedding of a linear convolution in a larger doubly
+            block circulant, *Complex gated memory cells* §5.8.1). The operator is still
+            a *circular* convolution of the padded grid, and its kernel, the inverse DFT
+            of :math:`e^{i\Omega}`, spans the whole grid unless the operator is a pure
+            shift: padding reduces the part of an edge signal that one application moves
+            to the opposite edge, it does not remove it. With compact angles
+            (``angles="kernel"``) the kernel's energy sits near its centre and the wrapped
+            part falls quickly with ``p``; with free angles (``"full"``) a large part
+            still wraps (``tests/test_unitary.py`` measures both against the dense padded
+            operator).
 
     Shape:
         - Input: :math:`(*, C, H, W)`, or the padded :math:`(*, C, H + 2p, W + 2p)`.

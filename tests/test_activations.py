@@ -201,3 +201,38 @@ def test_real_input_to_modrelu_is_the_real_line_of_the_complex_map():
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, expected.real)
     assert expected.imag.abs().max() == 0
+
+
+def test_nonexpansive_modrelu_is_1_lipschitz_where_a_positive_bias_is_not():
+    """|f(z1) - f(z2)| <= |z1 - z2| on pairs near the origin, checked numerically: it fails
+    for modReLU with b = 0.5 and holds with nonexpansive=True (which uses min(b, 0))."""
+    torch.manual_seed(0)
+    z1 = 0.05 * torch.randn(2000, dtype=torch.complex128)
+    z2 = z1 + 0.01 * torch.randn(2000, dtype=torch.complex128)
+    ratio = {}
+    for nonexpansive in (False, True):
+        act = ModReLU(dtype=torch.float64, nonexpansive=nonexpansive)
+        with torch.no_grad():
+            act.bias.fill_(0.5)  # as an optimiser could leave it
+        ratio[nonexpansive] = ((act(z1) - act(z2)).abs() / (z1 - z2).abs()).max().item()
+        b = 0.5 if not nonexpansive else 0.0
+        reference = np.maximum(np.abs(z1.numpy()) + b, 0) * np.exp(1j * np.angle(z1.numpy()))
+        np.testing.assert_allclose(act(z1).detach().numpy(), reference, atol=1e-12)
+    assert ratio[False] > 2
+    assert ratio[True] <= 1 + 1e-9
+
+
+def test_nonexpansive_bias_gets_the_gradient_straight_through():
+    """A bias pushed above 0 acts as 0 but is not frozen there: its gradient is the one at
+    the clamped value, so descent can bring it back below 0."""
+    act = ModReLU(3, dtype=torch.float64, nonexpansive=True)
+    with torch.no_grad():
+        act.bias.copy_(torch.tensor([0.2, -0.1, 0.0], dtype=torch.float64))
+    z = torch.tensor([[1.0 + 1.0j, 0.5j, -2.0]], dtype=torch.complex128)
+    act(z).abs().sum().backward()
+    # d|f|/db = 1 where active, for the clamped biases (0, -0.1, 0)
+    np.testing.assert_allclose(act.bias.grad.numpy(), [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="bias must be <= 0"):
+        ModReLU(bias=0.1, nonexpansive=True)
+    with pytest.raises(TypeError, match="real floating dtype"):
+        ModReLU(3, dtype=torch.complex64)

@@ -1,11 +1,13 @@
 """The complex gated cell's gate families, initialisations and Wolter & Yao's model, against
 numpy loops written from the equations (Wolter & Yao 2018 and their published code)."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
-from cunitary import ComplexGatedRNN
+from cunitary import ComplexConvGatedCell, ComplexGatedRNN
 from cunitary.cells import GATES
 from cunitary.init import arjovsky_unitary_, tf_glorot_uniform_
 from cunitary.tasks import COPY_MARKER, copy_one_hot, copy_task
@@ -231,3 +233,41 @@ def test_a_parametrized_u_can_take_plain_sgd_steps_apart_from_the_rest():
     generator = {id(p) for p in model.core.layers[0].transition.parameters()}
     assert {id(p) for g in sgd.param_groups for p in g["params"]} == generator
     assert not generator & {id(p) for g in main.param_groups for p in g["params"]}
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_nonexpansive_cgrnn_applies_a_positive_bias_as_zero(fused):
+    """Constraint (3): with nonexpansive=True a modReLU bias an optimiser pushed above 0 is
+    applied as 0; the free cell with that bias set to 0 is the reference (it is tested
+    against dense references elsewhere). Both the fused and the autograd loop."""
+    torch.manual_seed(4)
+    rnn = ComplexGatedRNN(3, 6, transition="full", nonexpansive=True, dtype=torch.float64)
+    free = copy.deepcopy(rnn)
+    free.layers[0].activation.nonexpansive = False
+    for cell in (rnn.layers[0], free.layers[0]):
+        cell.use_fused = fused
+    with torch.no_grad():
+        rnn.layers[0].activation.bias.copy_(torch.linspace(-0.3, 0.3, 6))
+        free.layers[0].activation.bias.copy_(torch.linspace(-0.3, 0.3, 6).clamp(max=0))
+    x = torch.randn(2, 7, 3, dtype=torch.float64)
+    out, _ = rnn(x)
+    ref, _ = free(x)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    out.abs().sum().backward()
+    assert torch.all(rnn.layers[0].activation.bias.grad != 0)  # straight through, not frozen
+    with pytest.raises(ValueError, match="activation must be 'modrelu'"):
+        ComplexGatedRNN(3, 6, activation="hirose", nonexpansive=True)
+
+
+def test_nonexpansive_conv_gated_cell_applies_a_positive_bias_as_zero():
+    torch.manual_seed(5)
+    cell = ComplexConvGatedCell(1, 2, (6, 6), nonexpansive=True, dtype=torch.float64)
+    free = copy.deepcopy(cell)
+    free.nonexpansive = False
+    with torch.no_grad():
+        cell.modrelu_bias.copy_(torch.tensor([0.4, -0.2]).view(2, 1, 1))
+        free.modrelu_bias.copy_(torch.tensor([0.0, -0.2]).view(2, 1, 1))
+    x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
+    h = torch.randn(3, 2, 6, 6, dtype=torch.complex128)
+    torch.testing.assert_close(cell(x, h), free(x, h), rtol=0, atol=1e-12)
+    assert "nonexpansive=True" in repr(cell)

@@ -2,6 +2,7 @@
 torch's LSTMCell per pixel, the ARMA paper's parameter counts, explicit circular
 convolutions in numpy, and the complex cell written with torch's complex convolution."""
 
+import math
 from functools import partial
 
 import numpy as np
@@ -303,3 +304,58 @@ def test_the_stack_passes_the_frame_size_to_cells_that_need_it():
     stack = ConvRNNStack(RotationConvGRUCell, 1, 1, 2, 2, size=(6, 5))
     y, states = stack(torch.randn(2, 3, 1, 6, 5))
     assert y.shape == (2, 3, 1, 6, 5) and states[1].shape == (2, 2, 6, 5)
+
+
+# -- what bounds the rotation conv-GRU's state ---------------------------------------------
+
+
+def test_rotation_conv_gru_state_obeys_the_gru_candidates_norm_bound():
+    """||H_t||^2 <= ||H_{t-1}||^2 + sum (1 - Z) H'^2 <= ||H_{t-1}||^2 + N at every one of
+    10,000 random steps, with the gates and candidate recomputed from the equations and
+    weights scaled x4 (the scale that made eq. (109)'s state blow up)."""
+    torch.manual_seed(5)
+    cell = RotationConvGRUCell(1, 2, (6, 6), mix=True, dtype=torch.float64)
+    with torch.no_grad():
+        for conv in (cell.gates, cell.candidate):
+            conv.weight.mul_(4)
+    units = 2 * 6 * 6
+    h = torch.zeros(3, 2, 6, 6, dtype=torch.float64)
+    squared = torch.zeros(3, dtype=torch.float64)
+    worst_slack = math.inf
+    with torch.no_grad():
+        for t in range(1, 10_001):
+            x = 3 * torch.randn(3, 1, 6, 6, dtype=torch.float64)
+            g = torch.sigmoid(nn.functional.conv2d(torch.cat([x, h], 1), cell.gates.weight,
+                                                   cell.gates.bias, padding=1))  # fmt: skip
+            r, z = g[:, :2], g[:, 2:]
+            cand = torch.tanh(nn.functional.conv2d(torch.cat([x, r * h], 1),
+                                                   cell.candidate.weight, cell.candidate.bias,
+                                                   padding=1))  # fmt: skip
+            step_bound = h.pow(2).sum((1, 2, 3)) + ((1 - z) * cand**2).sum((1, 2, 3))
+            h = cell(x, h)
+            new = h.pow(2).sum((1, 2, 3))
+            assert torch.all(new <= step_bound * (1 + 1e-12)), t
+            squared = new
+            worst_slack = min(worst_slack, (t * units - squared).min().item())
+    assert worst_slack >= 0  # ||H_t|| <= sqrt(t N) from a zero state
+    assert squared.max() > 1  # the state did move: the bound was not met by a dead cell
+
+
+def test_eq109_state_can_grow_geometrically():
+    """eq. (109)'s candidate is linear in the state: with W_hh = 2 I (centre tap) and open
+    resets, the state at least doubles, less the candidate's sqrt(N), at every step."""
+    torch.manual_seed(6)
+    cell = RotationConvGRUCell(1, 2, (6, 6), candidate="linear_recurrent", dtype=torch.float64)
+    with torch.no_grad():
+        cell.gates.weight.zero_()
+        cell.gates.bias.copy_(torch.tensor([30.0, 30.0, -30.0, -30.0]))  # R = 1, Z = 0
+        cell.candidate.weight.zero_()
+        cell.candidate.weight[:, 1:, 1, 1] = 2 * torch.eye(2, dtype=torch.float64)
+    units = 2 * 6 * 6
+    h = torch.randn(1, 2, 6, 6, dtype=torch.float64)
+    with torch.no_grad():
+        for _ in range(40):
+            before = h.norm().item()
+            h = cell(torch.randn(1, 1, 6, 6, dtype=torch.float64), h)
+            assert h.norm().item() >= 2 * before - math.sqrt(units) - 1e-9
+    assert h.norm().item() > 1e9

@@ -10,6 +10,12 @@ both kinds). Half precision has no complex counterpart that the FFTs and activat
 support, so ``.half()`` / ``.bfloat16()`` on a module that holds complex tensors raise
 a ``TypeError`` before anything is converted; use autocast for mixed precision.
 
+A conversion to a higher precision also re-projects every stored dense unitary factor
+(torch's orthogonal parametrization keeps its matrix as ``base @ exp(A)``, and ``base``
+keeps the rounding of the dtype it was made in) onto the unitary group of the new
+precision, so that a float32 layer converted with ``.double()`` is unitary to float64's
+precision, not float32's.
+
 The conversion is read off the function ``nn.Module._apply`` receives (applied to two
 real probes), so it covers ``.to``, ``.double``, ``.float``, ``.half``, ``.type`` and
 containers such as ``nn.Sequential`` that hold these modules.
@@ -30,6 +36,8 @@ from itertools import chain
 
 import torch
 from torch import Tensor, nn
+
+from ._unitarity import dense_unitary_factors, project_unitary_
 
 _REAL_OF = {
     torch.complex32: torch.float16,
@@ -84,4 +92,18 @@ class Module(nn.Module):
             return real(t) if t.is_floating_point() else fn(t)
 
         convert._keeps_complex = True  # type: ignore[attr-defined]
-        return super()._apply(convert, recurse)
+        if not recurse:
+            return super()._apply(convert, recurse)
+        before = [f.dtype for f in dense_unitary_factors(self)]
+        out = super()._apply(convert, recurse)
+        # A unitary matrix converted to a higher precision keeps the old rounding: make it
+        # unitary to the new one (the nearest unitary matrix, a change of the old rounding's
+        # size).
+        for old, factor in zip(before, dense_unitary_factors(self), strict=True):
+            if _eps(factor.dtype) < _eps(old):
+                project_unitary_(factor)
+        return out
+
+
+def _eps(dtype: torch.dtype) -> float:
+    return torch.finfo(_REAL_OF.get(dtype, dtype)).eps

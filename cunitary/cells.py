@@ -13,6 +13,7 @@ small states, see :data:`DENSE_TRANSITION_MAX`), so the loop body is a few fused
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -32,6 +33,7 @@ from ._checks import (
 )
 from ._fused import gated_scan
 from ._module import Module
+from ._unitarity import project_unitary_, tolerance, unitarity_error
 from .activations import Hirose, ModReLU
 
 __all__ = [
@@ -67,9 +69,14 @@ class UnitaryTransition(Module):
       :func:`torch.nn.utils.parametrizations.orthogonal` (``orthogonal_map`` is
       ``"matrix_exp"`` or ``"cayley"``); any optimiser.
     * ``"stiefel"``: a dense unitary matrix stored as a plain parameter ``weight``
-      (:math:`U` itself), which only an optimiser that stays on the unitary group may
-      move: :class:`~cunitary.optim.StiefelCayley` (Wolter & Yao's set-up; find such
-      parameters with :func:`~cunitary.optim.stiefel_parameters`).
+      (:math:`U` itself), meant to be moved by an optimiser that stays on the unitary
+      group: :class:`~cunitary.optim.StiefelCayley` (Wolter & Yao's set-up; find such
+      parameters with :func:`~cunitary.optim.stiefel_parameters`). Any other optimiser
+      moves it off the group; the next forward then finds
+      :math:`\|U^HU - I\|_F` above rounding (``10 n \epsilon``), replaces ``weight`` by
+      the nearest unitary matrix (its polar factor) and warns, once per module: the
+      layer computes with a unitary :math:`U` whatever moved it, and a user who meant
+      Cayley steps learns that something else stepped.
     * ``"identity"``: :math:`U = I`.
 
     Dense transitions start Haar-random (``init="haar"``) or from Arjovsky et al.'s
@@ -147,6 +154,28 @@ class UnitaryTransition(Module):
         """:math:`Uh` for ``h`` ``(*, H)``."""
         return self.operator(h.dtype)(h)
 
+    def _stored_unitary_factors(self) -> list[Tensor]:
+        return [self.weight] if self.kind == "stiefel" else []
+
+    def _back_on_the_group(self) -> None:
+        """Re-project a ``"stiefel"`` weight that left the unitary group (see the class
+        text); nothing while it is unitary to rounding."""
+        error = unitarity_error(self.weight)
+        if error <= tolerance(self.weight):
+            return
+        if not getattr(self, "_warned_off_group", False):
+            self._warned_off_group = True
+            warnings.warn(
+                f"UnitaryTransition(kind='stiefel'): the weight left the unitary group "
+                f"(||U^H U - I||_F = {error:.3g}), moved by something other than "
+                "cunitary.optim.StiefelCayley; it is replaced by the nearest unitary matrix "
+                "before every forward that finds it off the group. Train it with "
+                "StiefelCayley (cunitary.optim.stiefel_parameters(model)), or use "
+                "transition='full' for any optimiser.",
+                stacklevel=4,
+            )
+        project_unitary_(self.weight)
+
     def matrix(self, dtype: torch.dtype | None = None) -> Tensor:
         """Dense :math:`U`, ``(H, H)``; complex unless ``real``."""
         if self.kind == "circulant":
@@ -154,6 +183,7 @@ class UnitaryTransition(Module):
         elif self.kind == "full":
             mat = self.linear.weight
         elif self.kind == "stiefel":
+            self._back_on_the_group()
             mat = self.weight
         else:
             mat = torch.eye(

@@ -14,8 +14,17 @@ The Cayley step. With :math:`G = \partial L/\partial\Re W + i\,\partial L/\parti
     A = G W^{H} - W G^{H}, \qquad
     W \leftarrow \Bigl(I + \tfrac{\lambda}{2}A\Bigr)^{-1}\Bigl(I - \tfrac{\lambda}{2}A\Bigr) W.
 
-:math:`A` is skew-Hermitian, so the Cayley factor is unitary and :math:`W` stays on the
-unitary (orthogonal) group up to rounding, whatever the step size. ``side="right"``
+:math:`A` is skew-Hermitian, so in exact arithmetic the Cayley factor is unitary for
+every step size. In floating point the step solves a linear system whose condition number
+is :math:`\kappa = \|I + \tfrac{\lambda}{2}A\|\,\|(I + \tfrac{\lambda}{2}A)^{-1}\|
+\le 1 + \lambda\|G\|_2` (the inverse has norm at most 1, and
+:math:`\|A\|_2 \le 2\|G\|_2` for a unitary :math:`W`), and its rounding leaves the
+group by about :math:`\epsilon\kappa`: nothing for :math:`\lambda\|G\| \lesssim 1`,
+but a float32 step with :math:`\lambda\|G\| = 10^4` is off by about :math:`10^{-3}`,
+and small departures add up over long runs. :class:`StiefelCayley` therefore measures
+:math:`\|W^HW - I\|_F` after every step and, past ``tolerance`` (default
+:math:`10\,n\,\epsilon`), replaces :math:`W` by the nearest unitary matrix (the
+unitary factor of its polar decomposition, computed in float64). ``side="right"``
 multiplies from the right instead, with :math:`B = W^{H}G - G^{H}W` and
 :math:`W \leftarrow W (I - \tfrac{\lambda}{2}B)(I + \tfrac{\lambda}{2}B)^{-1}`: the left
 step applied to :math:`W^\top`. A layer that computes :math:`Uh` (this library's
@@ -26,10 +35,13 @@ Yao's code) follows under the left step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
 from torch import Tensor
+
+from ._unitarity import project_unitary_, tolerance, unitarity_error
 
 __all__ = ["StiefelCayley", "RMSpropTF", "stiefel_parameters"]
 
@@ -49,9 +61,9 @@ def _evaluate(closure) -> Tensor | None:
 def _check_positive(name: str, value: float, allow_zero: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {bound}, got {value}")
+        raise ValueError(f"{name} must be finite and {bound}, got {value}")
     return float(value)
 
 
@@ -63,8 +75,10 @@ class StiefelCayley(torch.optim.Optimizer):
         W \leftarrow \Bigl(I + \tfrac{\lambda}{2}A\Bigr)^{-1}
                      \Bigl(I - \tfrac{\lambda}{2}A\Bigr) W
 
-    (Wisdom et al. 2016; see the module text for ``side``). Every parameter must be a
-    square matrix that is already unitary (orthogonal); it stays so to rounding error.
+    (Wisdom et al. 2016; see the module text for ``side`` and for what rounding does to a
+    large step). Every parameter must be a square matrix that is already unitary
+    (orthogonal; a departure above 0.1 is refused); after every step it is unitary to
+    ``tolerance``.
 
     Args:
         params: square complex (unitary) or real (orthogonal) matrix parameters.
@@ -76,7 +90,10 @@ class StiefelCayley(torch.optim.Optimizer):
         eps: added to the root when ``normalize``.
         side: ``"left"`` (the formula above) or ``"right"``.
         reproject_every: every this many steps, replace :math:`W` by the unitary factor of
-            its polar decomposition (nearest unitary matrix, via SVD); 0 never.
+            its polar decomposition (nearest unitary matrix, via SVD), whatever its
+            departure; 0 never.
+        tolerance: re-project after any step that leaves :math:`\|W^HW - I\|_F` above
+            this; ``None`` (default): :math:`10\,n\,\epsilon` of the parameter's dtype.
 
     Examples:
         >>> w = torch.nn.Parameter(torch.linalg.qr(torch.randn(4, 4, dtype=torch.cdouble))[0])
@@ -96,26 +113,33 @@ class StiefelCayley(torch.optim.Optimizer):
         eps: float = 1e-10,
         side: str = "left",
         reproject_every: int = 0,
+        tolerance: float | None = None,
     ) -> None:
-        _check_positive("lr", lr, allow_zero=True)
-        _check_positive("decay", decay, allow_zero=True)
-        _check_positive("eps", eps, allow_zero=True)
-        if side not in ("left", "right"):
-            raise ValueError(f"side must be 'left' or 'right', got {side!r}")
-        if isinstance(reproject_every, bool) or not isinstance(reproject_every, int):
-            raise TypeError(f"reproject_every must be an int, got {reproject_every!r}")
-        if reproject_every < 0:
-            raise ValueError(f"reproject_every must be >= 0, got {reproject_every}")
-        defaults = {"lr": lr, "normalize": bool(normalize), "decay": decay, "eps": eps,
-                    "side": side, "reproject_every": reproject_every}  # fmt: skip
+        defaults = {"lr": lr, "normalize": normalize, "decay": decay, "eps": eps,
+                    "side": side, "reproject_every": reproject_every,
+                    "tolerance": tolerance}  # fmt: skip
+        _check_cayley_group(defaults, "")
         super().__init__(params, defaults)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.dim() != 2 or p.shape[0] != p.shape[1]:
-                    raise ValueError(
-                        f"StiefelCayley takes square matrices, got a parameter of shape "
-                        f"{tuple(p.shape)}"
-                    )
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group after checking its options and that its matrices are unitary."""
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        _check_cayley_group(group, f"param group {len(self.param_groups) - 1}: ")
+        for p in group["params"]:
+            if p.dim() != 2 or p.shape[0] != p.shape[1]:
+                raise ValueError(
+                    f"StiefelCayley takes square matrices, got a parameter of shape "
+                    f"{tuple(p.shape)}"
+                )
+            error = unitarity_error(p)
+            if error > _REFUSED_DEPARTURE:
+                raise ValueError(
+                    f"StiefelCayley moves unitary (orthogonal) matrices along the group; got "
+                    f"a {p.shape[0]}x{p.shape[1]} parameter with ||W^H W - I||_F = "
+                    f"{error:.3g} (> {_REFUSED_DEPARTURE:g}): initialise it unitary (e.g. "
+                    "cunitary.init.haar_unitary_) or give it to another optimiser"
+                )
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -149,10 +173,45 @@ class StiefelCayley(torch.optim.Optimizer):
                     rhs = (eye + half * b) @ w.mH
                     w.copy_(torch.linalg.solve(eye - half * b, rhs).mH)
                 every = group["reproject_every"]
-                if every and state["step"] % every == 0:
-                    u, _, vh = torch.linalg.svd(w)
-                    w.copy_(u @ vh)
+                limit = tolerance(w) if group["tolerance"] is None else group["tolerance"]
+                if (every and state["step"] % every == 0) or unitarity_error(w) > limit:
+                    project_unitary_(w)
         return loss
+
+
+#: A parameter further than this from the unitary group is refused: rounding never
+#: comes near it, so such a matrix was not meant to be unitary.
+_REFUSED_DEPARTURE = 0.1
+
+
+def _check_cayley_group(group: dict, where: str) -> None:
+    """Refuse option values a Cayley step cannot use, naming the option and the group."""
+    for name in ("lr", "eps"):
+        value = group[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{where}{name} must be a number, got {type(value).__name__}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{where}{name} must be finite and >= 0, got {value}")
+    decay = group["decay"]
+    if isinstance(decay, bool) or not isinstance(decay, int | float):
+        raise TypeError(f"{where}decay must be a number, got {type(decay).__name__}")
+    if not 0 <= decay <= 1:
+        raise ValueError(f"{where}decay must be in [0, 1], got {decay}")
+    if not isinstance(group["normalize"], bool):
+        raise TypeError(f"{where}normalize must be a bool, got {group['normalize']!r}")
+    if group["side"] not in ("left", "right"):
+        raise ValueError(f"{where}side must be 'left' or 'right', got {group['side']!r}")
+    every = group["reproject_every"]
+    if isinstance(every, bool) or not isinstance(every, int):
+        raise TypeError(f"{where}reproject_every must be an int, got {every!r}")
+    if every < 0:
+        raise ValueError(f"{where}reproject_every must be >= 0, got {every}")
+    limit = group["tolerance"]
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int | float)
+        or not math.isfinite(limit) or limit <= 0
+    ):  # fmt: skip
+        raise ValueError(f"{where}tolerance must be None or a finite number > 0, got {limit!r}")
 
 
 class RMSpropTF(torch.optim.Optimizer):

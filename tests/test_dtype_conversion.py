@@ -4,6 +4,7 @@ parts, and the converted model computes what the original did."""
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -78,3 +79,78 @@ def test_containers_convert_through_to_the_complex_parameters():
 def test_the_identity_transition_follows_the_module_precision():
     transition = cunitary.UnitaryTransition(4, "identity").double()
     assert transition.matrix().dtype == torch.complex128
+
+
+def _unitary_matrices(module):
+    """The dense unitary factors a module computes with, as it uses them."""
+    from cunitary.cells import UnitaryTransition
+    from cunitary.unitary import _ChannelMix
+
+    mats = []
+    for m in module.modules():
+        if isinstance(m, _ChannelMix):
+            mats.append(m.matrix)
+        elif isinstance(m, UnitaryTransition) and m.kind in ("full", "stiefel"):
+            mats.append(m.matrix())
+    return mats
+
+
+DENSE_UNITARY = {
+    "UnitaryConv1d(mix)": lambda: cunitary.UnitaryConv1d(8, channels=3, mix=True),
+    "UnitaryConv2d(mix)": lambda: cunitary.UnitaryConv2d((8, 8), channels=2, mix=True),
+    "UnitaryConv2d(real, mix)": lambda: cunitary.UnitaryConv2d(
+        (8, 8), channels=3, real=True, mix=True
+    ),
+    "RotationConvGRUCell(mix)": lambda: cunitary.RotationConvGRUCell(1, 3, (6, 6), mix=True),
+    "ComplexConvGatedCell(mix)": lambda: cunitary.ComplexConvGatedCell(1, 3, (6, 6), mix=True),
+    "UnitaryTransition(full)": lambda: cunitary.UnitaryTransition(6, "full"),
+    "UnitaryTransition(full, real)": lambda: cunitary.UnitaryTransition(6, "full", real=True),
+    "UnitaryTransition(stiefel)": lambda: cunitary.UnitaryTransition(6, "stiefel"),
+    "UnitaryTransition(stiefel, real)": lambda: cunitary.UnitaryTransition(6, "stiefel", real=True),
+    "ComplexGatedRNN(full)": lambda: cunitary.ComplexGatedRNN(3, 6, transition="full"),
+    "ComplexGatedRNN(stiefel)": lambda: cunitary.ComplexGatedRNN(3, 6, transition="stiefel"),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Complex modules are a new feature")
+@pytest.mark.parametrize("how", ["to_float64", "double", "to_complex128"])
+@pytest.mark.parametrize("name", DENSE_UNITARY)
+def test_a_float32_unitary_factor_converted_up_is_unitary_to_float64(name, how):
+    """Made in float32 (unitary to ~1e-7), converted up: unitary to float64's precision,
+    checked in numpy on the matrix the module computes with; inside a plain container
+    too."""
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(DENSE_UNITARY[name]())
+    before = [m.detach().clone() for m in _unitary_matrices(module)]
+    assert before and all(m.dtype in (torch.float32, torch.complex64) for m in before)
+    convert = {
+        "to_float64": lambda m: m.to(torch.float64),
+        "double": lambda m: m.double(),
+        "to_complex128": lambda m: m.to(torch.complex128),
+    }[how]
+    module = convert(module)
+    for old, mat in zip(before, _unitary_matrices(module), strict=True):
+        m = mat.detach().numpy()
+        assert m.dtype in ("float64", "complex128")
+        assert np.linalg.norm(m.conj().T @ m - np.eye(m.shape[0])) < 1e-13
+        assert np.abs(m - old.numpy()).max() < 1e-5  # the same matrix, re-rounded
+
+
+def test_a_converted_unitary_conv_keeps_the_norm_over_1000_applications():
+    torch.manual_seed(1)
+    layer = cunitary.UnitaryConv2d((8, 8), channels=2, mix=True).double()
+    x = torch.randn(3, 2, 8, 8, dtype=torch.complex128)
+    y = x
+    with torch.no_grad():
+        for _ in range(1000):
+            y = layer(y)
+    ratio = np.linalg.norm(y.numpy()) / np.linalg.norm(x.numpy())
+    assert abs(ratio - 1) < 1e-11  # float32 rounding of the mix would give ~1e-5
+
+
+def test_converting_down_and_at_the_same_precision_leaves_the_weights_alone():
+    torch.manual_seed(2)
+    module = cunitary.UnitaryTransition(6, "stiefel")
+    start = module.weight.detach().clone()
+    module.float()
+    assert torch.equal(module.weight, start)  # no re-rounding at the same precision

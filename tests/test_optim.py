@@ -144,3 +144,85 @@ def test_bad_arguments_are_named():
         RMSpropTF([w], decay=1.5)
     with pytest.raises(TypeError, match="eps"):
         RMSpropTF([w], eps="small")
+
+
+def _departure(w) -> float:
+    """||W^H W - I||_F in numpy, float64."""
+    m = w.detach().to(torch.complex128 if w.is_complex() else torch.float64).numpy()
+    return float(np.linalg.norm(m.conj().T @ m - np.eye(m.shape[0])))
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e6])
+def test_a_huge_float32_step_stays_on_the_group(scale):
+    """lr ||G|| = 1e4 or 1e6 with a rank-1 gradient: the float32 solve alone leaves the
+    group by ~1e-3 and ~1e-1 (shown with the re-projection switched off); with the default
+    tolerance the step ends unitary to 10 n eps."""
+    n = 32
+    g = torch.tensor(np.outer(np.arange(1, n + 1), np.ones(n)) * (1 + 1j), dtype=torch.cfloat)
+    g = g / torch.linalg.matrix_norm(g, 2) * scale
+    departures = {}
+    for limit in (1e9, None):
+        w = torch.nn.Parameter(torch.tensor(random_unitary(n, 3), dtype=torch.cfloat))
+        opt = StiefelCayley([w], lr=1.0, tolerance=limit)
+        w.grad = g.clone()
+        opt.step()
+        departures[limit] = _departure(w)
+    assert departures[1e9] > 1e-4 * scale / 1e4  # the condition the docstring states
+    assert departures[None] <= 10 * n * torch.finfo(torch.float32).eps
+
+
+def test_stiefel_weight_moved_by_adam_is_pulled_back_with_a_warning():
+    """Adam moves a 'stiefel' transition off the unitary group; the next forward warns
+    (once) and computes with the nearest unitary matrix, which the numpy polar factor of
+    the drifted weight is."""
+    torch.manual_seed(2)
+    rnn = ComplexGatedRNN(3, 8, transition="stiefel")
+    opt = torch.optim.Adam(rnn.parameters(), lr=1e-2)
+    x = torch.randn(2, 5, 3)
+    for _ in range(5):
+        with pytest.warns(UserWarning, match="left the unitary group") if _ == 1 else _quiet():
+            out, _h = rnn(x)
+        out.abs().sum().backward()
+        opt.step()
+        opt.zero_grad()
+    weight = rnn.layers[0].transition.weight
+    assert _departure(weight) > 1e-3  # Adam moved it off
+    u, _, vh = np.linalg.svd(weight.detach().to(torch.complex128).numpy())
+    with _quiet():  # warned once already
+        rnn(x)
+    np.testing.assert_allclose(weight.detach().numpy(), u @ vh, atol=1e-6)
+    assert _departure(weight) < 10 * 8 * torch.finfo(torch.float32).eps
+
+
+class _quiet:
+    """No warning may be raised inside."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("error")
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
+
+
+def test_option_values_a_cayley_step_cannot_use_are_refused():
+    w = torch.nn.Parameter(torch.eye(3))
+    with pytest.raises(ValueError, match=r"decay must be in \[0, 1\]"):
+        StiefelCayley([w], decay=2)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="lr must be finite"):
+            StiefelCayley([w], lr=bad)
+        with pytest.raises(ValueError, match="lr must be finite"):
+            RMSpropTF([w], lr=bad)
+    with pytest.raises(ValueError, match="param group 1: side"):
+        StiefelCayley([{"params": [w]}, {"params": [torch.nn.Parameter(torch.eye(2))],
+                                          "side": "up"}])  # fmt: skip
+    with pytest.raises(ValueError, match="param group 0: lr"):
+        StiefelCayley([{"params": [w], "lr": -0.5}])
+    with pytest.raises(ValueError, match=r"\|\|W\^H W - I\|\|_F = 5.2"):
+        StiefelCayley([torch.nn.Parameter(2 * torch.eye(3))])
+    with pytest.raises(ValueError, match="tolerance"):
+        StiefelCayley([w], tolerance=0)

@@ -1126,7 +1126,9 @@ class LinearUnitaryRecurrence(Module):
             they are.
         hidden_size: state size :math:`n`.
         num_layers: stacked recurrences (as ``torch.nn.GRU``'s third argument).
-        method: ``"closed"`` (parallel) or ``"loop"`` (sequential reference).
+        method: ``"scan"`` (default: FFT, then the diagonal scan with its adjoint
+            backward, see :func:`~cunitary.functional.unitary_scan`), ``"closed"`` (the
+            closed form as cumulative sums) or ``"loop"`` (sequential reference).
         batch_first: ``(B, T, F)`` if True (the default here, unlike ``torch.nn.GRU``).
         device: of the parameters.
         dtype: float32 or float64.
@@ -1146,7 +1148,7 @@ class LinearUnitaryRecurrence(Module):
         input_size: int | None,
         hidden_size: int,
         num_layers: int = 1,
-        method: str = "closed",
+        method: str = "scan",
         batch_first: bool = True,
         device=None,
         dtype: torch.dtype | None = None,
@@ -1154,8 +1156,8 @@ class LinearUnitaryRecurrence(Module):
         super().__init__()
         self.hidden_size = check_int("hidden_size", hidden_size)
         self.num_layers = check_int("num_layers", num_layers)
-        if method not in ("closed", "loop"):
-            raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
+        if method not in ("scan", "closed", "loop"):
+            raise ValueError(f"method must be 'scan', 'closed' or 'loop', got {method!r}")
         dtype = real_factory_dtype(dtype)
         self.method = method
         self.batch_first = batch_first

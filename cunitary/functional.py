@@ -29,6 +29,7 @@ from ._checks import (
     complex_dtype_of,
     real_dtype_of,
 )
+from ._scan import diagonal_scan
 
 __all__ = [
     "odd_symmetric",
@@ -40,6 +41,7 @@ __all__ = [
     "circulant_matrix",
     "circulant2d_matrix",
     "unitary_scan",
+    "diagonal_unitary_scan",
     "fourier_shift",
     "fourier_rotate",
     "phase_relu",
@@ -457,8 +459,90 @@ def circulant2d_matrix(angles: Tensor, real: bool = False) -> Tensor:
 SCAN_CHUNK = 256
 
 
+def _scan_inputs(
+    u: Tensor, angles: Tensor, h0: Tensor | None, method: str, methods: tuple[str, ...]
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Checked ``(u, angles, h0)`` of a scan, ``u`` and ``h0`` complex of ``u``'s precision."""
+    check_tensor("u", u)
+    check_numeric("u", u)
+    angles = check_angles("angles", angles, 1)
+    if u.dim() < 2:
+        raise ValueError(f"u must have shape (..., T, n), got {tuple(u.shape)}")
+    check_trailing("u", u, tuple(angles.shape[-1:]), "(n,)")
+    if method not in methods:
+        raise ValueError(f"method must be one of {methods}, got {method!r}")
+    dtype = complex_dtype_of(u)
+    u = u.to(dtype)
+    if h0 is not None:
+        check_tensor("h0", h0)
+        check_numeric("h0", h0)
+        check_trailing("h0", h0, tuple(angles.shape[-1:]), "(n,)")
+        expected = (*u.shape[:-2], u.shape[-1])
+        if tuple(h0.shape) != expected:
+            raise ValueError(f"h0 must have shape {expected} (u without its time axis), got "
+                             f"{tuple(h0.shape)}")  # fmt: skip
+        if real_dtype_of(h0) != real_dtype_of(u):
+            raise TypeError(f"h0 has dtype {h0.dtype}, u has {u.dtype}: use one precision")
+        h0 = h0.to(dtype)
+    return u, angles, h0
+
+
+def _fast_diagonal(u: Tensor, angles: Tensor, h0: Tensor | None) -> Tensor:
+    """:func:`cunitary._scan.diagonal_scan` on ``(..., T, n)`` with one angle vector."""
+    if angles.dim() != 1:  # angles per batch entry: the reference loop handles those
+        return _loop_diagonal(u, angles, h0)
+    lead, (length, n) = u.shape[:-2], u.shape[-2:]
+    flat_h0 = None if h0 is None else h0.reshape(-1, n)
+    states = diagonal_scan(u.reshape(-1, length, n), angles, flat_h0)
+    return states.reshape(*lead, length, n)
+
+
+def _loop_diagonal(u: Tensor, angles: Tensor, h0: Tensor | None) -> Tensor:
+    lam = torch.polar(torch.ones_like(angles), angles).to(u.dtype)
+    h = torch.zeros_like(u[..., 0, :]) if h0 is None else h0
+    states = []
+    for u_t in u.unbind(-2):  # unbind: slicing u[..., t, :] makes every backward step
+        h = lam * h + u_t  # allocate a full-size gradient
+        states.append(h)
+    return torch.stack(states, dim=-2)
+
+
+def diagonal_unitary_scan(
+    u: Tensor, angles: Tensor, h0: Tensor | None = None, method: str = "scan"
+) -> Tensor:
+    r"""All states of the diagonal unitary recurrence
+    :math:`h_t = e^{i\omega}\odot h_{t-1} + u_t`.
+
+    Every eigenvalue :math:`\lambda = e^{i\omega}` lies exactly on the unit circle: an input
+    :math:`s` steps back is kept with weight :math:`\lambda^s`, of modulus 1, for any
+    :math:`s`. ``method="scan"`` runs the recurrence without an autograd graph and
+    back-propagates through the adjoint recurrence, the same recurrence backwards in
+    time with :math:`\bar\lambda` (equations in ``cunitary/_scan.py``): it keeps only the
+    states for the backward, and the phases :math:`\lambda^j` are formed in float64
+    blockwise with the state carried between blocks in double precision, so rounding
+    does not compound with :math:`T` (a float32 loop drifts by about :math:`T\epsilon`).
+    On CPU each block is a step loop, on CUDA a cumulative sum (parallel in time).
+
+    Args:
+        u: inputs ``(..., T, n)``, real or complex.
+        angles: real eigen-angles ``(n,)`` (``method="loop"`` also takes ``(..., n)``).
+        h0: initial state ``(..., n)``; zero when omitted.
+        method: ``"scan"`` or ``"loop"`` (the reference: autograd through a step loop).
+
+    Returns:
+        Complex states :math:`h_1, \dots, h_T`, ``(..., T, n)``.
+    """
+    u, angles, h0 = _scan_inputs(u, angles, h0, method, ("scan", "loop"))
+    if u.numel() == 0:
+        return u * 0
+    angles = angles.to(real_dtype_of(u))
+    if method == "loop":
+        return _loop_diagonal(u, angles, h0)
+    return _fast_diagonal(u, angles, h0)
+
+
 def unitary_scan(
-    u: Tensor, angles: Tensor, h0: Tensor | None = None, method: str = "closed"
+    u: Tensor, angles: Tensor, h0: Tensor | None = None, method: str = "scan"
 ) -> Tensor:
     r"""All states of the linear unitary recurrence :math:`h_t = C h_{t-1} + u_t` at once.
 
@@ -477,33 +561,15 @@ def unitary_scan(
         u: inputs ``(..., T, n)`` in the state domain, real or complex.
         angles: real eigen-angles ``(n,)`` (or broadcastable ``(..., n)``).
         h0: optional initial state ``(..., n)``; zero when omitted.
-        method: ``"closed"`` (the closed form) or ``"loop"`` (the sequential reference,
-            one :func:`circulant` per step).
+        method: ``"scan"`` (the default: an FFT, then :func:`diagonal_unitary_scan` per
+            frequency, then the inverse FFT), ``"closed"`` (the closed form above, as
+            cumulative sums in blocks of ``SCAN_CHUNK`` steps) or ``"loop"`` (the
+            sequential reference, one :func:`circulant` per step).
 
     Returns:
         Complex states :math:`h_1, \dots, h_T` of shape ``(..., T, n)``.
     """
-    check_tensor("u", u)
-    check_numeric("u", u)
-    angles = check_angles("angles", angles, 1)
-    if u.dim() < 2:
-        raise ValueError(f"u must have shape (..., T, n), got {tuple(u.shape)}")
-    check_trailing("u", u, tuple(angles.shape[-1:]), "(n,)")
-    if method not in ("closed", "loop"):
-        raise ValueError(f"method must be 'closed' or 'loop', got {method!r}")
-    dtype = complex_dtype_of(u)
-    u = u.to(dtype)
-    if h0 is not None:
-        check_tensor("h0", h0)
-        check_numeric("h0", h0)
-        check_trailing("h0", h0, tuple(angles.shape[-1:]), "(n,)")
-        expected = (*u.shape[:-2], u.shape[-1])
-        if tuple(h0.shape) != expected:
-            raise ValueError(f"h0 must have shape {expected} (u without its time axis), got "
-                             f"{tuple(h0.shape)}")  # fmt: skip
-        if real_dtype_of(h0) != real_dtype_of(u):
-            raise TypeError(f"h0 has dtype {h0.dtype}, u has {u.dtype}: use one precision")
-        h0 = h0.to(dtype)
+    u, angles, h0 = _scan_inputs(u, angles, h0, method, ("scan", "closed", "loop"))
     if u.numel() == 0:  # no time steps or an empty batch: no states
         return u * 0
     if method == "loop":
@@ -514,6 +580,11 @@ def unitary_scan(
             h = circulant(h, angles) + u_t  # allocate a full-size gradient
             states.append(h)
         return torch.stack(states, dim=-2)
+    if method == "scan":
+        spectrum_h0 = None if h0 is None else torch.fft.fft(h0, dim=-1)
+        spectra = _fast_diagonal(torch.fft.fft(u, dim=-1), angles.to(real_dtype_of(u)), spectrum_h0)
+        return torch.fft.ifft(spectra, dim=-1)
+    dtype = u.dtype
     length = u.shape[-2]
     chunk = min(length, SCAN_CHUNK)
     # Block j of the sequence uses the same local phases lambda^1 .. lambda^chunk; the

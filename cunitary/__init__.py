@@ -9,6 +9,7 @@ from . import (
     init,
     optim,
     parametrizations,
+    sequence,
     stability,
 )
 from .activations import (
@@ -43,6 +44,13 @@ from .convrnn import (
 )
 from .dynamic import DynamicConv2d, DynamicLocalFilter2d, UnitaryDynamicFilter2d
 from .planes import ComplexToReal, RealToComplex
+from .sequence import (
+    ARMARecurrence,
+    DeepLinearRecurrence,
+    EigenAngleRecurrence,
+    LRURecurrence,
+    RecurrentBlock,
+)
 from .stability import effective_receptive_field
 from .unitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
 
@@ -80,6 +88,11 @@ __all__ = [
     "ConvLSTMCell",
     "ARMALSTMCell",
     "ConvRNNStack",
+    "EigenAngleRecurrence",
+    "LRURecurrence",
+    "ARMARecurrence",
+    "RecurrentBlock",
+    "DeepLinearRecurrence",
     "DynamicConv2d",
     "DynamicLocalFilter2d",
     "UnitaryDynamicFilter2d",
@@ -92,5 +105,6 @@ __all__ = [
     "dynamic",
     "optim",
     "parametrizations",
+    "sequence",
     "stability",
 ]

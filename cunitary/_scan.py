@@ -73,6 +73,7 @@ def _block(
     phases: Tensor,
     reverse: bool,
     adjoint_of: tuple[Tensor, Tensor] | None,
+    closed_form: bool | None = None,
 ) -> Tensor | None:
     """The block's states from ``start`` (None: zeros), written into ``chunk_out``.
 
@@ -82,7 +83,7 @@ def _block(
     :math:`\\sum_t \\overline{h_{t-1}}\\odot a_t` over the block, ``(B, n)``.
     """
     size = chunk_in.shape[1]
-    if chunk_in.is_cuda:
+    if chunk_in.is_cuda if closed_form is None else closed_form:
         local = phases[:size]
         ordered = chunk_in.flip(1) if reverse else chunk_in
         acc = torch.cumsum(ordered * local.conj(), dim=1)
@@ -191,3 +192,54 @@ def diagonal_scan(u: Tensor, angles: Tensor, h0: Tensor | None = None) -> Tensor
     """``u`` ``(B, T, n)`` complex, ``angles`` ``(n,)`` real, ``h0`` ``(B, n)`` of ``u``'s
     dtype or None, all checked by the caller: the states ``(B, T, n)``."""
     return _DiagonalScan.apply(u.contiguous(), angles, h0)
+
+
+def _decaying_pass(
+    u: Tensor,
+    lam: Tensor,
+    h0: Tensor | None,
+    reverse: bool,
+    states: Tensor | None = None,
+    states_h0: Tensor | None = None,
+):
+    """:func:`_pass` for any complex ``lam`` with ``|lam| <= 1``: a step loop throughout
+    (the closed form would divide by powers of ``lam``), the state carried as it is
+    (a decaying recurrence forgets its rounding). No autograd."""  # fmt: skip
+    length = u.shape[1]
+    out = torch.empty_like(u)
+    total = None
+    if length:
+        lam = lam.to(u.dtype)[None]  # the step loop reads lambda as phases[0]
+        before = None
+        if states is not None:
+            before = (states[:, : length - 1], states_h0)
+        begin = None if h0 is None else h0.to(u.dtype)
+        total = _block(u, out, begin, lam, reverse, before, closed_form=False)
+    return (out, total) if states is not None else out
+
+
+class _DecayingScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, u: Tensor, lam: Tensor, h0: Tensor | None) -> Tensor:
+        with torch.no_grad():
+            states = _decaying_pass(u, lam, h0, reverse=False)
+        ctx.save_for_backward(states, lam, h0)
+        ctx.has_h0 = h0 is not None
+        return states
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        states, lam, h0 = ctx.saved_tensors
+        adjoint, g = _decaying_pass(grad.to(states.dtype).contiguous(), lam.conj(), None,
+                                    reverse=True, states=states, states_h0=h0)  # fmt: skip
+        grad_lam = g.sum(0).to(lam.dtype) if ctx.needs_input_grad[1] else None
+        grad_h0 = lam.conj().to(states.dtype) * adjoint[:, 0] if ctx.has_h0 else None
+        return adjoint, grad_lam, grad_h0
+
+
+def decaying_scan(u: Tensor, lam: Tensor, h0: Tensor | None = None) -> Tensor:
+    """``h_t = lam * h_{t-1} + u_t`` for complex ``lam`` ``(n,)`` inside the unit disc, with
+    the adjoint backward (``lam``'s gradient is PyTorch's complex one,
+    :math:`G = \\sum_{b,t}\\overline{h_{t-1}}\\odot a_t`). ``u`` ``(B, T, n)``."""
+    return _DecayingScan.apply(u.contiguous(), lam, h0)

@@ -625,7 +625,7 @@ def memory_rows() -> list[tuple[str, str, dict]]:
     return [
         ("wolter-yao, dense U (Cayley)", "wolter-yao", {}),
         ("wolter-yao, circulant U", "wolter-yao", {"transition": "circulant"}),
-        *((f"paper preset {name}", "paper", {"models": [name]}) for name in memory.MODELS),
+        *((f"paper preset {name}", "paper", {"models": [name]}) for name in memory.CELL_MODELS),
     ]
 
 

@@ -3,6 +3,7 @@
     python -m experiments.memory --preset demo --out runs/memory-demo
     python -m experiments.memory --preset paper --tasks copy --out runs/copy-T250
     python -m experiments.memory --preset long --models cgrnn lstm --out runs/long
+    python -m experiments.memory --preset long-memory --T 1000 --out runs/long-memory-T1000
     python -m experiments.memory --preset wolter-yao --tasks copy --out runs/wy-copy
     torchrun --nproc_per_node 2 -m experiments.memory --preset smoke --out runs/ddp
 
@@ -27,12 +28,14 @@ from cunitary import (
     ARMASequenceModel,
     ComplexGatedRNN,
     ComplexReadout,
+    DeepLinearRecurrence,
     LinearUnitaryRecurrence,
     RotationGRU,
     UnitaryRNN,
 )
 from cunitary.cells import GATES, UnitaryTransition
 from cunitary.optim import RMSpropTF, StiefelCayley, stiefel_parameters
+from cunitary.sequence import EigenAngleRecurrence, LRURecurrence
 from cunitary.tasks import (
     ADDING_BASELINE,
     COPY_LENGTH,
@@ -54,7 +57,14 @@ MODELS = (
     "arma",
     "lstm",
     "gru",
+    "deep_unitary",
+    "deep_lru",
+    "deep_arma",
 )
+#: The recurrent cells and baselines every preset trained before the deep models.
+CELL_MODELS = MODELS[:8]
+#: The deep linear-recurrent models and their temporal operator (cunitary.sequence).
+DEEP_MODELS = {"deep_unitary": "unitary", "deep_lru": "lru", "deep_arma": "arma"}
 COPY_OUTPUTS = 9  # targets 0..8
 
 
@@ -62,7 +72,7 @@ COPY_OUTPUTS = 9  # targets 0..8
 class Config:
     tasks: list[str] = option(["copy"], "memory tasks", choices=("copy", "adding"))
     T: list[int] = option([50], "delays (copy) / lengths (adding)", minimum=2)
-    models: list[str] = option(list(MODELS), "models to train", choices=MODELS)
+    models: list[str] = option(list(CELL_MODELS), "models to train", choices=MODELS)
     params: int = option(10_000, "real-parameter budget every model is sized to", minimum=1)
     hidden: int = option(0, "hidden size of every model (0: the largest within --params)",
                          minimum=0)  # fmt: skip
@@ -120,6 +130,17 @@ class Config:
     )  # fmt: skip
     eval_batch: int = option(500, "sequences in the final evaluation", minimum=1)
     checkpoint_every: int = option(100, "steps between checkpoints", minimum=1)
+    depth: int = option(2, "blocks of the deep_* models", minimum=1)
+    eigen_lr: float = option(
+        0.0,
+        "learning rate of the deep_* models' eigenvalue parameters (angles; the LRU's nu, "
+        "theta, gamma): an angle error d moves the phase of an input T steps back by T d "
+        "(0: --lr)",
+        minimum=0,
+    )
+    max_phase: float = option(
+        math.pi, "largest initial eigen-angle of deep_unitary and deep_lru", minimum=0
+    )
 
 
 #: What --resume may change: more steps, other models/tasks/lengths (own checkpoints),
@@ -146,6 +167,24 @@ PRESETS: dict[str, dict] = {
         "batch": 50,
         "window": 100,
         "checkpoint_every": 500,
+    },
+    # The deep linear-recurrent models at lengths no gated cell reaches (unit-circle
+    # eigenvalues against the LRU's and ARMA's decaying ones), two blocks each at
+    # Wolter & Yao's parameter budget, Adam with small eigenvalue steps (see
+    # docs/guide_long.rst).
+    "long-memory": {
+        "tasks": ["copy", "adding"],
+        "T": [1000, 10_000],
+        "models": ["deep_unitary", "deep_lru", "deep_arma"],
+        "params": 44_600,
+        "steps": 2_000,
+        "batch": 32,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "eigen_lr": 1e-5,
+        "window": 50,
+        "eval_batch": 500,
+        "checkpoint_every": 100,
     },
     "long": {
         "tasks": ["copy", "adding"],
@@ -182,6 +221,34 @@ PRESETS: dict[str, dict] = {
         "checkpoint_every": 250,
     },
 }
+
+
+def validate(cfg: Config) -> None:
+    """Refuse options that no model of the run would use: a run must not record, under
+    its own name, a setting that did not apply."""
+    defaults = Config()
+    dense_full = "cgrnn_full" in cfg.models or ("cgrnn" in cfg.models and cfg.transition == "full")
+    if cfg.u_optimizer == "sgd" and not dense_full:
+        raise runner.RunError(
+            "--u-optimizer sgd trains a parametrized dense U; no model here has one (use "
+            "cgrnn_full, or cgrnn with --transition full)"
+        )
+    stiefel = "cgrnn" in cfg.models and cfg.transition == "stiefel"
+    if cfg.cayley_normalize and not stiefel:
+        raise runner.RunError(
+            "--cayley-normalize applies to the Cayley steps of a stiefel transition; use it "
+            "with --models cgrnn --transition stiefel"
+        )
+    if cfg.optimizer == "adam" and cfg.rmsprop_alpha != defaults.rmsprop_alpha:
+        raise runner.RunError("--rmsprop-alpha is RMSprop's; --optimizer adam does not use it")
+    if cfg.hidden and cfg.params != defaults.params:
+        raise runner.RunError(
+            f"--hidden {cfg.hidden} sizes every model, so --params {cfg.params} would be "
+            "ignored: give one of them"
+        )
+    if cfg.eigen_lr and not {"deep_unitary", "deep_lru"} & set(cfg.models):
+        raise runner.RunError("--eigen-lr is for the deep_unitary and deep_lru models")
+
 
 # Windowed-loss thresholds recorded as "steps to solve" (Wolter & Yao 2018; the 1e-3
 # level is the goal used in this project's docs).
@@ -223,15 +290,22 @@ class SequenceModel(nn.Module):
             self.core = nn.LSTM(features, hidden, batch_first=True)
         elif name == "gru":
             self.core = nn.GRU(features, hidden, batch_first=True)
+        elif name in DEEP_MODELS:
+            temporal = DEEP_MODELS[name]
+            phase = {} if temporal == "arma" else {"max_phase": cfg.max_phase}
+            self.core = DeepLinearRecurrence(
+                features, hidden, outputs, num_layers=cfg.depth, temporal=temporal, **phase
+            )
         else:
             raise ValueError(f"model must be one of {MODELS}, got {name!r}")
         complex_state = name in ("cgrnn", "cgrnn_full", "urnn", "linear_unitary")
         bias = bool(cfg.readout_bias)
-        self.readout = (
-            ComplexReadout(hidden, outputs, bias=bias)
-            if complex_state
-            else nn.Linear(hidden, outputs, bias=bias)
-        )
+        if name in DEEP_MODELS:  # it has its own decoder
+            self.readout = nn.Identity()
+        elif complex_state:
+            self.readout = ComplexReadout(hidden, outputs, bias=bias)
+        else:
+            self.readout = nn.Linear(hidden, outputs, bias=bias)
         if cfg.init == "wolter_yao":  # TensorFlow's Glorot-uniform
             readout = self.readout.linear if complex_state else self.readout
             nn.init.xavier_uniform_(readout.weight)
@@ -302,18 +376,34 @@ def make_optimizer(cfg: Config, model: nn.Module) -> runner.Optimizers:
                       if isinstance(m, UnitaryTransition) and m.kind == "full"
                       for p in m.parameters()]  # fmt: skip
     rest = [p for p in model.parameters() if all(p is not u for u in [*unitary, *generators])]
+    eigen = eigenvalue_parameters(model) if cfg.eigen_lr else []
+    groups = [{"params": [p for p in rest if all(p is not e for e in eigen)]}]
+    if eigen:
+        groups.append({"params": eigen, "lr": cfg.eigen_lr})
     if cfg.optimizer == "rmsprop":
-        main = torch.optim.RMSprop(rest, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
+        main = torch.optim.RMSprop(groups, lr=cfg.lr, alpha=cfg.rmsprop_alpha)
     elif cfg.optimizer == "rmsprop-tf":
-        main = RMSpropTF(rest, lr=cfg.lr, decay=cfg.rmsprop_alpha)
+        main = RMSpropTF(groups, lr=cfg.lr, decay=cfg.rmsprop_alpha)
     else:
-        main = torch.optim.Adam(rest, lr=cfg.lr)
+        main = torch.optim.Adam(groups, lr=cfg.lr)
     cayley = None
     if unitary:
         cayley = StiefelCayley(unitary, lr=cfg.lr, normalize=bool(cfg.cayley_normalize),
                                decay=cfg.rmsprop_alpha, side="right")  # fmt: skip
     sgd = torch.optim.SGD(generators, lr=cfg.lr) if generators else None
     return runner.Optimizers(main, cayley, sgd)
+
+
+def eigenvalue_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that place the deep models' eigenvalues: the eigen-angles, and the
+    LRU's moduli, phases and input normalisation."""
+    found = []
+    for module in model.modules():
+        if isinstance(module, EigenAngleRecurrence):
+            found.append(module.angles)
+        elif isinstance(module, LRURecurrence):
+            found += [module.nu_log, module.theta_log, module.gamma_log]
+    return found
 
 
 def solved_steps(cfg: Config, task: str, losses: list[float]) -> dict[str, int | None]:
@@ -482,7 +572,7 @@ def plot(out: Path, results: list[dict], cfg: Config) -> None:
 
 
 def parse(argv: list[str] | None):
-    return runner.parse_config(Config, PRESETS, argv, __doc__.splitlines()[0], "demo")
+    return runner.parse_config(Config, PRESETS, argv, __doc__.splitlines()[0], "demo", validate)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

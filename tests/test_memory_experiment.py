@@ -109,3 +109,36 @@ def test_memory_bench_times_every_row_side_by_side():
     assert [r["model"] for r in result["rows"]] == [row[0] for row in bench.memory_rows()]
     assert result["rows"][1]["vs_circulant"] == 1.0 and result["rows"][0]["real_params"] == 44_643
     assert 0 < result["cayley_share"] < 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--u-optimizer", "sgd", "--transition", "stiefel"], "u-optimizer sgd"),
+        (["--u-optimizer", "sgd", "--models", "cgrnn"], "u-optimizer sgd"),
+        (["--cayley-normalize", "1"], "cayley-normalize"),
+        (["--optimizer", "adam", "--rmsprop-alpha", "0.9"], "rmsprop-alpha"),
+        (["--hidden", "8", "--params", "5000"], "--hidden 8 sizes every model"),
+        (["--eigen-lr", "1e-5", "--models", "cgrnn"], "eigen-lr"),
+    ],
+)
+def test_options_no_model_would_use_are_refused(options, message, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        memory.parse(["--preset", "smoke", *options, "--out", str(tmp_path / "run")])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_long_memory_preset_trains_the_deep_models_with_small_eigenvalue_steps(tmp_path):
+    args = ["--preset", "long-memory", "--T", "12", "--tasks", "copy", "--steps", "3",
+            "--batch", "4", "--eval-batch", "8", "--params", "6000"]  # fmt: skip
+    cfg, _ = memory.parse([*args, "--out", str(tmp_path / "x")])
+    model = memory.SequenceModel("deep_lru", "copy", 8, cfg)
+    groups = memory.make_optimizer(cfg, model).optimizers[0].param_groups
+    eigen = memory.eigenvalue_parameters(model)
+    assert len(eigen) == 3 * cfg.depth
+    assert [g["lr"] for g in groups] == [cfg.lr, 1e-5]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in eigen}
+    rows = memory.main([*args, "--out", str(tmp_path / "run")])
+    assert [r["model"] for r in rows] == ["deep_unitary", "deep_lru", "deep_arma"]
+    assert all(r["params"] <= 6000 for r in rows)

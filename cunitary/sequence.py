@@ -302,6 +302,13 @@ class ARMARecurrence(Module):
             dtype=real_factory_dtype(dtype),
         )  # fmt: skip
 
+    def reset_parameters(self) -> None:
+        """The moving average's default initialisation, AR at zero."""
+        self.filter.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"features={self.features}"
+
     def forward(self, x: Tensor, state: None = None) -> tuple[Tensor, None]:
         if state is not None:
             raise ValueError(
@@ -329,24 +336,44 @@ class RecurrentBlock(Module):
         \sigma(W_b v)\bigr)\Bigr)
 
     Args:
-        temporal: the temporal operator, ``(B, T, d), state -> ((B, T, d), state)``.
+        temporal: ``"unitary"``, ``"lru"`` or ``"arma"`` (built here with ``features``,
+            ``device``, ``dtype`` and ``temporal_options``), or a module
+            ``(B, T, d), state -> ((B, T, d), state)``.
         features: :math:`d`.
         dropout: on the MLP's output, while training.
         device: of the parameters.
         dtype: float32 or float64.
+        **temporal_options: for a named operator (e.g. ``state_size``, default
+            ``features``; ``max_phase``).
     """
 
     def __init__(
         self,
-        temporal: nn.Module,
+        temporal: str | nn.Module,
         features: int,
         dropout: float = 0.0,
         device=None,
         dtype: torch.dtype | None = None,
+        **temporal_options,
     ) -> None:
         super().__init__()
+        if isinstance(temporal, str):
+            if temporal not in TEMPORAL_OPERATORS:
+                raise ValueError(
+                    f"temporal must be one of {tuple(TEMPORAL_OPERATORS)} or a module, got "
+                    f"{temporal!r}"
+                )
+            if temporal != "arma":
+                temporal_options.setdefault("state_size", features)
+            temporal = TEMPORAL_OPERATORS[temporal](
+                features, **temporal_options, device=device, dtype=dtype
+            )
+        elif temporal_options:
+            raise TypeError("temporal_options are for a named temporal operator, not a module")
         if not isinstance(temporal, nn.Module):
-            raise TypeError(f"temporal must be an nn.Module, got {type(temporal).__name__}")
+            raise TypeError(
+                f"temporal must be a name or an nn.Module, got {type(temporal).__name__}"
+            )
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, int | float)
@@ -359,6 +386,16 @@ class RecurrentBlock(Module):
         self.gates = nn.Linear(features, 2 * features, **factory)
         self.out = nn.Linear(features, features, **factory)
         self.dropout = nn.Dropout(dropout)
+
+    def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it."""
+        self.norm.reset_parameters()
+        self.temporal.reset_parameters()
+        self.gates.reset_parameters()
+        self.out.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"features={self.norm.normalized_shape[0]}"
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         v, state = self.temporal(self.norm(x), state)
@@ -440,17 +477,23 @@ class DeepLinearRecurrence(Module):
         self.temporal = temporal
         self.batch_first = batch_first
         factory = {"device": device, "dtype": real_factory_dtype(dtype)}
-        operator = TEMPORAL_OPERATORS[temporal]
         if temporal != "arma":
             temporal_options = {"state_size": state_size or d_model, **temporal_options}
         self.encoder = nn.Linear(input_size, d_model, **factory)
         self.blocks = nn.ModuleList(
-            RecurrentBlock(operator(d_model, **temporal_options, **factory), d_model,
-                           dropout, **factory)
+            RecurrentBlock(temporal, d_model, dropout, **factory, **temporal_options)
             for _ in range(num_layers)
-        )  # fmt: skip
+        )
         self.norm = nn.LayerNorm(d_model, **factory)
         self.decoder = nn.Linear(d_model, output_size, **factory)
+
+    def reset_parameters(self) -> None:
+        """Every parameter as the constructor made it (the same random draws in order)."""
+        self.encoder.reset_parameters()
+        for block in self.blocks:
+            block.reset_parameters()
+        self.norm.reset_parameters()
+        self.decoder.reset_parameters()
 
     def forward(
         self, x: Tensor, state: list[Tensor | None] | None = None

@@ -8,6 +8,7 @@
     python -m experiments.bench memory [--repeats 10]  # memory experiment's training step
     python -m experiments.bench compile [--repeats 5]  # torch.compile against eager
     python -m experiments.bench srn [--repeats 10]     # SRN / SRN-C training-step cost
+    python -m experiments.bench scan [--repeats 3]     # diagonal unitary scan vs its loop
 
 Times are medians of ``--repeats`` forward+backward passes after warm-up; the tables
 report ratios against a baseline measured in the same run, which is what carries over
@@ -64,12 +65,16 @@ class Sizes:
     video: str = "cpu"  # the video preset whose model sizes are timed
     memory_T: int = 250
     peak_memory: bool = True  # on the CPU: one fresh process per row
+    # (T, batch) of the diagonal scan against its loop, n = cell_hidden; at 65,536 steps a
+    # batch of 64 would need 4 GiB per complex64 array, so 8 there.
+    long_scans: tuple[tuple[int, int], ...] = ((1024, 64), (8192, 64), (65_536, 8))
+    long_T: int = 1000  # the deep models' training step against nn.LSTM
 
 
 FULL = Sizes()
 TINY = Sizes(conv2d=(2, 2, 8, 8), conv1d=(16, 32), conv1d_batch=4, cell_hidden=6,
              cell_steps=10, scan_lengths=(16,), arma=(2, 4, 8, 8), video="smoke",
-             memory_T=8, peak_memory=False)  # fmt: skip
+             memory_T=8, peak_memory=False, long_scans=((16, 2),), long_T=12)  # fmt: skip
 
 
 def _fwd_bwd_step(make_output: Callable[[], torch.Tensor], probe: torch.Tensor):
@@ -771,6 +776,95 @@ def run_compile(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -
     return result
 
 
+# -- the diagonal unitary scan and the deep models ----------------------------------------
+
+
+def _scan_step_code(method: str, length: int, batch: int, n: int) -> str:
+    return (
+        "import torch\nfrom cunitary.functional import diagonal_unitary_scan\n"
+        f"torch.manual_seed(0)\nu = torch.randn({batch}, {length}, {n}, dtype=torch.complex64,"
+        " requires_grad=True)\n"
+        f"w = torch.rand({n}, requires_grad=True)\nprobe = torch.randn_like(u)\n"
+        f"def step():\n    diagonal_unitary_scan(u, w, method={method!r}).backward(probe)\n"
+    )
+
+
+def _deep_step(name: str, length: int, device: torch.device):
+    """One training step of the long-memory preset's model ``name`` on copy at ``length``
+    (batch, forward, loss, backward, Adam), and its real-parameter count."""
+    from . import memory
+
+    no_eigen = [] if name in ("deep_unitary", "deep_lru") else ["--eigen-lr", "0"]
+    cfg, _ = memory.parse(
+        ["--preset", "long-memory", "--out", "unused", "--models", name, *no_eigen]
+    )
+    hidden = memory.hidden_for_budget(name, "copy", cfg.params, cfg)
+    torch.manual_seed(0)
+    model = memory.SequenceModel(name, "copy", hidden, cfg).to(device)
+    optimizer = memory.make_optimizer(cfg, model)
+    x, y = memory.batch_for("copy", length, cfg.batch, 0, 0, 0)
+    x, y = x.to(device), y.to(device)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss, _ = memory.loss_and_score("copy", model(x), y)
+        loss.backward()
+        optimizer.step()
+
+    return step, runner.count_parameters(model)
+
+
+DEEP_ROWS = ("lstm", "deep_unitary", "deep_lru", "deep_arma")
+
+
+def run_scan(repeats: int, device: torch.device = CPU, sizes: Sizes = FULL) -> dict:
+    """The diagonal unitary scan against autograd through its step loop (forward and
+    backward, complex64, ``n = cell_hidden``), time and peak memory; then one training
+    step of each deep model against ``nn.LSTM`` at the same parameter budget."""
+    from cunitary.functional import diagonal_unitary_scan
+
+    n = sizes.cell_hidden
+    scan_rows = []
+    for length, batch in sizes.long_scans:
+        torch.manual_seed(0)
+        u = torch.randn(batch, length, n, dtype=torch.complex64, device=device,
+                        requires_grad=True)  # fmt: skip
+        w = torch.rand(n, device=device, requires_grad=True)
+        probe = torch.randn(batch, length, n, 2, device=device)
+        cases = [(lambda m=m, u=u, w=w: diagonal_unitary_scan(u, w, method=m), probe)
+                 for m in ("scan", "loop")]  # fmt: skip
+        t_scan, t_loop = time_interleaved(cases, repeats, device)
+        if device.type == "cuda":
+            peaks = [_peak_cuda_mib(_fwd_bwd_step(fn, pr), device) for fn, pr in cases]
+        elif sizes.peak_memory:
+            peaks = [_peak_rss_mib(_scan_step_code(m, length, batch, n)) for m in ("scan", "loop")]
+        else:
+            peaks = [math.nan, math.nan]
+        del u, probe
+        scan_rows.append({"T": length, "batch": batch, "n": n, "scan_seconds": t_scan,
+                          "loop_seconds": t_loop, "scan_vs_loop": t_scan / t_loop,
+                          "scan_peak_mib": peaks[0], "loop_peak_mib": peaks[1],
+                          "memory_vs_loop": peaks[0] / peaks[1]})  # fmt: skip
+    print_table(
+        f"diagonal unitary scan vs autograd through its loop (n = {n}, forward+backward)",
+        ["T", "batch", "scan s", "loop s", "scan / loop", "memory scan / loop"],
+        [[str(r["T"]), str(r["batch"]), f"{r['scan_seconds']:.3f}", f"{r['loop_seconds']:.3f}",
+          f"{r['scan_vs_loop']:.2f}", f"{r['memory_vs_loop']:.2f}"] for r in scan_rows],
+    )  # fmt: skip
+    steps, params = zip(*(_deep_step(name, sizes.long_T, device) for name in DEEP_ROWS),
+                        strict=True)  # fmt: skip
+    seconds = time_steps(list(steps), max(1, repeats), device)
+    model_rows = [{"model": name, "params": p, "seconds": t, "vs_lstm": t / seconds[0]}
+                  for name, p, t in zip(DEEP_ROWS, params, seconds, strict=True)]  # fmt: skip
+    print_table(
+        f"one training step on copy at T = {sizes.long_T} (long-memory preset)",
+        ["model", "params", "s/step", "/ nn.LSTM"],
+        [[r["model"], str(r["params"]), f"{r['seconds']:.3f}", f"{r['vs_lstm']:.2f}"]
+         for r in model_rows],
+    )  # fmt: skip
+    return {"scan": scan_rows, "models": model_rows, "T": sizes.long_T}
+
+
 def _fwd_bwd_pair(model: nn.Module, x: torch.Tensor):
     probe = _cell_probe(model, x)
 
@@ -785,7 +879,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "suite",
-        choices=["unitary", "cells", "arma", "data", "video", "memory", "compile", "srn"],
+        choices=["unitary", "cells", "arma", "data", "video", "memory", "compile", "srn", "scan"],
         help="which table to run",
     )
     parser.add_argument(
@@ -811,6 +905,7 @@ def main(argv: list[str] | None = None) -> None:
             "memory": 10,
             "compile": 5,
             "srn": 10,
+            "scan": 3,
         }.get(args.suite, 20)
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
@@ -840,7 +935,8 @@ def main(argv: list[str] | None = None) -> None:
         results = {"env": env, "video": run_video(args.repeats, device, presets, sizes)}
     else:
         suites = {"unitary": run_unitary, "arma": run_arma, "cells": run_cells,
-                  "memory": run_memory, "compile": run_compile, "srn": run_srn}  # fmt: skip
+                  "memory": run_memory, "compile": run_compile, "srn": run_srn,
+                  "scan": run_scan}  # fmt: skip
         suite = suites[args.suite]
         results = {"env": env, args.suite: suite(args.repeats, device, sizes)}
     if args.json is not None:

@@ -9,7 +9,7 @@ The stages run in this order, each in its own process, and each writes its resul
 
 1. ``pytest -m cuda``: CPU/GPU parity of every public module, the fused and generic
    paths, AMP (``pytest.json``: counts and the failures by name);
-2. the benchmarks ``experiments.bench cells|unitary|video|arma|memory --device ...``
+2. the benchmarks ``experiments.bench cells|unitary|video|arma|memory|scan --device ...``
    (``bench_<suite>.json``; on CUDA with synchronisation and peak GPU memory; ``memory``
    is the memory experiment's training step for every model at T = 250);
 3. a short ``gpu``-preset Moving-MNIST run of ConvLSTM, ARMA-LSTM and the rotation
@@ -47,7 +47,7 @@ from . import runner
 ROOT = Path(__file__).resolve().parents[1]
 #: A repository checkout (tests and docs here), or an installed package.
 IN_REPOSITORY = (ROOT / "tests" / "test_cuda.py").exists()
-BENCH_SUITES = ("cells", "unitary", "video", "arma", "memory")
+BENCH_SUITES = ("cells", "unitary", "video", "arma", "memory", "scan")
 WHEELS = ROOT / ".gpu-wheels"
 #: What the stages import beyond the GPU image's packages, and the wheels that bring it.
 NEEDED = {"pytest": ["pytest", "pluggy", "iniconfig", "packaging"], "mlxtend": ["mlxtend"]}
@@ -73,7 +73,8 @@ def stages(device: str, folder: Path, tiny: bool) -> list[Stage]:
     tests = [python, "-m", "pytest", "-m", "cuda", "tests/test_cuda.py", "-q",
              "-p", "no:cacheprovider", "--junitxml", str(folder / "pytest.xml")]  # fmt: skip
     plan = [Stage("pytest", tests, 10 if tiny else 90)]
-    bench_estimates = {"cells": 60, "unitary": 60, "video": 120, "arma": 30, "memory": 60}
+    bench_estimates = {"cells": 60, "unitary": 60, "video": 120, "arma": 30, "memory": 60,
+                       "scan": 60}  # fmt: skip
     for suite in BENCH_SUITES:
         command = [python, "-m", f"{__package__}.bench", suite, "--device", device,
                    "--json", str(folder / f"bench_{suite}.json")]  # fmt: skip
@@ -145,6 +146,9 @@ def _headlines(folder: Path) -> dict:
     if memory := load("bench_memory.json"):
         found["memory_step_seconds"] = {r["model"]: r["seconds"]
                                         for r in memory["memory"]["rows"]}  # fmt: skip
+    if scan := load("bench_scan.json"):
+        found["scan_vs_loop"] = {r["T"]: r["scan_vs_loop"] for r in scan["scan"]["scan"]}
+        found["deep_step_vs_lstm"] = {r["model"]: r["vs_lstm"] for r in scan["scan"]["models"]}
     if table := load("video/table.json"):
         found["video_run"] = {r["model"]: {"seconds_per_step": r["seconds_per_step"],
                                            "steps": r["steps"], "test_mse": r.get("test_mse")}

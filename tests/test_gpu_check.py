@@ -9,7 +9,7 @@ from experiments import docs_tables, gpu_check
 def test_tiny_rehearsal_runs_every_stage_and_writes_its_files(tmp_path):
     summary = gpu_check.main(["--device", "cpu", "--tiny", "--out", str(tmp_path)])
     folder = tmp_path / "cpu-tiny"
-    assert [s["status"] for s in summary["stages"]] == ["ok"] * 7, summary["stages"]
+    assert [s["status"] for s in summary["stages"]] == ["ok"] * 8, summary["stages"]
     assert [s["name"] for s in summary["stages"]] == [
         "pytest",
         *(f"bench {suite}" for suite in gpu_check.BENCH_SUITES),
@@ -22,6 +22,7 @@ def test_tiny_rehearsal_runs_every_stage_and_writes_its_files(tmp_path):
     head = summary["headlines"]
     assert set(head["video_run"]) == set(gpu_check.VIDEO_MODELS)
     assert head["memory_step_seconds"] and head["cells_vs_lstm"]["nn.LSTM"] == 1.0
+    assert head["deep_step_vs_lstm"]["lstm"] == 1.0 and set(head["scan_vs_loop"]) == {16}
     assert json.loads((folder / "summary.json").read_text())["stages"] == summary["stages"]
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "RecurrentBlock",
     "DeepLinearRecurrence",
     "TEMPORAL_OPERATORS",
+    "eigenvalue_parameters",
 ]
 
 
@@ -521,3 +522,18 @@ class DeepLinearRecurrence(Module):
             f"{self.input_size}, {self.d_model}, {self.output_size}, "
             f"num_layers={self.num_layers}, temporal={self.temporal!r}"
         )
+
+
+def eigenvalue_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that place ``model``'s recurrence eigenvalues: every
+    :class:`EigenAngleRecurrence`'s angles, every :class:`LRURecurrence`'s
+    :math:`\\nu, \\theta` and :math:`\\gamma`. At long :math:`T` give them a smaller
+    learning rate than the rest (an angle error :math:`\\delta` moves the phase of an input
+    :math:`T` steps back by :math:`T\\delta`)."""
+    found = []
+    for module in model.modules():
+        if isinstance(module, EigenAngleRecurrence):
+            found.append(module.angles)
+        elif isinstance(module, LRURecurrence):
+            found += [module.nu_log, module.theta_log, module.gamma_log]
+    return found

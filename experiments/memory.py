@@ -35,7 +35,7 @@ from cunitary import (
 )
 from cunitary.cells import GATES, UnitaryTransition
 from cunitary.optim import RMSpropTF, StiefelCayley, stiefel_parameters
-from cunitary.sequence import EigenAngleRecurrence, LRURecurrence
+from cunitary.sequence import eigenvalue_parameters
 from cunitary.tasks import (
     ADDING_BASELINE,
     COPY_LENGTH,
@@ -392,18 +392,6 @@ def make_optimizer(cfg: Config, model: nn.Module) -> runner.Optimizers:
                                decay=cfg.rmsprop_alpha, side="right")  # fmt: skip
     sgd = torch.optim.SGD(generators, lr=cfg.lr) if generators else None
     return runner.Optimizers(main, cayley, sgd)
-
-
-def eigenvalue_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters that place the deep models' eigenvalues: the eigen-angles, and the
-    LRU's moduli, phases and input normalisation."""
-    found = []
-    for module in model.modules():
-        if isinstance(module, EigenAngleRecurrence):
-            found.append(module.angles)
-        elif isinstance(module, LRURecurrence):
-            found += [module.nu_log, module.theta_log, module.gamma_log]
-    return found
 
 
 def solved_steps(cfg: Config, task: str, losses: list[float]) -> dict[str, int | None]:

@@ -135,7 +135,7 @@ def test_the_long_memory_preset_trains_the_deep_models_with_small_eigenvalue_ste
     cfg, _ = memory.parse([*args, "--out", str(tmp_path / "x")])
     model = memory.SequenceModel("deep_lru", "copy", 8, cfg)
     groups = memory.make_optimizer(cfg, model).optimizers[0].param_groups
-    eigen = memory.eigenvalue_parameters(model)
+    eigen = memory.eigenvalue_parameters(model)  # cunitary.sequence's, as the run uses it
     assert len(eigen) == 3 * cfg.depth
     assert [g["lr"] for g in groups] == [cfg.lr, 1e-5]
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in eigen}

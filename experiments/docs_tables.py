@@ -18,6 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from . import tables_long_memory
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
 GENERATED = ROOT / "docs" / "_generated"
@@ -1511,6 +1513,10 @@ TABLES: dict[str, Callable[[], str]] = {
         ),
     ),
 }
+
+
+# Studies that keep their renderers in a module of their own.
+TABLES.update(tables_long_memory.tables(list_table, _optional))
 
 
 def render_all() -> dict[str, str]:

@@ -1,5 +1,7 @@
 """Every results table in the docs equals what its committed JSON renders to."""
 
+import json
+
 from experiments import docs_tables
 
 
@@ -393,3 +395,31 @@ def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_pa
     write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)], batch=8)
     with pytest.raises(ValueError, match="differ in their protocol"):
         docs_tables.dfn_mnist()
+
+
+def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp_path):
+    from experiments import tables_long_memory as study
+
+    folder = tmp_path / "long-memory"
+    rows = {
+        ("copy", 1000, 0): {"deep_unitary": 120, "deep_lru": None},
+        ("copy", 1000, 1): {"deep_unitary": 300, "deep_lru": None},
+        ("copy", 10000, 0): {"deep_unitary": None, "deep_lru": None},
+    }
+    for (task, T, seed), solved in rows.items():
+        run = folder / f"{task}-T{T}-seed{seed}"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"config": {"seed": seed}}))
+        table = [{"task": task, "T": T, "model": m, "params": 44000 + k,
+                  "final_loss": 0.001 * (k + 1), "baseline": 0.02, "eval_recall": 0.5 + k / 10,
+                  "steps_to_0.001": hit, "steps": 2000, "seconds_per_step": 0.4}
+                 for k, (m, hit) in enumerate(solved.items())]  # fmt: skip
+        (run / "table.json").write_text(json.dumps(table))
+    text = study.results_table(docs_tables.list_table, folder)
+    assert f"{folder}/*/table.json" in text
+    assert text.count("deep, unit-circle eigenvalues") == 3
+    assert "0.050" in text and "0.100" in text  # final / memoryless loss
+    assert "recall 0.600" in text and "not in 2,000" in text and "\n     - 300\n" in text
+    longest = study.longest_solved(folder)
+    assert longest[("copy", "deep_unitary")] == 1000
+    assert longest[("copy", "deep_lru")] is None

@@ -1,0 +1,80 @@
+"""Docs tables of the long-memory study: the deep linear-recurrent models (unit-circle,
+LRU and ARMA eigenvalues) and the gated cells on copy and adding at T = 1,000 and beyond.
+
+Each run of ``python -m experiments.memory --preset long-memory`` is one folder under
+``docs/results/long-memory/`` (``config.json``, ``table.json``, ``metrics.csv``); every run
+found there is a row, so adding a run means committing its folder and re-rendering.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LONG_MEMORY = ROOT / "docs" / "results" / "long-memory"
+#: What each model's temporal operator is, in the table's words.
+LABELS = {
+    "deep_unitary": "deep, unit-circle eigenvalues",
+    "deep_lru": "deep, LRU (decaying)",
+    "deep_arma": "deep, ARMA",
+    "lstm": "nn.LSTM",
+    "cgrnn": "cgRNN",
+}
+#: The loss level counted as solved, per task (the memory experiment's thresholds).
+SOLVED = {"copy": "steps_to_0.001", "adding": "steps_to_0.01"}
+
+
+def runs(folder: Path = LONG_MEMORY) -> list[dict]:
+    """Every row of every run under ``folder``, with the run's seed, steps and folder."""
+    found = []
+    for table in sorted(folder.glob("*/table.json")):
+        config = json.loads((table.parent / "config.json").read_text())["config"]
+        for row in json.loads(table.read_text()):
+            found.append({**row, "seed": config["seed"], "steps_run": row["steps"],
+                          "folder": table.parent.name})  # fmt: skip
+    return found
+
+
+def _eval(row: dict) -> str:
+    if row["task"] == "copy":
+        return f"recall {row['eval_recall']:.3f}"
+    return f"MSE {row['eval_mse']:.4f}"
+
+
+def results_table(list_table: Callable, folder: Path = LONG_MEMORY) -> str:
+    """One row per (task, T, model, seed): loss as a fraction of the memoryless one, the
+    score on 500 fresh sequences, the step the loss first stayed below the task's level,
+    and seconds per step."""
+    rows = sorted(runs(folder), key=lambda r: (r["task"], r["T"], r["model"], r["seed"]))
+    body = []
+    for r in rows:
+        solved = r.get(SOLVED[r["task"]])
+        body.append([
+            r["task"], f"{r['T']:,}", LABELS.get(r["model"], r["model"]), str(r["seed"]),
+            f"{r['params']:,}", f"{r['final_loss'] / r['baseline']:.3f}", _eval(r),
+            f"{solved:,}" if solved else f"not in {r['steps_run']:,}",
+            f"{r['seconds_per_step']:.2f}",
+        ])  # fmt: skip
+    header = ["task", "T", "model", "seed", "params", "loss / memoryless",
+              "on 500 fresh sequences", "steps to solve", "s/step"]  # fmt: skip
+    where = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    return list_table(header, body, f"{where}/*/table.json")
+
+
+def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | None]:
+    """(task, model) -> the longest T at which every seed run solved the task."""
+    by_key: dict[tuple[str, str], dict[int, list[bool]]] = {}
+    for r in runs(folder):
+        solved = r.get(SOLVED[r["task"]]) is not None
+        by_key.setdefault((r["task"], r["model"]), {}).setdefault(r["T"], []).append(solved)
+    return {key: max((T for T, seeds in lengths.items() if all(seeds)), default=None)
+            for key, lengths in by_key.items()}  # fmt: skip
+
+
+def tables(list_table: Callable, optional: Callable) -> dict[str, Callable[[], str]]:
+    """The study's entries for ``docs_tables.TABLES``."""
+    return {
+        "long_memory.rst": optional(LONG_MEMORY, lambda: results_table(list_table, LONG_MEMORY)),
+    }

@@ -20,7 +20,6 @@ __all__ = [
     "ar_coefficients",
     "ar_parameters",
     "ar_solve2d",
-    "ar_filter1d",
     "sos_filter1d",
     "ARMA2d",
     "CausalARMA1d",
@@ -384,8 +383,14 @@ def _impulse_response(a: Tensor, length: int) -> Tensor:
     return torch.cat(blocks, dim=-1)[..., :length]
 
 
-def ar_filter1d(x: Tensor, a: Tensor, method: str = "fft") -> Tensor:
+def _ar_filter1d(x: Tensor, a: Tensor, method: str = "fft") -> Tensor:
     r"""Causal all-pole filter: solve :math:`\sum_{k=0}^{p} a_k\, y_{t-k} = x_t` along time.
+
+    Private: the expanded polynomial does not determine a filter whose poles cluster near
+    the unit circle to working precision (rounding its coefficients moves a cluster of
+    :math:`m` poles by about :math:`\epsilon^{1/m}`), so no method that reads it can be
+    correct for every stable filter. The public route is :func:`sos_filter1d` on the
+    second-order sections, which :class:`CausalARMA1d` uses.
 
     Zero initial conditions, ``a_0 = 1`` (as ``scipy.signal.lfilter([1], a, x)``). The fast
     path forms the exact impulse response :math:`h_0..h_{T-1}` of :math:`1/A(z)` and
@@ -450,7 +455,7 @@ def sos_filter1d(x: Tensor, sections: Tensor) -> Tensor:
     A polynomial with clustered roots near the unit circle is ill-conditioned as a
     polynomial: at :math:`T = 10^4` with two double poles at radius 0.999,
     ``scipy.signal.lfilter`` on the expanded polynomial is off by 2e-4 and the companion
-    doubling of :func:`ar_filter1d` by far more, while each section alone stays well
+    doubling of the companion matrix by far more, while each section alone stays well
     conditioned; this path matches ``sosfilt`` to 3e-8 there. The work is done in
     float64 and the result cast back to ``x``'s dtype.
 
@@ -671,3 +676,14 @@ class ARMASequenceModel(Module):
             if j + 1 < len(self.layers):
                 x = self.activation(x)
         return x if self.readout is None else self.readout(x)
+
+
+def __getattr__(name: str):
+    if name == "ar_filter1d":
+        raise AttributeError(
+            "cunitary.arma.ar_filter1d was removed: a filter given as an expanded polynomial "
+            "is ill-conditioned when poles cluster near the unit circle (it returned 6.9e92 "
+            "for three pole pairs at r = 0.99999). Filter with the second-order sections: "
+            "cunitary.arma.sos_filter1d(x, sections)"
+        )
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

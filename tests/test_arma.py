@@ -14,8 +14,8 @@ from cunitary import (
     CausalARMA1d,
 )
 from cunitary.arma import (
+    _ar_filter1d,
     ar_coefficients,
-    ar_filter1d,
     ar_parameters,
     ar_solve2d,
     sos_filter1d,
@@ -238,12 +238,12 @@ def test_ar_filter1d_equals_lfilter(a):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 2000))
     ref = scipy.signal.lfilter([1.0], a, x)
-    y = ar_filter1d(torch.tensor(x), torch.tensor(a, dtype=torch.float64)).numpy()
+    y = _ar_filter1d(torch.tensor(x), torch.tensor(a, dtype=torch.float64)).numpy()
     np.testing.assert_allclose(y, ref, atol=1e-9 * np.abs(ref).max())
     # float32: compare with the filter that float32 coefficients define
     a32 = torch.tensor(a, dtype=torch.float32)
     ref = scipy.signal.lfilter([1.0], a32.double().numpy(), x)
-    y32 = ar_filter1d(torch.tensor(x, dtype=torch.float32), a32)
+    y32 = _ar_filter1d(torch.tensor(x, dtype=torch.float32), a32)
     np.testing.assert_allclose(y32.numpy(), ref, atol=2e-6 * np.abs(ref).max())
 
 
@@ -251,10 +251,10 @@ def test_ar_filter1d_loop_reference_and_gradcheck():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 40, dtype=torch.float64)
     a = torch.tensor([[1.0, -0.9, 0.2], [1.0, 0.5, 0.0], [1.0, -1.2, 0.6]], dtype=torch.float64)
-    torch.testing.assert_close(ar_filter1d(x, a), ar_filter1d(x, a, method="loop"))
+    torch.testing.assert_close(_ar_filter1d(x, a), _ar_filter1d(x, a, method="loop"))
     x = x[..., :12].clone().requires_grad_()
     a = a.clone().requires_grad_()
-    assert torch.autograd.gradcheck(ar_filter1d, (x, a))
+    assert torch.autograd.gradcheck(_ar_filter1d, (x, a))
 
 
 def _set_first_order(layer, pole):
@@ -366,5 +366,42 @@ def test_ar_filter1d_with_near_repeated_poles_near_the_circle(r, theta, length):
     impulse = np.zeros(length)
     impulse[0] = 1
     reference = scipy.signal.lfilter([1.0], a, impulse)
-    got = ar_filter1d(torch.tensor(impulse), torch.tensor(a)).numpy()
+    got = _ar_filter1d(torch.tensor(impulse), torch.tensor(a)).numpy()
     assert np.abs(got - reference).max() / np.abs(reference).max() < 1e-4
+
+
+def _random_layout(rng, kind: str, pairs: int) -> np.ndarray:
+    """Second-order sections [1, -2 r cos t, r^2] with poles near the unit circle."""
+    if kind == "repeated":
+        r, t = 1 - 10 ** rng.uniform(-5, -3), rng.uniform(0.05, 3.0)
+        poles = [(r, t)] * pairs
+    elif kind == "clustered":
+        r0, t0 = 1 - 10 ** rng.uniform(-5, -3), rng.uniform(0.1, 3.0)
+        poles = [(r0 - 1e-5 * k, t0 + 0.06 * k) for k in range(pairs)]
+    else:
+        poles = [(1 - 10 ** rng.uniform(-4, -1), rng.uniform(0, math.pi)) for _ in range(pairs)]
+    return np.array([[1.0, 0.0, 0.0, 1.0, -2 * r * math.cos(t), r * r] for r, t in poles])
+
+
+@pytest.mark.parametrize("kind", ["repeated", "clustered", "scattered"])
+@pytest.mark.parametrize(("pairs", "length"), [(3, 30_000), (8, 100_000)])
+def test_sos_filter1d_equals_sosfilt_near_the_circle(kind, pairs, length):
+    """The public all-pole filter on the layouts that broke the expanded-polynomial one
+    (three pairs at r = 0.99999 0.06 rad apart: 6.9e92 against 9.9e6; four at 0.9999: NaN;
+    a double pair: 2e-3): repeated, clustered and scattered poles, up to 8 pairs, T up to
+    1e5, against scipy.signal.sosfilt."""
+    rng = np.random.default_rng(pairs * 7 + len(kind))
+    sos = _random_layout(rng, kind, pairs)
+    x = rng.standard_normal(length)
+    reference = scipy.signal.sosfilt(sos, x)
+    sections = torch.tensor(sos[:, 3:])
+    got = sos_filter1d(torch.tensor(x), sections).numpy()
+    assert np.isfinite(got).all()
+    assert np.abs(got - reference).max() <= 1e-6 * np.abs(reference).max()
+
+
+def test_the_removed_polynomial_filter_names_its_replacement():
+    import cunitary.arma
+
+    with pytest.raises(AttributeError, match="sos_filter1d"):
+        cunitary.arma.ar_filter1d  # noqa: B018

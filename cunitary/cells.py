@@ -25,6 +25,7 @@ from . import init as cinit
 from ._checks import (
     check_int,
     check_numeric,
+    check_precision,
     check_tensor,
     complex_dtype_for,
     complex_dtype_of,
@@ -246,9 +247,12 @@ class ComplexReadout(Module):
         self.dim = dim
         self.in_features = check_int("in_features", in_features)
         self.out_features = check_int("out_features", out_features)
+        # The map reads [Re h, Im h] and is real: a complex dtype is refused here, not at
+        # the first forward.
         self.linear = nn.Linear(
-            2 * in_features, out_features, bias=bias, device=device, dtype=dtype
-        )
+            2 * in_features, out_features, bias=bias, device=device,
+            dtype=real_factory_dtype(dtype),
+        )  # fmt: skip
 
     def reset_parameters(self) -> None:
         self.linear.reset_parameters()
@@ -814,6 +818,16 @@ class _RecurrentSequence(Module):
             raise ValueError(f"dropout must be in [0, 1], got {dropout}")
         if not isinstance(bidirectional, bool):
             raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first must be a bool, got {batch_first!r}")
+        if dropout > 0 and num_layers == 1:
+            # As torch.nn.GRU says it: dropout acts between layers only.
+            warnings.warn(
+                f"dropout={dropout} does nothing with num_layers=1: it is applied to every "
+                "layer's output but the last",
+                UserWarning,
+                stacklevel=3,
+            )
         directions = 2 if bidirectional else 1
         cells = [
             self.cell_class(
@@ -1160,6 +1174,8 @@ class LinearUnitaryRecurrence(Module):
             raise ValueError(f"method must be 'scan', 'closed' or 'loop', got {method!r}")
         dtype = real_factory_dtype(dtype)
         self.method = method
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first must be a bool, got {batch_first!r}")
         self.batch_first = batch_first
         self.angles = nn.Parameter(torch.empty(hidden_size, device=device, dtype=dtype))
         cinit.uniform_angles_(self.angles)
@@ -1194,6 +1210,7 @@ class LinearUnitaryRecurrence(Module):
 
     def forward(self, x: Tensor, h0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x = _check_features("input", x, self.input_size, allow_complex=True)
+        check_precision("input", x, self.angles)
         if x.dim() not in (2, 3):
             raise ValueError(
                 f"input must be (B, T, F), (T, B, F) or unbatched (T, F), got {tuple(x.shape)}"

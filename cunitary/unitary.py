@@ -21,6 +21,7 @@ from . import functional as F
 from . import init as cinit
 from ._checks import (
     check_numeric,
+    check_precision,
     check_tensor,
     check_trailing,
     complex_dtype_for,
@@ -243,7 +244,11 @@ class _EigenAngleConv(Module):
             x = nn.functional.pad(x, (self.padding,) * (2 * self.ndim))
         what = "(channels, size)" if self.ndim == 1 else "(channels, H, W)"
         check_trailing(name, x, (self.channels, *self.size), what)
+        check_precision(name, x, self._precision_parameter())
         return x
+
+    def _precision_parameter(self) -> Tensor:
+        return self.kernel if self.angle_kind == "kernel" else self._angle_parameter()
 
     def _full_angles(self) -> Tensor:
         """Per-frequency angles before the odd-symmetric projection (full and grid)."""
@@ -420,10 +425,11 @@ class UnitaryConv1d(_EigenAngleConv):
             it (see :class:`UnitaryConv2d`).
 
     Shape:
-        - Input: :math:`(*, C, n)`, real or complex (complex64/128); real input to a
-          complex layer is read as :math:`x + 0i`.
-        - Output: :math:`(*, C, n)`, complex (real when ``real=True``), in the input's
-          precision.
+        - Input: :math:`(*, C, n)`, real or complex, in the parameters' precision
+          (float32/complex64 or float64/complex128; another precision is a
+          ``TypeError``, as in every module of the library); real input to a complex
+          layer is read as :math:`x + 0i`.
+        - Output: :math:`(*, C, n)`, complex (real when ``real=True``).
 
     Attributes:
         angles: (``"full"``) real eigen-angles of shape ``(C, n)``.
@@ -518,7 +524,8 @@ class UnitaryConv2d(_EigenAngleConv):
             operator).
 
     Shape:
-        - Input: :math:`(*, C, H, W)`, or the padded :math:`(*, C, H + 2p, W + 2p)`.
+        - Input: :math:`(*, C, H, W)`, or the padded :math:`(*, C, H + 2p, W + 2p)`, in
+          the parameters' precision (another is a ``TypeError``).
         - Output: :math:`(*, C, H + 2p, W + 2p)`, complex (real when ``real=True``).
 
     Attributes:

@@ -271,3 +271,20 @@ def test_nonexpansive_conv_gated_cell_applies_a_positive_bias_as_zero():
     h = torch.randn(3, 2, 6, 6, dtype=torch.complex128)
     torch.testing.assert_close(cell(x, h), free(x, h), rtol=0, atol=1e-12)
     assert "nonexpansive=True" in repr(cell)
+
+
+def test_one_precision_policy_and_argument_checks_of_the_sequence_modules():
+    """A precision mismatch is a TypeError in every module; a complex dtype is refused
+    where the parameters are real; batch_first must be a bool; dropout with one layer
+    warns, as torch.nn.GRU does."""
+    from cunitary import ComplexReadout, LinearUnitaryRecurrence
+
+    with pytest.raises(TypeError, match="input has dtype torch.complex128"):
+        LinearUnitaryRecurrence(3, 4)(torch.randn(2, 5, 3, dtype=torch.complex128))
+    with pytest.raises(TypeError, match="dtype must be torch.float32 or torch.float64"):
+        ComplexReadout(4, 2, dtype=torch.complex64)
+    for cls in (ComplexGatedRNN, LinearUnitaryRecurrence):
+        with pytest.raises(TypeError, match="batch_first must be a bool"):
+            cls(3, 4, batch_first="no")
+    with pytest.warns(UserWarning, match="does nothing with num_layers=1"):
+        ComplexGatedRNN(3, 4, dropout=0.5)

@@ -13,6 +13,8 @@ import cunitary.functional as F
 from cunitary import FourierRotation, UnitaryConv1d, UnitaryConv2d
 
 DTYPES = [torch.complex64, torch.complex128]
+PRECISION = {torch.complex64: torch.float32, torch.complex128: torch.float64,
+             torch.float32: torch.float32, torch.float64: torch.float64}  # fmt: skip
 TOL = {torch.complex64: 2e-5, torch.complex128: 1e-11, torch.float32: 2e-5, torch.float64: 1e-11}
 
 
@@ -57,6 +59,7 @@ def rand_complex(shape, dtype, gen):
 def test_conv1d_matches_scipy_circulant(n, channels, dtype, method):
     gen = torch.Generator().manual_seed(n * 10 + channels)
     layer = UnitaryConv1d(n, channels=channels, method=method, dtype=torch.float64)
+    layer.to(PRECISION[dtype])  # the input's precision (a mismatch is a TypeError)
     x = rand_complex((2, 4, channels, n), dtype, gen)
     y = layer(x)
     assert y.dtype == dtype and y.shape == x.shape
@@ -83,7 +86,7 @@ def test_conv1d_real_is_orthogonal_and_real(n, method):
 @pytest.mark.parametrize("method", ["fft", "matmul"])
 def test_conv2d_matches_explicit_circular_convolution(size, dtype, method):
     gen = torch.Generator().manual_seed(sum(size))
-    layer = UnitaryConv2d(size, channels=2, method=method, dtype=torch.float64)
+    layer = UnitaryConv2d(size, channels=2, method=method, dtype=PRECISION[dtype])
     x = rand_complex((3, 2, *size), dtype, gen)
     y = layer(x)
     ref = conv2d_reference(x.to(torch.complex128).numpy(), layer.angles.detach().numpy())
@@ -159,10 +162,15 @@ def test_real_input_to_complex_layer_is_promoted():
     torch.testing.assert_close(layer(x), layer(x.to(torch.complex128)))
 
 
-def test_double_precision_follows_input():
+def test_a_precision_mismatch_is_a_type_error_as_in_the_cells():
     layer = UnitaryConv1d(6)  # float32 angles
-    y = layer(torch.randn(2, 1, 6, dtype=torch.complex128))
-    assert y.dtype == torch.complex128
+    with pytest.raises(TypeError, match="x has dtype torch.complex128 but the parameters are"):
+        layer(torch.randn(2, 1, 6, dtype=torch.complex128))
+    with pytest.raises(TypeError, match="x has dtype torch.float64"):
+        UnitaryConv2d((4, 4), channels=1, real=True)(torch.randn(1, 1, 4, 4).double())
+    assert layer.double()(torch.randn(2, 1, 6, dtype=torch.complex128)).dtype == torch.complex128
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast owns the casts there
+        assert layer.float()(torch.randn(2, 1, 6, dtype=torch.complex64)).is_complex()
 
 
 def test_extra_repr():

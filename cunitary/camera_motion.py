@@ -44,6 +44,18 @@ class Motion:
     zoom: float = 0.0
     rotation: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("pan", "zoom", "rotation"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Motion.{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"Motion.{name} must be finite and >= 0, got {value!r}")
+        if self.zoom >= 1:  # a scale factor 1 - zoom <= 0 would flip or collapse the frame
+            raise ValueError(
+                f"Motion.zoom must be < 1 (a relative change per frame), got {self.zoom}"
+            )
+
 
 #: Named motions: ``static`` (the study's most unstable case), and the camera moves.
 MOTIONS = {
@@ -95,6 +107,24 @@ def _render(image: np.ndarray, centre: np.ndarray, matrix: np.ndarray, size: int
     return frames[:, 0].float().numpy()
 
 
+def _grey(images: list[np.ndarray], k: int) -> np.ndarray:
+    """``images[k]``, refused unless a 2-D floating image in ``[0, 1]`` (uint8 images would
+    give clips in 0..255)."""
+    image = images[k]
+    if not isinstance(image, np.ndarray) or image.ndim != 2:
+        raise ValueError(
+            f"images[{k}] must be a 2-D grey image, got {getattr(image, 'shape', image)!r}"
+        )
+    if not np.issubdtype(image.dtype, np.floating) or not (
+        np.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
+    ):
+        raise ValueError(
+            f"images[{k}] must be floating grey levels in [0, 1] (load_images gives them), got "
+            f"{image.dtype} in [{image.min()}, {image.max()}]"
+        )
+    return image
+
+
 def camera_clip(
     images: list[np.ndarray],
     index: int,
@@ -122,8 +152,10 @@ def camera_clip(
     for name, value in (("frames", frames), ("size", size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not isinstance(cut_every, int) or cut_every < 0:
+    if isinstance(cut_every, bool) or not isinstance(cut_every, int) or cut_every < 0:
         raise ValueError(f"cut_every must be an int >= 0, got {cut_every!r}")
+    if not isinstance(motion, Motion):
+        raise TypeError(f"motion must be a Motion or a name, got {type(motion).__name__}")
     if not images:
         raise ValueError("images is empty")
     rng = _key(seed, index, 0)
@@ -131,7 +163,7 @@ def camera_clip(
     remaining = frames
     while remaining > 0:
         length = min(remaining, cut_every or remaining)
-        image = images[rng.integers(len(images))]
+        image = _grey(images, int(rng.integers(len(images))))
         height, width = image.shape
         velocity = rng.uniform(-1, 1, 2) * motion.pan
         zoom = 1 + rng.uniform(-1, 1) * motion.zoom
@@ -152,7 +184,9 @@ def camera_clip(
 
 def add_noise(clean: np.ndarray, sigma: float = 30 / 255, index: int = 0, seed: int = 0):
     """``clean`` plus Gaussian noise of standard deviation ``sigma``, keyed like the clip."""
-    if not sigma >= 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma!r}")
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float):
+        raise TypeError(f"sigma must be a number, got {sigma!r}")
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma!r}")
     noise = _key(seed, index, 1).standard_normal(clean.shape).astype(np.float32)
     return clean + np.float32(sigma) * noise

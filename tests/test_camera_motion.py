@@ -54,3 +54,25 @@ def test_noise_has_its_sigma_and_its_own_key(images):
     assert (noisy - clean).std() == pytest.approx(30 / 255, rel=0.02)
     np.testing.assert_array_equal(noisy, add_noise(clean, 30 / 255, index=0))
     assert not np.array_equal(noisy, add_noise(clean, 30 / 255, index=1))
+
+
+def test_bad_motions_images_and_noise_are_refused(images):
+    import math
+
+    import numpy as np
+
+    from cunitary.camera_motion import Motion, add_noise, camera_clip
+
+    for bad in (math.nan, math.inf, -1.0):
+        with pytest.raises(ValueError, match="must be finite and >= 0"):
+            Motion(pan=bad)
+    with pytest.raises(ValueError, match="zoom must be < 1"):
+        Motion(zoom=2.5)
+    with pytest.raises(ValueError, match="cut_every"):
+        camera_clip(images, 0, 4, size=8, cut_every=True)
+    with pytest.raises(ValueError, match=r"grey levels in \[0, 1\]"):
+        camera_clip([(images[0] * 255).astype(np.uint8)], 0, 2, size=8)
+    with pytest.raises(ValueError, match="sigma must be finite"):
+        add_noise(np.zeros((2, 4, 4), np.float32), sigma=math.inf)
+    clip = camera_clip(images, 0, 3, size=8, motion=Motion(zoom=0.5))  # allowed: it shrinks
+    assert np.isfinite(clip).all() and clip.min() >= 0 and clip.max() <= 1

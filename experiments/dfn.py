@@ -108,6 +108,18 @@ PRESETS: dict[str, dict] = {
 def validate(cfg: Config) -> None:
     if cfg.kernel % 2 == 0:
         raise runner.RunError(f"--kernel must be odd, got {cfg.kernel}")
+    if cfg.task == "steerable":
+        # The target filter is sampled on the kernel's integer grid: a Gaussian much
+        # narrower than a pixel leaves nothing there, and every relative error divides
+        # by it (the run would train, then fail before writing its results).
+        angles = torch.linspace(0, 2 * math.pi, 17, dtype=torch.float64)[:-1]
+        peaks = steerable_kernel(angles, cfg.kernel, cfg.sigma).abs().amax((1, 2))
+        if not cfg.sigma > 0 or not torch.isfinite(peaks).all() or peaks.min() < 1e-6:
+            raise runner.RunError(
+                f"--sigma {cfg.sigma} gives a steerable filter that vanishes on the "
+                f"{cfg.kernel}x{cfg.kernel} grid; use a width of at least a quarter pixel "
+                "(the paper's is 1)"
+            )
     if cfg.task == "moving-mnist" and cfg.size not in (32, 64):
         raise runner.RunError(f"Moving-MNIST frames are 32 or 64 pixels, got --size {cfg.size}")
 

@@ -102,3 +102,15 @@ def test_ddp_two_processes_share_the_batch(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["world_size"] == 2
     rows = json.loads((tmp_path / "table.json").read_text())
     assert [r["model"] for r in rows] == [*dfn.REFERENCES, "dfn"] and rows[-1]["steps"] == 2
+
+
+@pytest.mark.parametrize("sigma", ["1e-9", "0", "0.1"])
+def test_a_steerable_width_that_vanishes_on_the_grid_is_refused_before_training(
+    sigma, tmp_path, capsys
+):
+    with pytest.raises(SystemExit):
+        dfn.parse(["--task", "steerable", "--sigma", sigma, "--out", str(tmp_path / "run")])
+    assert "vanishes on the 9x9 grid" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    cfg, _ = dfn.parse(["--task", "steerable", "--sigma", "0.5", "--out", str(tmp_path / "ok")])
+    assert cfg.sigma == 0.5

@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import pickle
 import sys
 import time
 import typing
@@ -512,8 +511,10 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except OSError as error:  # e.g. a full disk: say which file, keep the old one
-        reason = error.strerror or str(error)
+    except (OSError, RuntimeError) as error:  # a full disk: say which file, keep the old one
+        # torch.save reports a short write as RuntimeError("[enforce fail ...] unexpected
+        # pos"), naming no file.
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
         raise RunError(
             f"could not write {path} ({reason}); the previous version, if any, is intact. "
             "Free space or choose another --out, then --resume"
@@ -561,7 +562,7 @@ def load_checkpoint(path: Path) -> dict:
     or its contents do not match the checksum stored in it."""
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, KeyError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 - a corrupted pickle raises almost any type
         raise RunError(
             f"cannot read checkpoint {path} ({type(e).__name__}: {e}); delete it or use --overwrite"
         ) from e

@@ -50,7 +50,10 @@ def cached() -> Iterator[None]:
     the angles-to-phasors map (and, for ``angles="kernel"``, the kernel's FFT) runs once
     per layer, and autograd accumulates the gradient of all steps into that one result.
     The analogue of :func:`torch.nn.utils.parametrize.cached`; the parameters must not
-    change inside the block. :class:`~cunitary.ConvRNNStack` and the video models enter it
+    change inside the block. A backward pass through a cached value drops it, so a
+    forward after it computes the value again (forward, backward, forward, backward works
+    inside one block); two forwards that share a value and are back-propagated
+    separately need ``retain_graph=True`` on the first, as for any shared subgraph. :class:`~cunitary.ConvRNNStack` and the video models enter it
     for every sequence.
 
     Examples:
@@ -83,8 +86,23 @@ def cached_value(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
         return compute()
     key = (*key, torch.is_grad_enabled(), torch.is_inference_mode_enabled())
     if key not in _phasor_cache:
-        _phasor_cache[key] = compute()
+        value = compute()
+        _phasor_cache[key] = value
+        _forget_after_backward(_phasor_cache, key, value)
     return _phasor_cache[key]
+
+
+def _forget_after_backward(cache: dict, key: tuple, value: Tensor | tuple) -> None:
+    """Drop ``key`` once a backward pass has gone through ``value``: that pass frees the
+    graph behind it, so the next forward in the same block must compute it again (a
+    second forward and backward, gradient accumulation, two stack calls)."""
+
+    def forget(grad: Tensor) -> None:
+        cache.pop(key, None)
+
+    for tensor in value if isinstance(value, tuple) else (value,):
+        if isinstance(tensor, Tensor) and tensor.requires_grad:
+            tensor.register_hook(forget)
 
 
 class _ChannelMix(Module):

@@ -1,6 +1,8 @@
 """Unitary convolutions against independent dense references (scipy / numpy)."""
 
+import contextlib
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -727,3 +729,27 @@ def test_padding_reduces_but_does_not_remove_wrap_around(angles):
     assert leaks[4] < leaks[0]  # it reduces it
     if angles == "kernel":
         assert leaks[4] < 0.1 * leaks[0]
+
+
+def test_forward_backward_twice_inside_one_cached_block():
+    """A backward pass frees the graph behind a cached phasor; the next forward in the
+    same block computes it again (it used to fail with 'backward through the graph a
+    second time'): gradient accumulation and two stack calls, against the same steps
+    outside any block."""
+    from cunitary import ConvRNNStack, RotationConvGRUCell
+    from cunitary.unitary import cached
+
+    torch.manual_seed(0)
+    stack = ConvRNNStack(partial(RotationConvGRUCell, size=(6, 6), angles="kernel"), 1, 1, 2, 2)
+    x = torch.randn(2, 3, 1, 6, 6)
+    for inside in (True, False):
+        stack.zero_grad()
+        with cached() if inside else contextlib.nullcontext():
+            for _ in range(2):  # two accumulated steps
+                out, _ = stack(x)
+                out.square().sum().backward()
+        grads = [p.grad.clone() for p in stack.parameters()]
+        if inside:
+            first = grads
+    for a, b in zip(first, grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -53,8 +53,8 @@ def cached() -> Iterator[None]:
     change inside the block. A backward pass through a cached value drops it, so a
     forward after it computes the value again (forward, backward, forward, backward works
     inside one block); two forwards that share a value and are back-propagated
-    separately need ``retain_graph=True`` on the first, as for any shared subgraph. :class:`~cunitary.ConvRNNStack` and the video models enter it
-    for every sequence.
+    separately need ``retain_graph=True`` on the first, as for any shared subgraph.
+    :class:`~cunitary.ConvRNNStack` and the video models enter it for every sequence.
 
     Examples:
         >>> layer = UnitaryConv2d(8, channels=2)

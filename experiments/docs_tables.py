@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import tables_long_memory
+from . import tables_long_memory, tables_video_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -1517,6 +1517,7 @@ TABLES: dict[str, Callable[[], str]] = {
 
 # Studies that keep their renderers in a module of their own.
 TABLES.update(tables_long_memory.tables(list_table, _optional))
+TABLES.update(tables_video_verdict.tables(list_table))
 
 
 def render_all() -> dict[str, str]:
@@ -1534,6 +1535,7 @@ def main(argv: list[str] | None = None) -> int:
         memory_wolter_yao_figure()
         denoising_figure()
         dfn_mnist_figure()
+        tables_video_verdict.curves_figure(_curve_figure)
     tables = render_all()
     if args.check:
         stale = [n for n, t in tables.items() if not (GENERATED / n).exists()

@@ -423,3 +423,46 @@ def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp
     longest = study.longest_solved(folder)
     assert longest[("copy", "deep_unitary")] == 1000
     assert longest[("copy", "deep_lru")] is None
+
+
+def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
+    """Runs of the CPU protocol only (a variant's config is left out), the longest
+    training per model, references checked to be one test set."""
+    import pytest
+
+    from experiments import tables_video_verdict as study
+
+    protocol = {"size": 32, "hidden": 12, "layers": 3, "angles": "kernel",
+                "rotation_candidate": "gru", "rotation_padding": 0, "test_sequences": 500,
+                "lr": 0.002, "plateau_patience": 2, "sampling_steps": 1500, "batch": 8,
+                "head": "linear", "loss": "mse", "loss_frames": "all",
+                "budget_model": "armalstm"}  # fmt: skip
+
+    def run(name, seed, rows, **changes):
+        folder = tmp_path / name
+        folder.mkdir(parents=True)
+        config = {"preset": "cpu", "config": {**protocol, "seed": seed, **changes}}
+        (folder / "config.json").write_text(json.dumps(config))
+        blank = {"model": "blank_frame", "speed": 1, "test_mse": 0.04, "test_psnr": 14.0,
+                 "test_ssim": 0.5}  # fmt: skip
+        table = [blank] + [{"model": m, "speed": 1, "steps": steps, "test_mse": mse,
+                            "test_psnr": 17.0, "test_ssim": 0.6, "seconds_per_step": 0.5,
+                            "params": 23000} for m, steps, mse in rows]  # fmt: skip
+        (folder / "table.json").write_text(json.dumps(table))
+
+    run("video-short", 0, [("rotation_convgru", 3000, 0.024), ("armalstm_dilated", 3000, 0.023)])
+    run("video-long/rot", 0, [("rotation_convgru", 18000, 0.018)])
+    run("video-pad4", 0, [("rotation_convgru", 30000, 0.001)], rotation_padding=4)
+    text = study.verdict_table(docs_tables.list_table, tmp_path)
+    assert "18,000" in text and "0.450" in text  # 0.018 / 0.04, the longest run
+    assert "0.025" not in text and "30,000" not in text  # not the padded variant
+    assert "0.575" in text  # the ARMA-LSTM's only run, 0.023 / 0.04
+    runs = study.collect(tmp_path)
+    assert runs[(1, 0)]["rotation_convgru"]["folder"] == "video-long/rot"
+    other = tmp_path / "video-other"
+    run("video-other", 0, [("convlstm3", 3000, 0.03)])
+    table = json.loads((other / "table.json").read_text())
+    table[0]["test_mse"] = 0.05  # another test set under the same (speed, seed)
+    (other / "table.json").write_text(json.dumps(table))
+    with pytest.raises(ValueError, match="not the same test set"):
+        study.collect(tmp_path)

@@ -8,11 +8,13 @@ Algorithm 1), which normalises the *reshaped kernel*, attached with :func:`srn`.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-__all__ = ["SRN", "srn", "SRNC", "srn_c"]
+__all__ = ["SRN", "srn", "SRNC", "srn_c", "srn_c_beta_from_paper"]
 
 
 def _size2(name: str, size: object) -> tuple[int, int]:
@@ -233,6 +235,47 @@ def srn_c(
     parametrization.warm_up(module.weight, warmup_iterations)
     parametrize.register_parametrization(module, "weight", parametrization, unsafe=False)
     return module
+
+
+def srn_c_beta_from_paper(
+    beta: float, input_size: int | tuple[int, int], channels: int, form: str = "eq8"
+) -> float:
+    r"""The :func:`srn_c` ``beta`` that sets the stable-rank target Tanay et al. write.
+
+    Here :math:`\beta` is a fraction of the layer's full rank: the target stable rank is
+    :math:`r^\ast = \beta\,HW\min(C_{in}, C_{out})` (Sanyal et al.'s SRN definition
+    carried to the layer's matrix, whose Frobenius norm is :math:`n\lVert K\rVert_F` for
+    an :math:`n\times n` input). The stability paper's SRN-C (Algorithm 2, eq. 8) writes
+    its :math:`\gamma` in two ways that disagree with each other and with this one, so its
+    grid values (:math:`\beta = 0.1, 0.2, \dots`) are not the same settings here:
+
+    * ``form="eq8"``: :math:`\gamma = \sqrt{\beta nm - 1} / (n\lVert S_2\rVert_F)`, the
+      first form of eq. (8): target :math:`r^\ast = \beta nm`;
+    * ``form="algorithm2"``: :math:`\gamma = \sqrt{\beta m - 1} / n^2 / \lVert S_2\rVert_F`,
+      Algorithm 2's step 11 (and eq. 8's second form): target
+      :math:`r^\ast = 1 + (\beta m - 1)/n^2`.
+
+    With :math:`m` the channels and :math:`n^2 = HW`. Returns :math:`r^\ast/(HWm)`.
+
+    Args:
+        beta: the paper's :math:`\beta`.
+        input_size: ``(H, W)`` (``n x n`` in the paper).
+        channels: :math:`m` (``min(C_in, C_out)``).
+        form: ``"eq8"`` or ``"algorithm2"``.
+    """
+    h, w = _size2("input_size", input_size)
+    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
+        raise ValueError(f"channels must be a positive int, got {channels!r}")
+    if not 0 < beta <= 1:
+        raise ValueError(f"beta must lie in (0, 1], got {beta}")
+    n = math.sqrt(h * w)
+    if form == "eq8":
+        target = beta * n * channels
+    elif form == "algorithm2":
+        target = 1 + (beta * channels - 1) / (h * w)
+    else:
+        raise ValueError(f"form must be 'eq8' or 'algorithm2', got {form!r}")
+    return min(1.0, max(target, 1.0) / (h * w * channels))
 
 
 class SRN(nn.Module):

@@ -286,3 +286,36 @@ def test_srn_with_a_stable_rank_below_one_keeps_the_top_component():
     conv = srn(nn.Conv2d(3, 3, 3, padding=1).double(), beta=0.2, warmup_iterations=200)
     singular = np.linalg.svd(conv.weight.detach().reshape(3, -1).numpy(), compute_uv=False)
     assert singular[0] == pytest.approx(1.0, rel=1e-6) and singular[1] < 1e-9  # rank one
+
+
+@pytest.mark.parametrize(
+    ("form", "paper_beta", "expected_rank"),
+    [("eq8", 0.4, 0.4 * 6 * 4), ("algorithm2", 0.9, 1 + (0.9 * 4 - 1) / 36)],
+)
+def test_srn_c_with_the_papers_beta_keeps_the_papers_stable_rank(form, paper_beta, expected_rank):
+    """The paper's stable-rank targets (eq. 8: beta n m; Algorithm 2: 1 + (beta m - 1) / n^2),
+    written out here from its formulas, set by srn_c with the converted beta: the layer's
+    stable rank from its exact singular values (dense matrix) stays at or below the
+    paper's target (or the least the top singular pair allows), at spectral norm alpha."""
+    from cunitary.parametrizations import srn_c_beta_from_paper
+
+    size, channels = (6, 6), 4
+    beta = srn_c_beta_from_paper(paper_beta, size, channels, form)
+    assert beta * 36 * channels == pytest.approx(max(1.0, expected_rank))
+    torch.manual_seed(1)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, padding_mode="circular",
+                     dtype=torch.float64)  # fmt: skip
+    assert stable_rank(torch.tensor(layer_singular_values(conv, size, True))) > expected_rank
+    srn_c(conv, alpha=2.0, beta=beta, input_size=size)
+    for _ in range(20):
+        conv(torch.randn(1, channels, *size, dtype=torch.float64))
+    s = layer_singular_values(conv, size, True)
+    assert s[0] == pytest.approx(2.0, rel=1e-2)
+    bound = conv.parametrizations.weight[0].rank_bound.item()
+    assert stable_rank(torch.tensor(s)) <= bound * 1.01
+    if form == "eq8":  # reachable: the layer sits at the paper's target
+        assert bound == pytest.approx(expected_rank)
+    else:  # about rank 1: below what the top singular pair's part allows (see SRNC)
+        assert bound >= expected_rank
+    with pytest.raises(ValueError, match="form must be"):
+        srn_c_beta_from_paper(0.1, size, channels, "eq9")

@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.bench arma
 	$(BIN)/python -m experiments.bench data
 	$(BIN)/python -m experiments.bench memory
+	$(BIN)/python -m experiments.bench scan --threads 1
 
 # On a machine with a GPU (the project's own or a borrowed one): every CUDA claim in one
 # run, results under docs/results/gpu/<gpu name>/. Plain python: a GPU image brings torch.

@@ -94,12 +94,15 @@ def _block(
     else:
         lam = phases[0]
         previous = start
-        for t in range(size - 1, -1, -1) if reverse else range(size):
+        inputs, outputs = chunk_in.unbind(1), chunk_out.unbind(1)  # views, made at once
+        if reverse:
+            inputs, outputs = inputs[::-1], outputs[::-1]
+        for u_t, h_t in zip(inputs, outputs, strict=True):
             if previous is None:
-                chunk_out[:, t].copy_(chunk_in[:, t])
+                h_t.copy_(u_t)
             else:
-                torch.addcmul(chunk_in[:, t], lam, previous, out=chunk_out[:, t])
-            previous = chunk_out[:, t]
+                torch.addcmul(u_t, lam, previous, out=h_t)
+            previous = h_t
     if adjoint_of is None:
         return None
     before, first = adjoint_of  # the states one step before the block's, and h_0 or None

@@ -179,7 +179,7 @@ class ARMA2d(Module):
     The moving average :math:`W * X` is an ordinary :class:`torch.nn.Conv2d`. Each output
     channel :math:`c` has an autoregressive filter :math:`A_c`: an outer product of a
     vertical filter :math:`F_c` and a horizontal :math:`G_c`, each a cascade of
-    :math:`Q = (\text{ar\_kernel\_size} - 1) / 2` length-3 factors whose taps come from
+    :math:`Q = (\text{ar_kernel_size} - 1) / 2` length-3 factors whose taps come from
     :func:`ar_coefficients`, so the layer is stable for any parameter values. The AR
     system is solved by frequency-domain division (circular boundary; see ``ar_padding``).
     AR parameters start at zero: a new layer computes exactly its convolution.

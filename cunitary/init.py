@@ -43,13 +43,13 @@ def _complex_normal_(tensor: Tensor, variance: float, generator=None) -> Tensor:
 
 def complex_glorot_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     r"""Complex Glorot: :math:`\operatorname{Var}(w) = \text{gain}^2\cdot
-    2/(\text{fan\_in} + \text{fan\_out})`."""
+    2/(\text{fan_in} + \text{fan_out})`."""
     fan_in, fan_out = complex_fans(tensor)
     return _complex_normal_(tensor, gain**2 * 2.0 / (fan_in + fan_out), generator)
 
 
 def complex_kaiming_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
-    r"""Complex He: :math:`\operatorname{Var}(w) = \text{gain}^2/\text{fan\_in}`."""
+    r"""Complex He: :math:`\operatorname{Var}(w) = \text{gain}^2/\text{fan_in}`."""
     fan_in, _ = complex_fans(tensor)
     return _complex_normal_(tensor, gain**2 / fan_in, generator)
 
@@ -111,10 +111,10 @@ def arjovsky_unitary_(tensor: Tensor, generator=None) -> Tensor:
 def tf_glorot_uniform_(tensor: Tensor, fan_in: int, fan_out: int, generator=None) -> Tensor:
     r"""TensorFlow's Glorot-uniform with given fans, on the real and imaginary parts apart.
 
-    Each part is drawn from :math:`U(-l, l)`, :math:`l = \sqrt{6/(\text{fan\_in} +
-    \text{fan\_out})}`. Wolter & Yao store a complex ``in x out`` weight as a real
-    ``[in, out, 2]`` variable, for which TensorFlow counts :math:`\text{fan\_in} =
-    \text{in}\cdot\text{out}` and :math:`\text{fan\_out} = 2\,\text{in}`, so
+    Each part is drawn from :math:`U(-l, l)`, :math:`l = \sqrt{6/(\text{fan_in} +
+    \text{fan_out})}`. Wolter & Yao store a complex ``in x out`` weight as a real
+    ``[in, out, 2]`` variable, for which TensorFlow counts :math:`\text{fan_in} =
+    \text{in}\cdot\text{out}` and :math:`\text{fan_out} = 2\,\text{in}`, so
     :math:`l = \sqrt{6/(\text{in}(\text{out} + 2))}`: :math:`E|w|^2 = 2l^2/3`, about
     :math:`(\text{out}+2)/6` times smaller than :func:`complex_glorot_` for a square
     weight.

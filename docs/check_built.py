@@ -37,13 +37,23 @@ OFFLINE_FLAGS = [
 ]
 
 
+#: ``\_`` inside ``\text{...}``: MathJax typesets text literally, so the reader sees a
+#: backslash (write ``\text{fan_in}``).
+TEXT_UNDERSCORE = re.compile(r"\\text\{[^}]*\\_")
+
+
 def static_problems(root: Path) -> list[str]:
     problems = []
     if not (root / "_static" / "mathjax" / "MathJax.js").exists():
         problems.append("_static/mathjax/MathJax.js is missing")
     for page in sorted(root.rglob("*.html")):
-        for match in REMOTE.finditer(page.read_text(errors="replace")):
+        if "_modules" in page.parts or "_sources" in page.parts:
+            continue
+        text = page.read_text(errors="replace")
+        for match in REMOTE.finditer(text):
             problems.append(f"{page.relative_to(root)} loads {match.group(0)[:120]}")
+        for match in TEXT_UNDERSCORE.finditer(text):
+            problems.append(f"{page.relative_to(root)} shows a literal \\_: {match.group(0)}")
     return problems
 
 

@@ -50,10 +50,10 @@ __all__ = [
     "LinearUnitaryRecurrence",
 ]
 
-# Largest circulant state size for which a sequence applies the transition as a dense
-# matrix built once per sequence rather than two FFTs per step. From
-# `python -m experiments.bench unitary` on a 2-core CPU: the dense matrix wins up to
-# n = 64-128 (16-step recurrence, batch 64).
+#: Largest circulant state size for which a sequence applies the transition as a dense
+#: matrix built once per sequence rather than two FFTs per step. From
+#: ``python -m experiments.bench unitary`` on a 2-core CPU: the dense matrix wins up to
+#: n = 64-128 (16-step recurrence, batch 64).
 DENSE_TRANSITION_MAX = 128
 
 _TRANSITIONS = ("circulant", "full", "stiefel", "identity")

@@ -22,6 +22,8 @@ LABELS = {
     "lstm": "nn.LSTM",
     "cgrnn": "cgRNN",
 }
+#: The eigenvalue learning rate of the long-memory preset; another is named in the row.
+PRESET_EIGEN_LR = 1e-5
 #: The loss level counted as solved, per task (the memory experiment's thresholds).
 SOLVED = {"copy": "steps_to_0.001", "adding": "steps_to_0.01"}
 
@@ -33,8 +35,16 @@ def runs(folder: Path = LONG_MEMORY) -> list[dict]:
         config = json.loads((table.parent / "config.json").read_text())["config"]
         for row in json.loads(table.read_text()):
             found.append({**row, "seed": config["seed"], "steps_run": row["steps"],
+                          "eigen_lr": config.get("eigen_lr", 0.0),
                           "folder": table.parent.name})  # fmt: skip
     return found
+
+
+def _label(row: dict) -> str:
+    label = LABELS.get(row["model"], row["model"])
+    if row["model"] in ("deep_unitary", "deep_lru") and row["eigen_lr"] != PRESET_EIGEN_LR:
+        label += f", eigenvalue lr {row['eigen_lr']:g}"
+    return label
 
 
 def _eval(row: dict) -> str:
@@ -47,12 +57,14 @@ def results_table(list_table: Callable, folder: Path = LONG_MEMORY) -> str:
     """One row per (task, T, model, seed): loss as a fraction of the memoryless one, the
     score on 500 fresh sequences, the step the loss first stayed below the task's level,
     and seconds per step."""
-    rows = sorted(runs(folder), key=lambda r: (r["task"], r["T"], r["model"], r["seed"]))
+    rows = sorted(
+        runs(folder), key=lambda r: (r["task"], r["T"], r["model"], r["eigen_lr"], r["seed"])
+    )
     body = []
     for r in rows:
         solved = r.get(SOLVED[r["task"]])
         body.append([
-            r["task"], f"{r['T']:,}", LABELS.get(r["model"], r["model"]), str(r["seed"]),
+            r["task"], f"{r['T']:,}", _label(r), str(r["seed"]),
             f"{r['params']:,}", f"{r['final_loss'] / r['baseline']:.3f}", _eval(r),
             f"{solved:,}" if solved else f"not in {r['steps_run']:,}",
             f"{r['seconds_per_step']:.2f}",

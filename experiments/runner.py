@@ -42,6 +42,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from cunitary.optim import OptimizerGroup, clip_grad_value_
+
 __all__ = [
     "RunError",
     "option",
@@ -370,42 +372,15 @@ class Progress:
     seconds: float = 0.0  # training steps only, evaluation excluded
 
 
-class Optimizers:
-    """Several optimisers stepped as one (e.g. a Cayley step for the unitary matrices and
-    RMSprop for the rest), with one state dict for the checkpoint."""
-
-    def __init__(self, *optimizers: torch.optim.Optimizer) -> None:
-        self.optimizers = [o for o in optimizers if o is not None]
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        for o in self.optimizers:
-            o.zero_grad(set_to_none=set_to_none)
-
-    def step(self) -> None:
-        for o in self.optimizers:
-            o.step()
-
-    def state_dict(self) -> dict:
-        return {"optimizers": [o.state_dict() for o in self.optimizers]}
+class Optimizers(OptimizerGroup):
+    """The library's :class:`~cunitary.optim.OptimizerGroup`, whose mismatch with a
+    checkpoint is the runner's error."""
 
     def load_state_dict(self, state: dict) -> None:
-        states = state["optimizers"]
-        if len(states) != len(self.optimizers):
-            raise RunError(
-                f"checkpoint holds {len(states)} optimiser states, this run has "
-                f"{len(self.optimizers)}"
-            )
-        for o, s in zip(self.optimizers, states, strict=True):
-            o.load_state_dict(s)
-
-
-def clip_grad_value_(parameters, clip: float) -> None:
-    """Clip every gradient element to ``[-clip, clip]``; complex gradients part by part
-    (real and imaginary apart, as TensorFlow clips a ``[..., 2]`` variable)."""
-    for p in parameters:
-        if p.grad is not None:
-            grad = torch.view_as_real(p.grad) if p.grad.is_complex() else p.grad
-            grad.clamp_(-clip, clip)
+        try:
+            super().load_state_dict(state)
+        except ValueError as error:
+            raise RunError(f"checkpoint: {error}") from error
 
 
 def train(

@@ -226,3 +226,32 @@ def test_option_values_a_cayley_step_cannot_use_are_refused():
         StiefelCayley([torch.nn.Parameter(2 * torch.eye(3))])
     with pytest.raises(ValueError, match="tolerance"):
         StiefelCayley([w], tolerance=0)
+
+
+def test_wolter_yao_optimizer_is_cayley_for_u_and_tf_rmsprop_for_the_rest():
+    """One call gives their recipe: after a step with clipped gradients, U has moved by
+    the right Cayley step of its own clipped gradient (numpy formula) and stays unitary;
+    every other parameter by TensorFlow's RMSprop (first step from s = 1: lr g / sqrt(0.1
+    g^2 + 0.9 + eps))."""
+    from cunitary.optim import clip_grad_value_, wolter_yao_optimizer
+
+    torch.manual_seed(0)
+    rnn = ComplexGatedRNN(3, 5, transition="stiefel", init="wolter_yao", dtype=torch.float64)
+    optimizer = wolter_yao_optimizer(rnn, lr=0.01)
+    u = rnn.layers[0].transition.weight
+    other = rnn.layers[0].input_weight
+    out, _ = rnn(torch.randn(2, 4, 3, dtype=torch.float64))
+    (out.abs() ** 2).sum().backward()
+    clip_grad_value_(rnn.parameters(), 0.5)
+    g_u, g_other = u.grad.detach().numpy().copy(), other.grad.detach().clone()
+    assert np.abs(g_u.real).max() <= 0.5 and np.abs(g_u.imag).max() <= 0.5
+    u0, other0 = u.detach().numpy().copy(), other.detach().clone()
+    optimizer.step()
+    np.testing.assert_allclose(u.detach().numpy(), cayley_np(u0, g_u, 0.01, "right"), atol=1e-12)
+    planes = torch.view_as_real(g_other)
+    expected = torch.view_as_real(other0) - 0.01 * planes / (0.1 * planes**2 + 0.9 + 1e-10).sqrt()
+    torch.testing.assert_close(torch.view_as_real(other.detach()), expected)
+    state = optimizer.state_dict()
+    assert len(state["optimizers"]) == 2
+    with pytest.raises(TypeError, match="clip must be a number"):
+        clip_grad_value_(rnn.parameters(), "1")

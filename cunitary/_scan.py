@@ -165,36 +165,44 @@ def _pass(
     return (out, total) if states is not None else out
 
 
-class _DiagonalScan(torch.autograd.Function):
+class _Scan(torch.autograd.Function):
+    """The recurrence without a graph, and its adjoint for the backward. ``on_circle``:
+    the eigenvalues are given as angles (:func:`_pass`); otherwise as complex values
+    inside the unit disc (:func:`_decaying_pass`)."""
+
     @staticmethod
-    def forward(ctx, u: Tensor, angles: Tensor, h0: Tensor | None) -> Tensor:
+    def forward(ctx, u: Tensor, eigen: Tensor, h0: Tensor | None, on_circle: bool) -> Tensor:
+        run = _pass if on_circle else _decaying_pass
         with torch.no_grad():
-            states = _pass(u, angles, h0, reverse=False)
-        ctx.save_for_backward(states, angles, h0)
-        ctx.has_h0 = h0 is not None
+            states = run(u, eigen, h0, reverse=False)
+        ctx.save_for_backward(states, eigen, h0)
+        ctx.has_h0, ctx.on_circle = h0 is not None, on_circle
         return states
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: Tensor):
-        states, angles, h0 = ctx.saved_tensors
+        states, eigen, h0 = ctx.saved_tensors
+        grad = grad.to(states.dtype).contiguous()
         # The adjoint recurrence: conjugate eigenvalues, backwards in time.
-        adjoint, g = _pass(grad.to(states.dtype).contiguous(), -angles, None, reverse=True,
-                           states=states, states_h0=h0)  # fmt: skip
-        real = states.real.dtype
-        lam = torch.polar(torch.ones_like(angles, dtype=real), angles.to(real))
-        grad_angles = grad_h0 = None
-        if ctx.needs_input_grad[1]:
-            grad_angles = (g.sum(0).conj() * 1j * lam).real.to(angles.dtype)
-        if ctx.has_h0 and ctx.needs_input_grad[2]:
-            grad_h0 = lam.conj() * adjoint[:, 0]
-        return adjoint, grad_angles, grad_h0
+        if ctx.on_circle:
+            adjoint, g = _pass(grad, -eigen, None, reverse=True, states=states, states_h0=h0)
+            real = states.real.dtype
+            lam = torch.polar(torch.ones_like(eigen, dtype=real), eigen.to(real))
+            grad_eigen = (g.sum(0).conj() * 1j * lam).real.to(eigen.dtype)  # d/d angles
+        else:
+            adjoint, g = _decaying_pass(grad, eigen.conj(), None, reverse=True, states=states,
+                                        states_h0=h0)  # fmt: skip
+            lam = eigen.to(states.dtype)
+            grad_eigen = g.sum(0).to(eigen.dtype)  # PyTorch's complex gradient
+        grad_h0 = lam.conj() * adjoint[:, 0] if ctx.has_h0 else None
+        return adjoint, grad_eigen, grad_h0, None
 
 
 def diagonal_scan(u: Tensor, angles: Tensor, h0: Tensor | None = None) -> Tensor:
     """``u`` ``(B, T, n)`` complex, ``angles`` ``(n,)`` real, ``h0`` ``(B, n)`` of ``u``'s
     dtype or None, all checked by the caller: the states ``(B, T, n)``."""
-    return _DiagonalScan.apply(u.contiguous(), angles, h0)
+    return _Scan.apply(u.contiguous(), angles, h0, True)
 
 
 def _decaying_pass(
@@ -221,28 +229,8 @@ def _decaying_pass(
     return (out, total) if states is not None else out
 
 
-class _DecayingScan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, u: Tensor, lam: Tensor, h0: Tensor | None) -> Tensor:
-        with torch.no_grad():
-            states = _decaying_pass(u, lam, h0, reverse=False)
-        ctx.save_for_backward(states, lam, h0)
-        ctx.has_h0 = h0 is not None
-        return states
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor):
-        states, lam, h0 = ctx.saved_tensors
-        adjoint, g = _decaying_pass(grad.to(states.dtype).contiguous(), lam.conj(), None,
-                                    reverse=True, states=states, states_h0=h0)  # fmt: skip
-        grad_lam = g.sum(0).to(lam.dtype) if ctx.needs_input_grad[1] else None
-        grad_h0 = lam.conj().to(states.dtype) * adjoint[:, 0] if ctx.has_h0 else None
-        return adjoint, grad_lam, grad_h0
-
-
 def decaying_scan(u: Tensor, lam: Tensor, h0: Tensor | None = None) -> Tensor:
     """``h_t = lam * h_{t-1} + u_t`` for complex ``lam`` ``(n,)`` inside the unit disc, with
     the adjoint backward (``lam``'s gradient is PyTorch's complex one,
     :math:`G = \\sum_{b,t}\\overline{h_{t-1}}\\odot a_t`). ``u`` ``(B, T, n)``."""
-    return _DecayingScan.apply(u.contiguous(), lam, h0)
+    return _Scan.apply(u.contiguous(), lam, h0, False)

@@ -93,7 +93,10 @@ def load_mnist_idx(
         (magic,) = np.frombuffer(head, dtype=">u4")
         if magic != 2051:
             raise ValueError(f"{images}: not an IDX image file (magic {magic}, expected 2051)")
-        count, rows, cols = np.frombuffer(handle.read(12), dtype=">u4")
+        dims = handle.read(12)
+        if len(dims) < 12:
+            raise ValueError(f"{images}: truncated IDX header (no image dimensions)")
+        count, rows, cols = np.frombuffer(dims, dtype=">u4")
         data = np.frombuffer(handle.read(), dtype=np.uint8)
     if data.size != count * rows * cols:
         raise ValueError(f"{images}: expected {count}x{rows}x{cols} pixels, got {data.size}")
@@ -265,13 +268,22 @@ def build_dataset(
     key = {"n": int(n), "split": split, "speed": float(speed), "size": int(size),
            "frames": int(frames), "seed": int(seed), "digits": _digits_key(digits)}  # fmt: skip
     if path.exists():
-        with np.load(path) as cached:
-            stored = json.loads(str(cached["key"])) if "key" in cached.files else {}
-            if stored == key or (
-                digits is None and stored == {**key, "digits": stored.get("digits")}
-                and stored.get("digits") == _digits_key(load_digits()[0])
-            ):  # fmt: skip
-                return cached["sequences"]
+        try:
+            with np.load(path) as cached:
+                stored = json.loads(str(cached["key"])) if "key" in cached.files else {}
+                sequences = cached["sequences"] if "sequences" in cached.files else None
+        except Exception as error:  # noqa: BLE001 - a damaged archive raises many types
+            raise ValueError(
+                f"{path} is not a readable dataset cache ({type(error).__name__}: {error}); "
+                "delete it and it is made again"
+            ) from error
+        if sequences is None:
+            raise ValueError(f"{path} holds no sequences; delete it and it is made again")
+        if stored == key or (
+            digits is None and stored == {**key, "digits": stored.get("digits")}
+            and stored.get("digits") == _digits_key(load_digits()[0])
+        ):  # fmt: skip
+            return sequences
         raise ValueError(
             f"{path} caches a dataset made with {stored or 'unrecorded arguments'}, not "
             f"{key}; give each dataset its own path (or delete this one)"

@@ -147,3 +147,21 @@ def test_degenerate_generator_arguments(digits):
     assert still.shape == (2, 4, 28, 28) and (still == still[:, :1]).all()
     with pytest.raises(ValueError, match="speed"):
         generate_moving_mnist(digits[0][:3], 2, 4, speed=float("inf"))
+
+
+def test_a_truncated_idx_header_and_a_damaged_cache_are_named(tmp_path):
+    import struct
+
+    from cunitary.moving_mnist import build_dataset, load_mnist_idx
+
+    idx = tmp_path / "images.idx"
+    idx.write_bytes(struct.pack(">I", 2051) + b"\x00\x00")  # magic, then 2 of 12 bytes
+    with pytest.raises(ValueError, match="truncated IDX header"):
+        load_mnist_idx(idx)
+    cache = tmp_path / "train.npz"
+    cache.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match="not a readable dataset cache.*delete it"):
+        build_dataset(cache, 2, "train", size=32, digits=np.zeros((10, 28, 28), np.uint8))
+    np.savez(cache, other=np.zeros(3))
+    with pytest.raises(ValueError, match="holds no sequences"):
+        build_dataset(cache, 2, "train", size=32, digits=np.zeros((10, 28, 28), np.uint8))

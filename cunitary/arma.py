@@ -287,6 +287,8 @@ class ARMA2d(Module):
             raise ValueError(
                 f"x must have shape (B, C_in={self.in_channels}, H, W), got {tuple(x.shape)}"
             )
+        if x.shape[-2] == 0 or x.shape[-1] == 0:
+            raise ValueError(f"x must have non-empty H and W, got shape {tuple(x.shape)}")
         check_precision("x", x, self.conv.weight)
         y = self.conv(x)
         if self.ar_kernel_size == 1:
@@ -587,6 +589,10 @@ class CausalARMA1d(Module):
         if x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"x must have shape (B, T, F_in={self.in_features}), got {tuple(x.shape)}"
+            )
+        if x.shape[1] == 0:
+            raise ValueError(
+                f"x must have a non-empty time axis (B, T > 0, F), got {tuple(x.shape)}"
             )
         pad = self.dilation * (self.kernel_size - 1)
         y = self.ma(nn.functional.pad(x.transpose(1, 2), (pad, 0)))  # (B, F_out, T)

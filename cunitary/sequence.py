@@ -115,7 +115,7 @@ class _DiagonalRecurrence(Module):
             u = u * scale
         if x.shape[1] == 0:
             h = u.new_zeros(x.shape[0], 0, self.state_size)
-            last = torch.zeros_like(u[:, 0]) if state is None else state
+            last = u.new_zeros(x.shape[0], self.state_size) if state is None else state
         else:
             h = self._scan(u, state)
             last = h[:, -1]

@@ -166,3 +166,14 @@ def test_layout_dtype_and_bad_input():
         LRURecurrence(4, 4, r_max=1.0)
     with pytest.raises(TypeError, match="batch_first must be a bool"):
         DeepLinearRecurrence(4, 8, 3, batch_first="no")
+
+
+def test_empty_axes_give_empty_outputs_or_named_errors():
+    y, state = DeepLinearRecurrence(3, 8, 2)(torch.randn(2, 0, 3))
+    assert y.shape == (2, 0, 2) and state[0].shape == (2, 8) and not state[0].abs().any()
+    with pytest.raises(ValueError, match="non-empty time axis"):
+        DeepLinearRecurrence(3, 8, 2, temporal="arma")(torch.randn(2, 0, 3))
+    from cunitary import ARMA2d
+
+    with pytest.raises(ValueError, match="non-empty H and W"):
+        ARMA2d(1, 1)(torch.randn(2, 1, 0, 8))

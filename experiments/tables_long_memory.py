@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LONG_MEMORY = ROOT / "docs" / "results" / "long-memory"
+BENCH_SCAN = ROOT / "docs" / "results" / "bench" / "bench_scan.json"
 #: What each model's temporal operator is, in the table's words.
 LABELS = {
     "deep_unitary": "deep, unit-circle eigenvalues",
@@ -85,8 +86,28 @@ def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | No
             for key, lengths in by_key.items()}  # fmt: skip
 
 
+def scan_bench_tables(list_table: Callable, path: Path = BENCH_SCAN) -> str:
+    """``experiments.bench scan``: the scan against autograd through its loop (time and
+    peak memory as ratios), then one training step of each deep model against nn.LSTM."""
+    result = json.loads(path.read_text())
+    env, bench = result["env"], result["scan"]
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    scan = [[f"{r['T']:,}", str(r["batch"]), str(r["n"]), f"{r['scan_seconds']:.3f}",
+             f"{r['loop_seconds']:.3f}", f"{r['scan_vs_loop']:.2f}",
+             f"{r['memory_vs_loop']:.2f}"] for r in bench["scan"]]  # fmt: skip
+    header = ["T", "batch", "n", "scan s", "loop s", "scan / loop (time)",
+              "scan / loop (peak memory)"]  # fmt: skip
+    source = f"{where}, {env['threads']} thread(s), {env['device']}"
+    text = list_table(header, scan, source)
+    models = [[LABELS.get(r["model"], r["model"]), f"{r['params']:,}", f"{r['seconds']:.3f}",
+               f"{r['vs_lstm']:.2f}"] for r in bench["models"]]  # fmt: skip
+    header = ["model", "params", f"s per training step at T = {bench['T']:,}", "/ nn.LSTM"]
+    return text + "\n" + list_table(header, models, source)
+
+
 def tables(list_table: Callable, optional: Callable) -> dict[str, Callable[[], str]]:
     """The study's entries for ``docs_tables.TABLES``."""
     return {
         "long_memory.rst": optional(LONG_MEMORY, lambda: results_table(list_table, LONG_MEMORY)),
+        "bench_long_scan.rst": optional(BENCH_SCAN, lambda: scan_bench_tables(list_table)),
     }

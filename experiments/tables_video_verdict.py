@@ -12,6 +12,7 @@ so its blank-frame and copy-last-frame rows are checked to agree.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,6 +71,29 @@ def collect(results: Path = RESULTS) -> dict[tuple[int, int], dict[str, dict]]:
     return found
 
 
+#: Flatness as the speed question measured it: learning-rate halvings by the last step,
+#: and the change of validation MSE (means over the last ``WINDOW`` steps) over ``SPAN``.
+SPAN, WINDOW = 3000, 1000
+
+
+def flatness(row: dict, results: Path = RESULTS) -> str:
+    """``"halvings / change"`` of a model row's run, or a dash where the run is shorter
+    than the span."""
+    curves = json.loads((results / row["folder"] / "curves.json").read_text())
+    curve = next(c["curve"] for c in curves
+                 if c["model"] == row["model"] and c["speed"] == row["speed"])  # fmt: skip
+    last = curve[-1][0]
+    if last < SPAN + WINDOW:
+        return "\u2013"
+
+    def mean(step: int) -> float:
+        window = [c[1] for c in curve if step - WINDOW < c[0] <= step]
+        return sum(window) / len(window)
+
+    halvings = round(math.log2(curve[0][2] / curve[-1][2]))
+    return f"{halvings} / {100 * (mean(last) / mean(last - SPAN) - 1):+.1f} %"
+
+
 def verdict_table(list_table: Callable, results: Path = RESULTS) -> str:
     """Per speed and seed, every model at its longest training (test MSE as a fraction
     of the blank frame's, PSNR, SSIM, steps, seconds per step, parameters); then per
@@ -86,10 +110,12 @@ def verdict_table(list_table: Callable, results: Path = RESULTS) -> str:
             per_step = f"{r['seconds_per_step']:.2f}" if "seconds_per_step" in r else "\u2013"
             params = f"{r['params']:,}" if r.get("params") else "\u2013"
             ratio = f"{r['test_mse'] / blank:.3f}"
-            body.append([f"{speed}x", str(seed), name, steps, ratio, f"{r['test_psnr']:.2f}",
-                         f"{r['test_ssim']:.3f}", per_step, params])  # fmt: skip
-    header = ["speed", "seed", "model", "steps", "test MSE / blank", "PSNR", "SSIM",
-              "s/step", "params"]  # fmt: skip
+            flat = flatness(r, results) if "steps" in r else "\u2013"
+            body.append([f"{speed}x", str(seed), name, steps, flat, ratio,
+                         f"{r['test_psnr']:.2f}", f"{r['test_ssim']:.3f}", per_step,
+                         params])  # fmt: skip
+    header = ["speed", "seed", "model", "steps", "LR halvings / val. change, last 3,000",
+              "test MSE / blank", "PSNR", "SSIM", "s/step", "params"]  # fmt: skip
     text = list_table(header, body, "docs/results/video-*/**/table.json (the CPU protocol)")
     summary = []
     for speed in sorted({s for s, _ in runs}):

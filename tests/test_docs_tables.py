@@ -449,6 +449,11 @@ def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
                             "test_psnr": 17.0, "test_ssim": 0.6, "seconds_per_step": 0.5,
                             "params": 23000} for m, steps, mse in rows]  # fmt: skip
         (folder / "table.json").write_text(json.dumps(table))
+        curves = [{"model": m, "speed": 1,
+                   "curve": [[k, 0.03 - 1e-6 * k / 250, 0.002 if k <= steps // 2 else 0.001]
+                             for k in range(250, steps + 1, 250)]}
+                  for m, steps, _ in rows]  # fmt: skip
+        (folder / "curves.json").write_text(json.dumps(curves))
 
     run("video-short", 0, [("rotation_convgru", 3000, 0.024), ("armalstm_dilated", 3000, 0.023)])
     run("video-long/rot", 0, [("rotation_convgru", 18000, 0.018)])
@@ -457,6 +462,10 @@ def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
     assert "18,000" in text and "0.450" in text  # 0.018 / 0.04, the longest run
     assert "0.025" not in text and "30,000" not in text  # not the padded variant
     assert "0.575" in text  # the ARMA-LSTM's only run, 0.023 / 0.04
+    # 18,000 steps, halved once; window means at 18,000 and 15,000 from the curve above
+    now = sum(0.03 - 1e-6 * k / 250 for k in (17250, 17500, 17750, 18000)) / 4
+    then = sum(0.03 - 1e-6 * k / 250 for k in (14250, 14500, 14750, 15000)) / 4
+    assert f"1 / {100 * (now / then - 1):+.1f} %" in text
     runs = study.collect(tmp_path)
     assert runs[(1, 0)]["rotation_convgru"]["folder"] == "video-long/rot"
     other = tmp_path / "video-other"

@@ -3,6 +3,7 @@
 import json
 
 from experiments import docs_tables
+from experiments.tables import _common, dynamic_filters, moving_mnist, stability
 
 
 def test_generated_tables_match_their_json():
@@ -16,7 +17,7 @@ def test_generated_tables_match_their_json():
 def test_a_table_shows_its_source_and_its_numbers():
     text = docs_tables.render_all()["video_protocol.rst"]
     assert "docs/results/video-protocol" in text
-    run = docs_tables._protocol_runs()[0]
+    run = moving_mnist._protocol_runs()[0]
     final = run["curve"][-1][1] / run["blank"]
     assert f"{final:.3f}" in text
 
@@ -25,7 +26,7 @@ def test_a_missing_value_is_not_read_as_a_bullet_list():
     from docutils import nodes
     from docutils.core import publish_doctree
 
-    tree = publish_doctree(docs_tables.list_table(["model", "params"], [["blank", "-"]], "x"))
+    tree = publish_doctree(_common.list_table(["model", "params"], [["blank", "-"]], "x"))
     assert not list(tree.findall(nodes.bullet_list))
     assert len(list(tree.findall(nodes.entry))) == 4
 
@@ -33,7 +34,7 @@ def test_a_missing_value_is_not_read_as_a_bullet_list():
 def test_the_video_table_quotes_its_json():
     import json
 
-    rows = json.loads((docs_tables.RESULTS / "video-cpu" / "table.json").read_text())
+    rows = json.loads((_common.RESULTS / "video-cpu" / "table.json").read_text())
     text = docs_tables.render_all()["video_cpu.rst"]
     blank = next(r["test_mse"] for r in rows if r["model"] == "blank_frame")
     for row in rows:
@@ -58,24 +59,24 @@ def _row(model, mse, psnr=10.0, speed=1, **extra):
 def test_merged_runs_join_folders_of_one_test_set_and_refuse_others(tmp_path, monkeypatch):
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
     _write_run(tmp_path / "a", 0, [_row("blank_frame", 0.04), _row("convlstm3", 0.02)])
     _write_run(tmp_path / "b", 0, [_row("blank_frame", 0.04), _row("dfn", 0.03, 12.5)])
-    merged = docs_tables._merged_runs(["a", "b", "not-run"], seed=0, speed=1)
+    merged = moving_mnist._merged_runs(["a", "b", "not-run"], seed=0, speed=1)
     assert merged["convlstm3"] == (0.5, 10.0, "a")
     assert merged["dfn"] == (0.75, 12.5, "b")
     _write_run(tmp_path / "c", 0, [_row("blank_frame", 0.05), _row("armalstm", 0.02)])
     with pytest.raises(ValueError, match="differ in their test clips"):
-        docs_tables._merged_runs(["a", "c"], seed=0, speed=1)
+        moving_mnist._merged_runs(["a", "c"], seed=0, speed=1)
     with pytest.raises(ValueError, match="seed 1"):
-        docs_tables._merged_runs(["a"], seed=1, speed=1)
+        moving_mnist._merged_runs(["a"], seed=1, speed=1)
     with pytest.raises(ValueError, match="no rows at speed 2"):
-        docs_tables._merged_runs(["a"], seed=0, speed=2)
+        moving_mnist._merged_runs(["a"], seed=0, speed=2)
 
 
 def test_the_speeds_table_shows_references_and_gains(tmp_path, monkeypatch):
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    monkeypatch.setattr(docs_tables, "VIDEO_SPEED_RUNS", {1: ("a",), 3: ("b",)})
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
+    monkeypatch.setattr(moving_mnist, "VIDEO_SPEED_RUNS", {1: ("a",), 3: ("b",)})
     _write_run(
         tmp_path / "a",
         0,
@@ -91,7 +92,7 @@ def test_the_speeds_table_shows_references_and_gains(tmp_path, monkeypatch):
         0,
         [_row("blank_frame", 0.04, 14.0, speed=3), _row("convlstm3", 0.03, 15.0, speed=3)],
     )
-    text = docs_tables.video_speeds()
+    text = moving_mnist.video_speeds()
     assert "1.500 / 12.00" in text  # copy-last-frame at 1x
     assert "+1.50 dB" in text  # ARMA-LSTM over ConvLSTM at 1x; no ARMA-LSTM at 3x
     assert "0.750 / 15.00" in text and "3x: MSE / blank" in text and "2x" not in text
@@ -100,10 +101,10 @@ def test_the_speeds_table_shows_references_and_gains(tmp_path, monkeypatch):
 def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, monkeypatch):
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
     runs = {("gru", 0, 2): {(1, 0): "std", (1, 1): "std-s1"}, ("gru", 0, 1): {(1, 0): "std1"},
             ("linear_recurrent", 0, 1): {(1, 0): "eq", (1, 1): "eq-s1", (3, 0): "x"}}  # fmt: skip
-    monkeypatch.setattr(docs_tables, "ROTATION_VARIANT_RUNS", runs)
+    monkeypatch.setattr(moving_mnist, "ROTATION_VARIANT_RUNS", runs)
     cell = {"hidden": 13, "params": 27000}
     _write_run(tmp_path / "std", 0, [_row("blank_frame", 0.04, 14.0, hidden=None, params=None),
                                      _row("rotation_convgru", 0.02, 17.0, **cell)],
@@ -119,33 +120,33 @@ def test_the_rotation_variants_table_checks_what_each_folder_holds(tmp_path, mon
     _write_run(tmp_path / "eq-s1", 1, [_row("blank_frame", 0.05),
                                        _row("rotation_convgru", 0.025, 18.5, **cell)],
                rotation_candidate="linear_recurrent")  # fmt: skip
-    text = docs_tables.video_rotation_variants()
+    text = moving_mnist.video_rotation_variants()
     assert "0.500 / 18.50 (+0.50 dB)" in text  # no one-process standard: against two
     assert "0.500 / 17.00\n" in text and "0.550 / 16.50 (-0.50 dB)" in text  # layout alone
     assert "0.750 / 16.25 (-0.25 dB)" in text  # against the standard cell in one process
     assert "3x seed 0" in text and "13 / 27,000" in text  # the 3x run is not committed yet
     runs[("linear_recurrent", 0, 1)][(1, 0)] = "std1"  # filed under the wrong variant
     with pytest.raises(ValueError, match="filed as"):
-        docs_tables.video_rotation_variants()
+        moving_mnist.video_rotation_variants()
     runs[("linear_recurrent", 0, 1)][(1, 0)] = "eq"
     _write_run(tmp_path / "other-clips", 0, [_row("blank_frame", 0.05),
                                              _row("rotation_convgru", 0.03, **cell)])  # fmt: skip
     runs[("gru", 0, 1)][(1, 0)] = "other-clips"
     with pytest.raises(ValueError, match="differ in their test clips"):
-        docs_tables.video_rotation_variants()
+        moving_mnist.video_rotation_variants()
 
 
 def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monkeypatch):
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    (tmp_path / docs_tables.SPEED_LONG).mkdir()
-    steps = docs_tables.SPEED_LONG_STEPS
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
+    (tmp_path / moving_mnist.SPEED_LONG).mkdir()
+    steps = moving_mnist.SPEED_LONG_STEPS
 
     import json
 
     def run(speed, seed, model, mse, psnr, blank=0.04, curve=None, **extra):
-        name = f"{docs_tables.SPEED_LONG}/speed-{speed}x-seed{seed}-{model}"
+        name = f"{moving_mnist.SPEED_LONG}/speed-{speed}x-seed{seed}-{model}"
         trained = _row(model, mse, psnr, speed=speed, steps=extra.pop("steps", steps))
         _write_run(tmp_path / name, seed, [_row("blank_frame", blank, 14.0, speed=speed),
                                            trained], **extra)  # fmt: skip
@@ -164,7 +165,7 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
     run(3, 1, "armalstm_dilated", 0.03, 15.0, blank=0.05)
     run(3, 1, "convlstm3_dilated", 0.03, 15.5, blank=0.05)
     run(1, 0, "convlstm3_dilated", 0.02, 17.0)  # its partner not committed yet
-    text = docs_tables.video_speed_long()
+    text = moving_mnist.video_speed_long()
     assert "0.750 / 15.50" in text and "0.600 / 15.00" in text and "0.500 / 17.00" in text
     assert "+0.25 dB" in text and "-0.50 dB" in text
     assert "+0.25, -0.50" in text and "-0.12" in text and "0.75" in text  # mean, spread at 3x
@@ -178,18 +179,19 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
     # test MSE / blank on predicted frames 1, 2, 5, 10 of every committed run
     assert "``armalstm_dilated``, 3x seed 0\n     - 0.750\n     - 0.825\n     - 1.050\n" in text
     assert "``convlstm3_dilated``, 1x seed 0\n     - 0.500\n" in text
-    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
-    docs_tables.video_speed_long_figure()
-    assert "video_speed_long_curves.png" in docs_tables.video_speed_long()
+    monkeypatch.setattr(moving_mnist, "STATIC", tmp_path)
+    monkeypatch.setattr(_common, "STATIC", tmp_path)
+    moving_mnist.video_speed_long_figure()
+    assert "video_speed_long_curves.png" in moving_mnist.video_speed_long()
     run(1, 1, "convlstm3_dilated", 0.02, 17.0, world_size=2)  # other batch draws
     with pytest.raises(ValueError, match="steps, processes"):
-        docs_tables.video_speed_long()
+        moving_mnist.video_speed_long()
     import shutil
 
-    shutil.rmtree(tmp_path / docs_tables.SPEED_LONG / "speed-1x-seed1-convlstm3_dilated")
+    shutil.rmtree(tmp_path / moving_mnist.SPEED_LONG / "speed-1x-seed1-convlstm3_dilated")
     run(1, 1, "armalstm_dilated", 0.02, 17.0, steps=3000)  # stopped short
     with pytest.raises(ValueError, match="steps, processes"):
-        docs_tables.video_speed_long()
+        moving_mnist.video_speed_long()
 
 
 def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_path, monkeypatch):
@@ -199,9 +201,10 @@ def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_pa
 
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
-    long, longer = docs_tables.SPEED_LONG_STEPS, docs_tables.SPEED_LONGER_STEPS
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
+    monkeypatch.setattr(moving_mnist, "STATIC", tmp_path)
+    monkeypatch.setattr(_common, "STATIC", tmp_path)
+    long, longer = moving_mnist.SPEED_LONG_STEPS, moving_mnist.SPEED_LONGER_STEPS
 
     def run(folder, steps, model, mse, psnr, val, lr):
         name = f"{folder}/speed-1x-seed0-{model}"
@@ -217,17 +220,17 @@ def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_pa
                                                                   "curve": curve}]))  # fmt: skip
         return name
 
-    (tmp_path / docs_tables.SPEED_LONG).mkdir()
-    (tmp_path / docs_tables.SPEED_LONGER).mkdir()
+    (tmp_path / moving_mnist.SPEED_LONG).mkdir()
+    (tmp_path / moving_mnist.SPEED_LONGER).mkdir()
     # ARMA-LSTM flat at 0.02 with its rate halved at steps 3,000 and 6,000; ConvLSTM at
     # 2e-3 throughout, its validation MSE falling from 0.03 to 0.02 between 9,000 and 15,000
     arma = dict(val=lambda s: 0.02, lr=lambda s: 2e-3 / 2 ** ((s > 3000) + (s > 6000)))
     conv = dict(val=lambda s: 0.03 - 0.01 * min(max(s - 9000, 0), 6000) / 6000, lr=lambda s: 2e-3)
-    for folder, steps in ((docs_tables.SPEED_LONG, long), (docs_tables.SPEED_LONGER, longer)):
+    for folder, steps in ((moving_mnist.SPEED_LONG, long), (moving_mnist.SPEED_LONGER, longer)):
         run(folder, steps, "armalstm_dilated", 0.02, 17.5, **arma)
         run(folder, steps, "convlstm3_dilated", 0.022 if steps == long else 0.02,
             17.0 if steps == long else 17.5, **conv)  # fmt: skip
-    text = docs_tables.video_speed_longer()
+    text = moving_mnist.video_speed_longer()
     assert "0.500 / 17.50" in text and "+0.00 dB" in text  # level at 18,000 steps
     assert "the same at 12,000 steps\n     - +0.50 dB" in text
 
@@ -245,30 +248,30 @@ def test_the_longer_speed_table_continues_the_long_runs_and_says_how_flat(tmp_pa
     assert "``armalstm_dilated``, 1x seed 0\n     - 2 / +0.0 %\n     - 2 / +0.0 %" in text
     conv_row = text.split("``convlstm3_dilated``, 1x seed 0\n")[-1]
     assert conv_row.startswith(f"     - 0 / {fell:+.1f} %\n     - 0 / ")
-    docs_tables.video_speed_long_figure()
-    assert "to 18,000 steps" in docs_tables.video_speed_long()
+    moving_mnist.video_speed_long_figure()
+    assert "to 18,000 steps" in moving_mnist.video_speed_long()
     # the verdict: +0.50 dB at 12,000 steps, level once both are trained on
-    verdict = docs_tables.video_speed_verdict()
+    verdict = moving_mnist.video_speed_verdict()
     assert "   * - 1x\n     - 0\n     - +0.50\n     - 18,000 / 18,000\n     - +0.00\n" in verdict
     assert "   * - 1x\n     - 1\n     - +0.50 (0.00)\n     - +0.00 (0.00)\n" in verdict
     # ARMA-LSTM not trained on: its 12,000-step row stands beside ConvLSTM's 18,000
-    shutil.rmtree(tmp_path / docs_tables.SPEED_LONGER / "speed-1x-seed0-armalstm_dilated")
-    verdict = docs_tables.video_speed_verdict()
+    shutil.rmtree(tmp_path / moving_mnist.SPEED_LONGER / "speed-1x-seed0-armalstm_dilated")
+    verdict = moving_mnist.video_speed_verdict()
     assert "     - +0.50\n     - 12,000 / 18,000\n     - +0.00\n" in verdict
     # a second seed and a second speed: means and spreads per speed
     for seed, (conv_psnr, arma_psnr) in ((1, (16.0, 16.1)), (0, (16.0, 16.4))):
         for model, psnr in (("convlstm3_dilated", conv_psnr), ("armalstm_dilated", arma_psnr)):
-            name = f"{docs_tables.SPEED_LONG}/speed-3x-seed{seed}-{model}"
+            name = f"{moving_mnist.SPEED_LONG}/speed-3x-seed{seed}-{model}"
             rows = [_row("blank_frame", 0.04, 14.0, speed=3),
                     _row(model, 0.03, psnr, steps=long, speed=3)]  # fmt: skip
             _write_run(tmp_path / name, seed, rows)
-    verdict = docs_tables.video_speed_verdict()
+    verdict = moving_mnist.video_speed_verdict()
     assert "   * - 3x\n     - 2\n     - +0.25 (0.30)\n     - +0.25 (0.30)\n" in verdict
     # a run trained on must continue the committed 12,000-step run of its name
-    run(docs_tables.SPEED_LONGER, longer, "armalstm_dilated", 0.02, 17.5, val=lambda s: 0.021,
+    run(moving_mnist.SPEED_LONGER, longer, "armalstm_dilated", 0.02, 17.5, val=lambda s: 0.021,
         lr=arma["lr"])  # fmt: skip
     with pytest.raises(ValueError, match="does not continue"):
-        docs_tables.video_speed_longer()
+        moving_mnist.video_speed_longer()
 
 
 def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_path, monkeypatch):
@@ -276,18 +279,18 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
 
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
-    path = tmp_path / docs_tables.REACH_TRAINED
+    monkeypatch.setattr(moving_mnist, "RESULTS", tmp_path)
+    path = tmp_path / moving_mnist.REACH_TRAINED
     path.parent.mkdir(parents=True)
     lags = [{"support_radius": 16, "mass99_radius": 9 + k} for k in range(2)]
     ar = [{"tap_sum_median": 0.68, "tap_sum_max": 3.35, "mass99_radius_median": 4.0,
            "mass99_radius_max": 16.0}]  # fmt: skip
     trained = [{"model": "armalstm_dilated", "speed": 3, "seed": 1, "reach": lags, "ar": ar,
-                "step": docs_tables.SPEED_LONG_STEPS}]  # fmt: skip
+                "step": moving_mnist.SPEED_LONG_STEPS}]  # fmt: skip
     result = {"models": {}, "ar_alpha": {}, "trained": trained,
               "digits": [{"speed": 3, "min": 0.5, "median": 5.4, "max": 8.0}]}  # fmt: skip
     path.write_text(json.dumps(result))
-    text = docs_tables.video_reach_trained()
+    text = moving_mnist.video_reach_trained()
     assert "armalstm_dilated, 3x seed 1, trained 12,000 steps" in text
     assert "16 / 9" in text and "16 / 10" in text and "0.5 / 5.4 / 8.0" in text
     assert "0.68 / 3.35" in text and "4 / 16" in text
@@ -302,7 +305,7 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
                    "motion_still": [{**m, "truth_corr": 0.3} for m in still]}  # fmt: skip
     path.write_text(json.dumps({**result, "trained": [moving, {**moving, "model": "convlstm"},
                                                       other_clips]}))  # fmt: skip
-    text = docs_tables.video_reach_trained()
+    text = moving_mnist.video_reach_trained()
     row = "armalstm_dilated, 3x seed 1, trained 12,000 steps\n     - 4.5 (0.63)\n     - 3.0 (0.89)"
     assert row in text and "     - 7.5 (0.80)\n" in text  # frame 1 on the last input, frame 10
     reference = "last input frame repeated, 3x seed 1 (test set {} x 32²)\n     - 0.0 (1.00)\n"
@@ -315,28 +318,28 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
     digits1x = {"speed": 1, "min": 0.5, "median": 1.5, "max": 2.0}
     later.write_text(json.dumps({**result, "trained": [seed0],
                                  "digits": [digits1x, *result["digits"]]}))  # fmt: skip
-    text = docs_tables.video_reach_trained()
+    text = moving_mnist.video_reach_trained()
     assert text.index("3x seed 0, trained") < text.index("3x seed 1, trained")
     assert text.count("digits at 3x") == 1 and "0.5 / 1.5 / 2.0" in text
     assert "6 / 5" in text
     later.write_text(json.dumps({**result, "trained": [{**seed0, "seed": 1}]}))
     with pytest.raises(ValueError, match="another file"):
-        docs_tables.video_reach_trained()
+        moving_mnist.video_reach_trained()
     later.unlink()
     path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))
     with pytest.raises(ValueError, match="steps"):
-        docs_tables.video_reach_trained()
+        moving_mnist.video_reach_trained()
     path.write_text(json.dumps({**result, "models": {"convlstm": lags}}))
     with pytest.raises(ValueError, match="untrained"):
-        docs_tables.video_reach_trained()
+        moving_mnist.video_reach_trained()
 
 
 def test_the_app_h_table_lists_onsets_and_psnr_per_number_of_distinct_frames(tmp_path, monkeypatch):
     import json
 
-    monkeypatch.setattr(docs_tables, "DENOISING", tmp_path)
-    monkeypatch.setattr(docs_tables, "DENOISING_RUNS", ("some-run",))
-    assert "Not measured yet" in docs_tables.denoising_distinct()
+    monkeypatch.setattr(stability, "DENOISING", tmp_path)
+    monkeypatch.setattr(stability, "DENOISING_RUNS", ("some-run",))
+    assert "Not measured yet" in stability.denoising_distinct()
     (tmp_path / "some-run" / "models").mkdir(parents=True)
     config = {"config": {"models": ["vresnet-feature"]}}
     (tmp_path / "some-run" / "config.json").write_text(json.dumps(config))
@@ -344,13 +347,13 @@ def test_the_app_h_table_lists_onsets_and_psnr_per_number_of_distinct_frames(tmp
                 "64": {"onsets": [], "deciles": [], "mean_psnr": 31.0}}  # fmt: skip
     row = {"model": "vresnet-feature", "distinct": distinct}
     (tmp_path / "some-run" / "models" / "vresnet-feature.json").write_text(json.dumps(row))
-    text = docs_tables.denoising_distinct()
+    text = stability.denoising_distinct()
     assert "32 / 48" in text and "12.35" in text and "31.00" in text
 
 
 def test_every_denoising_run_is_in_a_figure():
-    shown = {run for runs in docs_tables.DENOISING_FIGURES.values() for run in runs}
-    assert set(docs_tables.DENOISING_RUNS) <= shown
+    shown = {run for runs in stability.DENOISING_FIGURES.values() for run in runs}
+    assert set(stability.DENOISING_RUNS) <= shown
 
 
 def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_path, monkeypatch):
@@ -358,11 +361,12 @@ def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_pa
 
     import pytest
 
-    monkeypatch.setattr(docs_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(dynamic_filters, "RESULTS", tmp_path)
     runs = (tmp_path / "dfn-mnist", tmp_path / "dfn-mnist-convlstm")
-    monkeypatch.setattr(docs_tables, "DFN_MNIST", runs[0])
-    monkeypatch.setattr(docs_tables, "DFN_MNIST_RUNS", runs)
-    monkeypatch.setattr(docs_tables, "STATIC", tmp_path)
+    monkeypatch.setattr(dynamic_filters, "DFN_MNIST", runs[0])
+    monkeypatch.setattr(dynamic_filters, "DFN_MNIST_RUNS", runs)
+    monkeypatch.setattr(dynamic_filters, "STATIC", tmp_path)
+    monkeypatch.setattr(_common, "STATIC", tmp_path)
     cfg = {"size": 64, "batch": 16, "lr": 1e-3, "halve_every": 4000, "seed": 0,
            "val_sequences": 64, "test_sequences": 500}  # fmt: skip
 
@@ -380,25 +384,25 @@ def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_pa
                                                         for m in trained}))  # fmt: skip
 
     write(runs[0], [row("mean_intensity", 0.2), row("dfn", 0.16, steps=150)])
-    text = docs_tables.dfn_mnist()
+    text = dynamic_filters.dfn_mnist()
     assert "(``docs/results/dfn-mnist/table.json``)" in text and "convlstm" not in text
     write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)])
-    docs_tables.dfn_mnist_figure()
-    text = docs_tables.dfn_mnist()
+    dynamic_filters.dfn_mnist_figure()
+    text = dynamic_filters.dfn_mnist()
     assert text.count("mean_intensity") == 1  # the reference row once
     assert "   * - dfn\n     - 7\n     - 150\n     - 0.1600\n     - 655.4" in text
     assert "   * - convlstm\n     - 7\n     - 140\n     - 0.1800\n     - 737.3" in text
     assert "{dfn-mnist,dfn-mnist-convlstm}" in text and "dfn_mnist_curves.png" in text
     write(runs[1], [row("mean_intensity", 0.21), row("convlstm", 0.18, steps=140)])
     with pytest.raises(ValueError, match="other test clips"):
-        docs_tables.dfn_mnist()
+        dynamic_filters.dfn_mnist()
     write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)], batch=8)
     with pytest.raises(ValueError, match="differ in their protocol"):
-        docs_tables.dfn_mnist()
+        dynamic_filters.dfn_mnist()
 
 
 def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp_path):
-    from experiments import tables_long_memory as study
+    from experiments.tables import long_memory as study
 
     folder = tmp_path / "long-memory"
     rows = {
@@ -415,7 +419,7 @@ def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp
                   "steps_to_0.001": hit, "steps": 2000, "seconds_per_step": 0.4}
                  for k, (m, hit) in enumerate(solved.items())]  # fmt: skip
         (run / "table.json").write_text(json.dumps(table))
-    text = study.results_table(docs_tables.list_table, folder)
+    text = study.results_table(folder)
     assert f"{folder}/*/table.json" in text
     assert text.count("deep, unit-circle eigenvalues") == 3
     assert "0.050" in text and "0.100" in text  # final / memoryless loss
@@ -430,7 +434,7 @@ def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
     training per model, references checked to be one test set."""
     import pytest
 
-    from experiments import tables_video_verdict as study
+    from experiments.tables import moving_mnist_verdict as study
 
     protocol = {"size": 32, "hidden": 12, "layers": 3, "angles": "kernel",
                 "rotation_candidate": "gru", "rotation_padding": 0, "test_sequences": 500,
@@ -458,7 +462,7 @@ def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
     run("video-short", 0, [("rotation_convgru", 3000, 0.024), ("armalstm_dilated", 3000, 0.023)])
     run("video-long/rot", 0, [("rotation_convgru", 18000, 0.018)])
     run("video-pad4", 0, [("rotation_convgru", 30000, 0.001)], rotation_padding=4)
-    text = study.verdict_table(docs_tables.list_table, tmp_path)
+    text = study.verdict_table(tmp_path)
     assert "18,000" in text and "0.450" in text  # 0.018 / 0.04, the longest run
     assert "0.025" not in text and "30,000" not in text  # not the padded variant
     assert "0.575" in text  # the ARMA-LSTM's only run, 0.023 / 0.04

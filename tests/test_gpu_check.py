@@ -3,7 +3,8 @@
 import json
 import sys
 
-from experiments import docs_tables, gpu_check
+from experiments import gpu_check
+from experiments.tables import _common, benchmarks
 
 
 def test_tiny_rehearsal_runs_every_stage_and_writes_its_files(tmp_path):
@@ -41,8 +42,8 @@ def test_budget_skips_what_cannot_fit_and_ends_what_overruns(tmp_path, monkeypat
 
 
 def test_docs_table_renders_committed_checks_and_ignores_rehearsals(tmp_path, monkeypatch):
-    monkeypatch.setattr(docs_tables, "GPU", tmp_path)
-    assert "Not measured yet" in docs_tables.gpu_summary()
+    monkeypatch.setattr(benchmarks, "GPU", tmp_path)
+    assert "Not measured yet" in benchmarks.gpu_summary()
     for name in ("nvidia-h200", "cpu-tiny"):
         (tmp_path / name).mkdir()
         summary = {
@@ -53,8 +54,8 @@ def test_docs_table_renders_committed_checks_and_ignores_rehearsals(tmp_path, mo
                           "video_run": {"armalstm": {"seconds_per_step": 0.0812, "steps": 300}}},
         }  # fmt: skip
         (tmp_path / name / "summary.json").write_text(json.dumps(summary))
-    monkeypatch.setattr(docs_tables, "ROOT", tmp_path.parent)
-    table = docs_tables.gpu_summary()
+    monkeypatch.setattr(_common, "ROOT", tmp_path.parent)
+    table = benchmarks.gpu_summary()
     assert "nvidia-h200" in table and "cpu-tiny" not in table
     assert "ok: 40 passed, 1 failed, 2 skipped" in table
     assert "3.25x nn.LSTM" in table and "0.081 s/step over 300 steps" in table

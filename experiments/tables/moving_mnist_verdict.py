@@ -16,9 +16,8 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results"
-STATIC = ROOT / "docs" / "_static"
+from ._common import RESULTS, STATIC, curve_figure, list_table
+
 #: The models of the verdict, in the table's order, and the reference rows.
 MODELS = ("rotation_convgru", "complex_gated", "armalstm_dilated", "convlstm3_dilated",
           "convlstm3")  # fmt: skip
@@ -94,7 +93,7 @@ def flatness(row: dict, results: Path = RESULTS) -> str:
     return f"{halvings} / {100 * (mean(last) / mean(last - SPAN) - 1):+.1f} %"
 
 
-def verdict_table(list_table: Callable, results: Path = RESULTS) -> str:
+def verdict_table(results: Path = RESULTS) -> str:
     """Per speed and seed, every model at its longest training (test MSE as a fraction
     of the blank frame's, PSNR, SSIM, steps, seconds per step, parameters); then per
     speed the mean over seeds and its spread (max - min)."""
@@ -142,7 +141,7 @@ def verdict_table(list_table: Callable, results: Path = RESULTS) -> str:
 CURVE_MODELS = ("rotation_convgru", "complex_gated", "armalstm_dilated")
 
 
-def curves_figure(curve_figure: Callable, results: Path = RESULTS, static: Path = STATIC) -> None:
+def curves_figure(results: Path = RESULTS, static: Path = STATIC) -> None:
     """One figure per speed: validation MSE against step, each model's longest run."""
     runs = collect(results)
     for speed in sorted({s for s, _ in runs}):
@@ -167,6 +166,5 @@ def curves_figure(curve_figure: Callable, results: Path = RESULTS, static: Path 
                      "validation MSE (100 clips)", draw, 7)  # fmt: skip
 
 
-def tables(list_table: Callable) -> dict[str, Callable[[], str]]:
-    """The study's entries for ``docs_tables.TABLES``."""
-    return {"video_verdict.rst": lambda: verdict_table(list_table)}
+TABLES: dict[str, Callable[[], str]] = {"video_verdict.rst": verdict_table}
+FIGURES: tuple[Callable[[], None], ...] = (curves_figure,)

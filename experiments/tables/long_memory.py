@@ -12,9 +12,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LONG_MEMORY = ROOT / "docs" / "results" / "long-memory"
-BENCH_SCAN = ROOT / "docs" / "results" / "bench" / "bench_scan.json"
+from ._common import RESULTS, ROOT, list_table, optional
+
+LONG_MEMORY = RESULTS / "long-memory"
+BENCH_SCAN = RESULTS / "bench" / "bench_scan.json"
 #: What each model's temporal operator is, in the table's words.
 LABELS = {
     "deep_unitary": "deep, unit-circle eigenvalues",
@@ -54,7 +55,7 @@ def _eval(row: dict) -> str:
     return f"MSE {row['eval_mse']:.4f}"
 
 
-def results_table(list_table: Callable, folder: Path = LONG_MEMORY) -> str:
+def results_table(folder: Path = LONG_MEMORY) -> str:
     """One row per (task, T, model, seed): loss as a fraction of the memoryless one, the
     score on 500 fresh sequences, the step the loss first stayed below the task's level,
     and seconds per step."""
@@ -86,7 +87,7 @@ def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | No
             for key, lengths in by_key.items()}  # fmt: skip
 
 
-def scan_bench_tables(list_table: Callable, path: Path = BENCH_SCAN) -> str:
+def scan_bench_tables(path: Path = BENCH_SCAN) -> str:
     """``experiments.bench scan``: the scan against autograd through its loop (time and
     peak memory as ratios), then one training step of each deep model against nn.LSTM."""
     result = json.loads(path.read_text())
@@ -105,9 +106,8 @@ def scan_bench_tables(list_table: Callable, path: Path = BENCH_SCAN) -> str:
     return text + "\n" + list_table(header, models, source)
 
 
-def tables(list_table: Callable, optional: Callable) -> dict[str, Callable[[], str]]:
-    """The study's entries for ``docs_tables.TABLES``."""
-    return {
-        "long_memory.rst": optional(LONG_MEMORY, lambda: results_table(list_table, LONG_MEMORY)),
-        "bench_long_scan.rst": optional(BENCH_SCAN, lambda: scan_bench_tables(list_table)),
-    }
+TABLES: dict[str, Callable[[], str]] = {
+    "long_memory.rst": optional(LONG_MEMORY, lambda: results_table(LONG_MEMORY)),
+    "bench_long_scan.rst": optional(BENCH_SCAN, scan_bench_tables),
+}
+FIGURES: tuple[Callable[[], None], ...] = ()

@@ -3,10 +3,12 @@
     python docs/check_built.py docs/_build/html [--screenshots DIR]
 
 Every page loads scripts and styles from the build only (no ``http(s)://`` ``src``/``href``
-of a script or stylesheet), and the vendored MathJax is there. Then headless Chromium
-loads every page that has maths, with every host unresolvable, and checks that MathJax
-typeset each formula: no raw ``\\(...\\)`` left and no "Math Processing Error" (and
-writes screenshots with ``--screenshots``). Without a Chromium the check fails: ``make
+of a script or stylesheet), the vendored MathJax is there, and no formula shows a literal
+``\\_``. Then headless Chromium loads every page that has maths or a table, 1280 px wide,
+with every host unresolvable, and checks that MathJax typeset each formula (no raw
+``\\(...\\)`` left, no "Math Processing Error") and that no table is wider than the
+page's text column (and writes screenshots with ``--screenshots``). Without a Chromium
+the check fails: ``make
 docs`` installs Debian's ``chromium`` first where it can.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import html
 import re
 import shutil
 import subprocess
@@ -23,6 +26,27 @@ from pathlib import Path
 
 REMOTE = re.compile(r"<(?:script|link)\b[^>]*(?:src|href)=\"(https?:)?//[^\"]*\"", re.I)
 MATHS = re.compile(r'class="math|\\\(')  # a page with formulas, before MathJax runs
+TABLE = re.compile(r"<table\b")
+#: The reader's window: a laptop browser, where a table must fit the text column.
+WIDTH = 1280
+#: Run in a copy of a page with tables: each table wider than the article (the text
+#: column) is named, by its caption, in an attribute of <body> that --dump-dom shows.
+MEASURE_TABLES = """<script>
+window.addEventListener("load", () => {
+  const column = (document.querySelector("article") || document.body).getBoundingClientRect();
+  const wide = [];
+  document.querySelectorAll("table").forEach((table) => {
+    const width = table.getBoundingClientRect().width;
+    if (width > column.width + 1) {
+      const caption = (table.querySelector("caption") || table.rows[0] || table).textContent;
+      wide.push(`${Math.round(width)} px > ${Math.round(column.width)} px: `
+                + caption.replace(/\\s+/g, " ").trim().slice(0, 90));
+    }
+  });
+  document.body.setAttribute("data-wide-tables", wide.join(" ;; "));
+});
+</script>"""
+WIDE = re.compile(r'data-wide-tables="([^"]*)"')
 OFFLINE_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -64,37 +88,53 @@ def _chromium() -> str | None:
     return None
 
 
-def maths_pages(root: Path) -> list[str]:
-    """Every page of the docs with a formula (the module-source pages excluded)."""
+def rendered_pages(root: Path) -> list[str]:
+    """Every page of the docs with a formula or a table (module-source pages excluded)."""
     return sorted(
         str(page.relative_to(root)) for page in root.rglob("*.html")
         if "_modules" not in page.parts and "_static" not in page.parts
-        and MATHS.search(page.read_text(errors="replace"))
+        and not page.name.startswith(".")
+        and (MATHS.search(text := page.read_text(errors="replace")) or TABLE.search(text))
     )  # fmt: skip
 
 
 def _page_problems(browser: str, root: Path, page: str, screenshots: Path | None) -> list[str]:
-    url = (root / page).resolve().as_uri()
-    with tempfile.TemporaryDirectory() as profile:
-        flags = [*OFFLINE_FLAGS, f"--user-data-dir={profile}"]
-        dom = subprocess.run([browser, *flags, "--dump-dom", url], capture_output=True,
-                             text=True, timeout=180).stdout  # fmt: skip
-        if screenshots is not None:
-            screenshots.mkdir(parents=True, exist_ok=True)
-            shot = screenshots / (page.replace("/", "_").replace(".html", ".png"))
-            subprocess.run([browser, *flags, "--window-size=1200,1600",
-                            f"--screenshot={shot}", url], capture_output=True,
-                           timeout=180)  # fmt: skip
+    source = root / page
+    text = source.read_text(errors="replace")
+    has_maths = bool(MATHS.search(text))
+    # measured in a copy beside the page, so that its relative links still resolve
+    probe = source.with_name(f".{source.stem}.check.html")
+    probe.write_text(text.replace("</body>", MEASURE_TABLES + "</body>", 1))
+    try:
+        with tempfile.TemporaryDirectory() as profile:
+            flags = [*OFFLINE_FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},1000"]
+            dom = subprocess.run([browser, *flags, "--dump-dom", probe.resolve().as_uri()],
+                                 capture_output=True, text=True, timeout=180).stdout  # fmt: skip
+            if screenshots is not None:
+                screenshots.mkdir(parents=True, exist_ok=True)
+                shot = screenshots / (page.replace("/", "_").replace(".html", ".png"))
+                subprocess.run([browser, *flags, f"--screenshot={shot}",
+                                source.resolve().as_uri()], capture_output=True,
+                               timeout=180)  # fmt: skip
+    finally:
+        probe.unlink(missing_ok=True)
     problems = []
-    typeset = dom.count("MathJax_CHTML") + dom.count('class="MathJax')
-    raw = dom.count("\\(")
-    errors = dom.count("Math Processing Error")
-    if typeset == 0:
-        problems.append(f"{page}: no typeset formula in the rendered page")
-    if raw > 0:
-        problems.append(f"{page}: {raw} formulas left as raw \\( ... \\)")
-    if errors > 0:
-        problems.append(f"{page}: {errors} formulas show [Math Processing Error]")
+    if has_maths:
+        typeset = dom.count("MathJax_CHTML") + dom.count('class="MathJax')
+        raw = dom.count("\\(")
+        errors = dom.count("Math Processing Error")
+        if typeset == 0:
+            problems.append(f"{page}: no typeset formula in the rendered page")
+        if raw > 0:
+            problems.append(f"{page}: {raw} formulas left as raw \\( ... \\)")
+        if errors > 0:
+            problems.append(f"{page}: {errors} formulas show [Math Processing Error]")
+    measured = WIDE.search(dom)
+    if measured is None:
+        problems.append(f"{page}: the table measurement did not run")
+    elif measured.group(1):
+        for table in html.unescape(measured.group(1)).split(" ;; "):
+            problems.append(f"{page}: a table wider than the text column at {WIDTH} px ({table})")
     return problems
 
 
@@ -103,7 +143,7 @@ def browser_problems(root: Path, screenshots: Path | None) -> tuple[list[str], l
     browser = _chromium()
     if browser is None:
         return ["no Chromium to render the pages with (apt-get install chromium)"], []
-    pages = maths_pages(root)
+    pages = rendered_pages(root)
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         found = pool.map(lambda page: _page_problems(browser, root, page, screenshots), pages)
         problems = [p for page_problems in found for p in page_problems]

@@ -17,15 +17,36 @@ def load_json(path: Path):
     return json.loads(path.read_text())
 
 
-def list_table(header: Sequence[str], rows: Sequence[Sequence[str]], source: str) -> str:
-    """An rst ``list-table`` with a caption line naming its JSON."""
-    lines = [f".. list-table:: (``{source}``)", "   :header-rows: 1", ""]
+def list_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], source: str, title: str = ""
+) -> str:
+    """An rst ``list-table`` whose caption says what it is (``title``) and names its JSON."""
+    caption = f"{title} (``{source}``)" if title else f"(``{source}``)"
+    lines = [f".. list-table:: {caption}", "   :header-rows: 1", ""]
     for row in [header, *rows]:
         # a lone "-" would open a bullet list inside the cell: write an en dash
         row = ["\u2013" if cell == "-" else cell for cell in row]
         lines.append(f"   * - {row[0]}")
         lines += [f"     - {cell}" for cell in row[1:]]
     return "\n".join(lines) + "\n"
+
+
+def column_groups(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    source: str,
+    groups: Sequence[Sequence[int]],
+    titles: Sequence[str] = (),
+) -> str:
+    """One table per group of column indices (each repeating the columns that name a row),
+    so that a result with many columns fits the page: the first group holds what the
+    table is read for, the others what a reader checks it by."""
+    titles = [*titles, *[""] * (len(groups) - len(titles))]
+    return "\n".join(
+        list_table([header[k] for k in group], [[row[k] for k in group] for row in rows],
+                   source, title)
+        for group, title in zip(groups, titles, strict=True)
+    )  # fmt: skip
 
 
 def relative(path: Path) -> str:

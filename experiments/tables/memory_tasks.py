@@ -9,6 +9,7 @@ from pathlib import Path
 from ._common import (
     RESULTS,
     STATIC,
+    column_groups,
     curve_figure,
     list_table,
     load_json,
@@ -31,7 +32,9 @@ def memory_table(folder: Path) -> str:
                      solved, f"{r['seconds_per_step']:.3f}"])  # fmt: skip
     header = ["task", "T", "model", "params", "hidden", "final loss (window)", "memoryless",
               "eval", "steps to", "s/step"]  # fmt: skip
-    return list_table(header, body, relative(folder / "table.json"))
+    return column_groups(
+        header, body, relative(folder / "table.json"), [[0, 1, 2, 5, 6, 7, 8], [0, 1, 2, 3, 4, 9]]
+    )
 
 
 MEMORY_T250 = RESULTS / "memory-T250"
@@ -122,7 +125,12 @@ def memory_t250() -> str:
     header = ["task", "model", "params", "hidden", "RMSprop decay", "steps run",
               "final loss (100-step window)",
               "memoryless", "eval (500 fresh sequences)", "steps to", "s/step"]  # fmt: skip
-    return list_table(header, body, "docs/results/memory-T250/*/table.json")
+    return column_groups(
+        header,
+        body,
+        "docs/results/memory-T250/*/table.json",
+        [[0, 1, 4, 6, 7, 8, 9], [0, 1, 2, 3, 4, 5, 10]],
+    )
 
 
 def memory_variants() -> str:
@@ -259,7 +267,12 @@ def memory_wolter_yao() -> str:
               "first block (50 steps) with mean loss below", "last 50 steps",
               "memoryless", "eval (500 fresh sequences)", "unitarity error of U",
               "s/step"]  # fmt: skip
-    table = list_table(header, body, "docs/results/memory-wolter-yao/*/table.json")
+    table = column_groups(
+        header,
+        body,
+        "docs/results/memory-wolter-yao/*/table.json",
+        [[0, 1, 3, 5, 6, 7, 8], [0, 2, 4, 9, 10]],
+    )
     return table + static_figure(
         "memory_wy_copy.png",
         "Copy at T = 250 with Wolter & Yao's recipe: 50-step mean training loss of the dense "

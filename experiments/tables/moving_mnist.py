@@ -11,6 +11,7 @@ from pathlib import Path
 from ._common import (
     RESULTS,
     STATIC,
+    column_groups,
     curve_figure,
     figures,
     folders_caption,
@@ -65,7 +66,13 @@ def video_protocol() -> str:
     header = ["run", "loss", "head", "loss frames", "lr", "sampling steps", "LR plateau",
               "steps", "val MSE / blank at 500", "at 1,500", "at end",
               "test MSE / blank (100 clips)"]  # fmt: skip
-    return list_table(header, rows, "docs/results/video-protocol/*/")
+    return column_groups(
+        header,
+        rows,
+        "docs/results/video-protocol/*/",
+        [range(8), [0, 8, 9, 10, 11]],
+        ["The six protocol variants", "Their validation and test MSE"],
+    )
 
 
 def video_protocol_figure() -> None:
@@ -102,7 +109,9 @@ def _video_table(folder: Path) -> str:
         ])  # fmt: skip
     header = ["model", "speed", "channels", "params", f"MSE / pixel (x{size * size}: / frame)",
               "/ blank", "MAE", "PSNR (dB)", "SSIM", "BCE", "s/step"]  # fmt: skip
-    return list_table(header, body, relative(folder / "table.json"))
+    return column_groups(
+        header, body, relative(folder / "table.json"), [[0, 1, 2, 3, 5, 7, 8, 10], [0, 1, 4, 6, 9]]
+    )
 
 
 def video_angles() -> str:

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from experiments import denoisers
+from experiments.stability import backbones as denoisers
 
 
 @pytest.mark.parametrize("recurrence", denoisers.RECURRENCES)

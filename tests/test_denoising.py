@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from experiments import denoising
+from experiments.stability import camera as denoising
 
 
 def test_model_names_parse_into_what_they_say():

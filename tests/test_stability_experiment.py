@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from experiments import stability
+from experiments.stability import small as stability
 
 
 def test_smoke_run_writes_outputs_and_resumes(tmp_path):
@@ -37,3 +37,25 @@ def test_resume_with_more_steps_continues_exactly(tmp_path):
     assert resumed[0]["final_train_loss"] == full[0]["final_train_loss"]
     assert resumed[0]["test_psnr"] == full[0]["test_psnr"]
     assert (tmp_path / "part" / "checkpoints" / "mine.pt").read_bytes() == b"a user's file"
+
+
+def test_the_stability_study_is_one_command_and_the_old_ones_name_it(capsys):
+    import subprocess
+    import sys
+
+    import pytest
+
+    from experiments.stability.__main__ import COMMANDS, main
+
+    assert main([]) == 2
+    usage = capsys.readouterr().out
+    assert all(name in usage for name in COMMANDS)
+    with pytest.raises(SystemExit, match="unknown command 'bogus'"):
+        main(["bogus"])
+    for old, new in (("denoisers", "backbones"), ("denoising", "camera")):
+        with pytest.raises(ImportError, match=f"experiments.stability.{new}"):
+            __import__(f"experiments.{old}")
+    done = subprocess.run([sys.executable, "-m", "experiments.denoising", "--help"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert "python -m experiments.stability camera" in done.stderr
+    assert "--long-frames" in done.stdout

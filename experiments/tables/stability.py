@@ -44,7 +44,7 @@ def showcase_table() -> str:
 DENOISERS_UNTRAINED = RESULTS / "denoisers-untrained"
 
 
-#: Trained denoisers (``experiments.denoising``): one folder per run, each model a JSON.
+#: Trained denoisers (``experiments.stability camera``): one folder per run, each model a JSON.
 DENOISING = RESULTS / "denoising"
 
 
@@ -63,7 +63,7 @@ def _denoising_models(folder: str) -> list[dict]:
 
 def denoising_table(folder: str) -> Callable[[], str]:
     def render() -> str:
-        from ..denoising import table_rows
+        from ..stability.camera import table_rows
 
         rows = _denoising_models(folder)
         header, body = table_rows(rows)

@@ -1,7 +1,7 @@
 """Stability of recurrent video denoisers: unconstrained, SRN-C, unitary transition.
 
-    python -m experiments.stability --out runs/stability            # ~10 min on 2 cores
-    python -m experiments.stability --out runs/stability-smoke --preset smoke
+    python -m experiments.stability small --out runs/stability            # ~10 min on 2 cores
+    python -m experiments.stability small --out runs/stability-smoke --preset smoke
 
 A small feature-recurrent denoiser (5 conv layers, ReLU; the recurrence feeds the last
 layer's features back into the first) is trained on noisy Moving-MNIST-S frames without
@@ -35,8 +35,8 @@ from cunitary.stability import (
     temporal_receptive_field,
 )
 
-from . import runner
-from .runner import count_parameters, option
+from .. import runner
+from ..runner import count_parameters, option
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -26,6 +26,20 @@ def test_a_literal_underscore_in_a_formula_is_a_problem(tmp_path):
     assert not any("good.html" in p for p in problems)
 
 
+def test_an_unlinked_reference_to_a_torch_type_is_a_problem(tmp_path):
+    code = ('<code class="xref py py-class docutils literal notranslate">'
+            '<span class="pre">Module</span></code>')  # fmt: skip
+    _page(tmp_path, "bad.html", f"Bases: {code}")
+    _page(
+        tmp_path,
+        "good.html",
+        f'Bases: <a href="https://pytorch.org/x" title="(in PyTorch)">{code}</a>',
+    )
+    problems = check_built.static_problems(tmp_path)
+    assert any("bad.html does not link torch's Module" in p for p in problems)
+    assert not any("good.html" in p for p in problems)
+
+
 @pytest.mark.skipif(
     check_built._chromium() is None, reason="needs Chromium (make docs installs it)"
 )

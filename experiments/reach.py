@@ -242,9 +242,24 @@ def digit_steps(size: int, speed: int, n: int, seed: int) -> dict:
             "max": float(moving.max())}  # fmt: skip
 
 
+def validate(cfg: Config) -> None:
+    """Every checkpoint exists and is named as a video run names it, before a folder is made."""
+    for checkpoint in cfg.checkpoints:
+        path = Path(checkpoint)
+        prefix, _, name = path.stem.partition("-")
+        if not prefix.removeprefix("speed").isdigit() or name not in MODELS:
+            raise runner.RunError(f"--checkpoints: {checkpoint} is not named "
+                                  "speed<S>-<model>.pt as a video run names it")  # fmt: skip
+        if not path.is_file():
+            raise runner.RunError(f"--checkpoints: {checkpoint} does not exist")
+        if not (path.parent.parent / "config.json").is_file():
+            raise runner.RunError(f"--checkpoints: {checkpoint} is not in a run's checkpoints/ "
+                                  f"folder (no {path.parent.parent / 'config.json'})")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     cfg, args = runner.parse_config(Config, {"default": {}}, argv, __doc__.splitlines()[0],
-                                    "default")  # fmt: skip
+                                    "default", validate)  # fmt: skip
     with runner.start(cfg, args, may_change=()) as run:
         video = VideoConfig(**{**PRESETS["cpu"]})
         result = {

@@ -159,3 +159,23 @@ def test_motion_probe_finds_the_blur_and_tells_moved_digits_from_still_ones():
     blank = torch.zeros(5, 10, 24, 72, dtype=torch.float64)
     rows = reach.motion_rows(blank, torch.from_numpy(clips))
     assert all(r["truth_corr"] == 0.0 and r["last_corr"] == 0.0 for r in rows)
+
+
+def test_bad_checkpoints_are_refused_before_a_run_folder_is_made(tmp_path, capsys):
+    from experiments import reach
+
+    run = tmp_path / "video-run"
+    (run / "checkpoints").mkdir(parents=True)
+    named = run / "checkpoints" / "speed1-convlstm3.pt"
+    cases = {
+        str(tmp_path / "x.pt"): "is not named speed<S>-<model>.pt",
+        str(named): "does not exist",
+    }
+    named_elsewhere = tmp_path / "speed1-convlstm3.pt"
+    named_elsewhere.write_bytes(b"")
+    cases[str(named_elsewhere)] = "is not in a run's checkpoints/ folder"
+    for checkpoint, message in cases.items():
+        with pytest.raises(SystemExit):
+            reach.main(["--checkpoints", checkpoint, "--out", str(tmp_path / "reach")])
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "reach").exists()

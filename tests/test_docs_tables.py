@@ -479,3 +479,33 @@ def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):
     (other / "table.json").write_text(json.dumps(table))
     with pytest.raises(ValueError, match="not the same test set"):
         study.collect(tmp_path)
+
+
+def test_the_landing_verdicts_follow_the_numbers(monkeypatch):
+    """The long-memory verdict's words come from which runs solved their task, so a new
+    run that changes the answer changes the words."""
+    import pytest
+
+    from experiments.tables import verdicts
+
+    def row(task, model, seed, solved):
+        key = "steps_to_0.001" if task == "copy" else "steps_to_0.01"
+        return {"task": task, "T": 1000, "model": model, "seed": seed, key: solved,
+                "eval_recall": 1.0 if solved else 0.1, "steps_run": 2000,
+                "eigen_lr": 1e-5}  # fmt: skip
+
+    rows = [row("copy", "deep_unitary", s, 300) for s in (0, 1)]
+    rows += [row("copy", "deep_lru", s, None) for s in (0, 1)]
+    rows += [row("adding", m, 0, None) for m in ("deep_unitary", "deep_lru")]
+    monkeypatch.setattr(verdicts.long_memory, "runs", lambda: rows)
+    answer, _, sure = verdicts.long_memory_verdict()
+    assert "copy at T = 1,000: unit-circle solves it on every seed, LRU on none" in answer
+    assert "adding at T = 1,000: no model solves it in 2,000 steps" in answer
+    assert "unit-circle 2/2" in sure
+    rows[2] = row("copy", "deep_lru", 0, 900)  # the LRU solves one seed: neither list
+    answer, _, _ = verdicts.long_memory_verdict()
+    assert "unit-circle solves it on every seed;" in answer and "LRU" not in answer.split(";")[0]
+
+    monkeypatch.setattr(verdicts, "STABILITY_UNSTABLE", ("vresnet-feature",))
+    with pytest.raises(ValueError, match="rewrite it"):
+        verdicts.stability_verdict()

@@ -27,6 +27,7 @@ napoleon_numpy_docstring = True
 exclude_patterns = ["_build", "_generated"]
 html_theme = "furo"
 html_static_path = ["_static", "_build/mathjax-static"]
+html_css_files = ["cunitary.css"]
 
 # MathJax from a package (jupyter-server-mathjax ships MathJax 2.7 as a wheel) instead of
 # a CDN, so that the formulas render without a network. Copied under _static/mathjax/.

@@ -18,11 +18,14 @@ def load_json(path: Path):
 
 
 def list_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], source: str, title: str = ""
+    header: Sequence[str], rows: Sequence[Sequence[str]], source: str, title: str = "",
+    options: Sequence[str] = (),
 ) -> str:
-    """An rst ``list-table`` whose caption says what it is (``title``) and names its JSON."""
+    """An rst ``list-table`` whose caption says what it is (``title``) and names its JSON;
+    ``options`` are further directive options (``":widths: 20 50 30"``)."""
     caption = f"{title} (``{source}``)" if title else f"(``{source}``)"
-    lines = [f".. list-table:: {caption}", "   :header-rows: 1", ""]
+    lines = [f".. list-table:: {caption}", "   :header-rows: 1",
+             *(f"   {option}" for option in options), ""]  # fmt: skip
     for row in [header, *rows]:
         # a lone "-" would open a bullet list inside the cell: write an en dash
         row = ["\u2013" if cell == "-" else cell for cell in row]

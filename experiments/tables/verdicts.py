@@ -46,6 +46,10 @@ def _spread(values: Sequence[float]) -> str:
     return f"{mean:.2f} ± {(max(values) - min(values)) / 2:.2f}"
 
 
+def _steps(values: Sequence[int]) -> str:
+    return "/".join(f"{s // 1000}k" for s in values)
+
+
 def moving_mnist_cells() -> tuple[str, str, str]:
     runs = moving_mnist_verdict.collect(RESULTS)
     answers, numbers, unsure = [], [], []
@@ -61,13 +65,17 @@ def moving_mnist_cells() -> tuple[str, str, str]:
         ranked = sorted(psnr, key=lambda m: -statistics.fmean(psnr[m]))
         arma_steps = max(steps.get("armalstm_dilated", [0]))
         short = [m for m in UNITARY_CELLS if m in steps and min(steps[m]) < arma_steps]
-        numbers.append(f"{speed}x: " + ", ".join(
-            f"{NAMES[m]} {_spread(psnr[m])} dB ({'/'.join(f'{s // 1000}k' for s in steps[m])})"
-            for m in ranked))  # fmt: skip
+        unitary = next(m for m in ranked if m in UNITARY_CELLS)
+        shown = [ranked[0]] if ranked[0] == unitary else [ranked[0], unitary]
+        numbers.append(
+            f"{speed}x: "
+            + ", ".join(
+                f"{NAMES[m]} {_spread(psnr[m])} dB ({_steps(steps[m])} steps)" for m in shown
+            )
+        )
         if short:
-            answers.append(f"{speed}x: not decided ({', '.join(NAMES[m] for m in short)} "
-                           f"trained {min(min(steps[m]) for m in short):,} steps, the "
-                           f"ARMA-LSTM {arma_steps:,})")  # fmt: skip
+            answers.append(f"{speed}x not decided (unitary cells at {min(steps[short[0]]):,} "
+                           f"steps, ARMA-LSTM at {arma_steps:,})")  # fmt: skip
         else:
             lead, second = ranked[0], ranked[1]
             gap = statistics.fmean(psnr[lead]) - statistics.fmean(psnr[second])
@@ -75,15 +83,15 @@ def moving_mnist_cells() -> tuple[str, str, str]:
             words = (
                 f"{NAMES[lead]} ahead of {NAMES[second]} by {gap:.2f} dB"
                 if gap > spread
-                else f"{NAMES[lead]} and {NAMES[second]} level ({gap:.2f} dB)"
+                else f"{NAMES[lead]} level with {NAMES[second]} ({gap:.2f} dB)"
             )
             if max(max(s) for s in steps.values()) <= FIRST_PROTOCOL_STEPS:
-                words += f", every model at {FIRST_PROTOCOL_STEPS:,} steps only"
+                words += f" (every model at {FIRST_PROTOCOL_STEPS:,} steps only)"
             answers.append(f"{speed}x: {words}")
-        unsure.append(f"{speed}x: seeds {', '.join(map(str, seeds))}")
-    answer = "; ".join(answers) + ". PSNR on 500 test clips, mean ± half-range over seeds"
-    sure = "; ".join(unsure) + ". 32 x 32 frames on 2 CPU cores; the papers' 64 x 64 not run"
-    return answer, "; ".join(numbers), sure
+        unsure.append(f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} at {speed}x")
+    answer = "; ".join(answers)
+    sure = ", ".join(unsure) + "; 32 x 32 on CPU, the papers' 64 x 64 not run"
+    return answer, "PSNR, mean ± half-range over seeds: " + "; ".join(numbers), sure
 
 
 def speed_question() -> tuple[str, str, str]:
@@ -116,6 +124,11 @@ def _memory_row(folder: Path) -> dict:
     return _rows(folder / "table.json")[0]
 
 
+def _steps_run(rows: Sequence[dict]) -> str:
+    steps = sorted({r["steps_run"] for r in rows})
+    return f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,} to {steps[-1]:,}"
+
+
 def long_memory_verdict() -> tuple[str, str, str]:
     found = [
         r
@@ -125,7 +138,7 @@ def long_memory_verdict() -> tuple[str, str, str]:
     by: dict[tuple[str, int, str], list[dict]] = {}
     for r in found:
         by.setdefault((r["task"], r["T"], r["model"]), []).append(r)
-    answers, numbers, seeds = [], [], []
+    answers, numbers = [], []
     for task in ("copy", "adding"):
         lengths = sorted({T for (k, T, _) in by if k == task})
         for T in lengths:
@@ -145,18 +158,19 @@ def long_memory_verdict() -> tuple[str, str, str]:
             else:
                 words = f"no model solves it in {steps:,} steps"
             answers.append(f"{task} at T = {T:,}: {words}")
-            seeds.append(
-                f"{task} {T:,}: " + ", ".join(f"{m} {h}/{n}" for m, (h, n) in solved.items())
-            )
+    copy_lengths = sorted({T for (task, T, _) in by if task == "copy"})
     for (task, T, model), rows in sorted(by.items()):
         recall = [r["eval_recall"] for r in rows if r.get("eval_recall") is not None]
-        if recall:
-            numbers.append(f"{task} {T:,} {NAMES.get(model, model)}: recall "
-                           + ", ".join(f"{x:.2f}" for x in recall))  # fmt: skip
+        if task == "copy" and recall:
+            at = f" at {T:,}" if len(copy_lengths) > 1 else ""
+            numbers.append(f"{NAMES.get(model, model)}{at} " + "/".join(f"{x:.2f}" for x in recall))
+    numbers = ["copy recall on 500 fresh sequences (chance 1/8), per seed: " + ", ".join(numbers)]
     lengths = sorted({T for (_, T, _) in by})
-    sure = ("Seeds solved: " + "; ".join(seeds) + ". Lengths run: "
-            + ", ".join(f"{T:,}" for T in lengths) + "; adding may need more steps (the "
-            "cgRNN took 5,500 at T = 250)")  # fmt: skip
+    counts = {task: max((len(rows) for (k, _, _), rows in by.items() if k == task), default=0)
+              for task in ("copy", "adding")}  # fmt: skip
+    sure = (", ".join(f"{n} seed{'s' if n > 1 else ''} on {task}" for task, n in counts.items())
+            + f", {_steps_run(found)} steps; T run: {', '.join(f'{T:,}' for T in lengths)}; adding "
+            "may need more steps (the cgRNN took about 5,500 at T = 250)")  # fmt: skip
     return "; ".join(answers), "; ".join(numbers), sure
 
 
@@ -272,9 +286,10 @@ def verdict_table() -> str:
     body = []
     for question, page, verdict in VERDICTS:
         answer, numbers, sure = verdict()
-        body.append([f":doc:`{question} <{page}>`", f"{answer}. *{numbers}*", sure])
-    return list_table(["question", "answer, *key numbers*", "how sure"], body,
-                      "computed from the study pages' JSON")  # fmt: skip
+        body.append([f":doc:`{question} <{page}>`", f"**{answer}.** {numbers}", sure])
+    return list_table(["question", "answer and key numbers", "how sure"], body,
+                      "computed from the study pages' JSON", "What the library found",
+                      [":widths: 22 53 25", ":class: verdicts"])  # fmt: skip
 
 
 TABLES: dict[str, Callable[[], str]] = {"verdicts.rst": verdict_table}

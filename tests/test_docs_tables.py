@@ -171,7 +171,7 @@ def test_the_long_speed_table_reports_gaps_and_their_seed_spread(tmp_path, monke
     assert "+0.25, -0.50" in text and "-0.12" in text and "0.75" in text  # mean, spread at 3x
     assert "1x seed 0: MSE / blank" in text and "1x seed 1" not in text
     # the validation gap along training, 10 log10(0.032 / 0.03) = 0.28 dB once ARMA pulls ahead
-    along = text.split("gap at 12,000 steps (dB)")[1].split("frame_metrics.json")[0]
+    along = text.split("gap at 12,000 steps (dB)")[1].split(".. rst-class:: table-source")[0]
     assert (
         "3x seed 0\n     - +0.00\n     - +0.00\n     - +0.00\n     - +0.28\n     - +0.28" in along
     )
@@ -385,7 +385,7 @@ def test_the_dynamic_filter_table_merges_its_runs_and_refuses_other_clips(tmp_pa
 
     write(runs[0], [row("mean_intensity", 0.2), row("dfn", 0.16, steps=150)])
     text = dynamic_filters.dfn_mnist()
-    assert "(``docs/results/dfn-mnist/table.json``)" in text and "convlstm" not in text
+    assert "From ``docs/results/dfn-mnist/table.json``." in text and "convlstm" not in text
     write(runs[1], [row("mean_intensity", 0.2), row("convlstm", 0.18, steps=140)])
     dynamic_filters.dfn_mnist_figure()
     text = dynamic_filters.dfn_mnist()
@@ -501,7 +501,7 @@ def test_the_landing_verdicts_follow_the_numbers(monkeypatch):
     answer, _, sure = verdicts.long_memory_verdict()
     assert "copy at T = 1,000: unit-circle solves it on every seed, LRU on none" in answer
     assert "adding at T = 1,000: no model solves it in 2,000 steps" in answer
-    assert "unit-circle 2/2" in sure
+    assert sure.startswith("2 seeds on copy, 1 seed on adding, 2,000 steps; T run: 1,000")
     rows[2] = row("copy", "deep_lru", 0, 900)  # the LRU solves one seed: neither list
     answer, _, _ = verdicts.long_memory_verdict()
     assert "unit-circle solves it on every seed;" in answer and "LRU" not in answer.split(";")[0]

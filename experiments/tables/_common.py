@@ -18,19 +18,23 @@ def load_json(path: Path):
 
 
 def list_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], source: str, title: str = "",
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    source: str,
+    title: str = "",
     options: Sequence[str] = (),
 ) -> str:
-    """An rst ``list-table`` whose caption says what it is (``title``) and names its JSON;
-    ``options`` are further directive options (``":widths: 20 50 30"``)."""
-    caption = f"{title} (``{source}``)" if title else f"(``{source}``)"
-    lines = [f".. list-table:: {caption}", "   :header-rows: 1",
+    """An rst ``list-table``: its caption says in words what it is (``title``), a small
+    line under it names the files it was rendered from (``source``); ``options`` are
+    further directive options (``":widths: 20 50 30"``)."""
+    lines = [f".. list-table:: {title}".rstrip(), "   :header-rows: 1",
              *(f"   {option}" for option in options), ""]  # fmt: skip
     for row in [header, *rows]:
         # a lone "-" would open a bullet list inside the cell: write an en dash
         row = ["\u2013" if cell == "-" else cell for cell in row]
         lines.append(f"   * - {row[0]}")
         lines += [f"     - {cell}" for cell in row[1:]]
+    lines += ["", ".. rst-class:: table-source", "", f"From ``{source}``."]
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,12 @@ def results_table(folder: Path = LONG_MEMORY) -> str:
     header = ["task", "T", "model", "seed", "params", "loss / memoryless",
               "on 500 fresh sequences", "steps to solve", "s/step"]  # fmt: skip
     where = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
-    return list_table(header, body, f"{where}/*/table.json")
+    return list_table(
+        header,
+        body,
+        f"{where}/*/table.json",
+        "The deep linear recurrences on copy and adding, one row per run",
+    )
 
 
 def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | None]:
@@ -99,11 +104,15 @@ def scan_bench_tables(path: Path = BENCH_SCAN) -> str:
     header = ["T", "batch", "n", "scan s", "loop s", "scan / loop (time)",
               "scan / loop (peak memory)"]  # fmt: skip
     source = f"{where}, {env['threads']} thread(s), {env['device']}"
-    text = list_table(header, scan, source)
+    text = list_table(header, scan, source, "The diagonal scan against its loop")
     models = [[LABELS.get(r["model"], r["model"]), f"{r['params']:,}", f"{r['seconds']:.3f}",
                f"{r['vs_lstm']:.2f}"] for r in bench["models"]]  # fmt: skip
     header = ["model", "params", f"s per training step at T = {bench['T']:,}", "/ nn.LSTM"]
-    return text + "\n" + list_table(header, models, source)
+    return (
+        text
+        + "\n"
+        + list_table(header, models, source, "One training step of each deep model against nn.LSTM")
+    )
 
 
 TABLES: dict[str, Callable[[], str]] = {

@@ -509,7 +509,7 @@ def video_speed_verdict() -> str:
     source = f"docs/results/{{{SPEED_LONG},{SPEED_LONGER}}}/*/table.json"
     header = ["speed", "seed", f"gap at {SPEED_LONG_STEPS:,} steps (dB)",
               "longest training: steps ARMA-LSTM / ConvLSTM", "gap there (dB)"]  # fmt: skip
-    text = list_table(header, rows, source)
+    text = list_table(header, rows, source, "The PSNR gap, dilated ARMA-LSTM minus ConvLSTM")
     summary = []
     for speed in sorted({speed for speed, _ in equal_gaps}):
         cells = []
@@ -520,7 +520,7 @@ def video_speed_verdict() -> str:
         summary.append([f"{speed}x", str(seeds), *cells])
     header = ["speed", "seeds", f"at {SPEED_LONG_STEPS:,} steps: mean gap (spread) dB",
               "at the longest training: mean gap (spread) dB"]  # fmt: skip
-    return text + "\n" + list_table(header, summary, source)
+    return text + "\n" + list_table(header, summary, source, "The gap per speed over seeds")
 
 
 def video_speed_long_figure() -> None:

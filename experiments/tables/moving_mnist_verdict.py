@@ -115,7 +115,12 @@ def verdict_table(results: Path = RESULTS) -> str:
                          params])  # fmt: skip
     header = ["speed", "seed", "model", "steps", "LR halvings / val. change, last 3,000",
               "test MSE / blank", "PSNR", "SSIM", "s/step", "params"]  # fmt: skip
-    text = list_table(header, body, "docs/results/video-*/**/table.json (the CPU protocol)")
+    text = list_table(
+        header,
+        body,
+        "docs/results/video-*/**/table.json (the CPU protocol)",
+        "Every model at its longest training, per speed and seed",
+    )
     summary = []
     for speed in sorted({s for s, _ in runs}):
         for name in MODELS:
@@ -134,7 +139,11 @@ def verdict_table(results: Path = RESULTS) -> str:
                             f"{sum(psnr) / len(psnr):.2f}", spread])  # fmt: skip
     header = ["speed", "model", "seeds", "steps", "mean MSE / blank", "mean PSNR",
               "spread (MSE / blank, PSNR)"]  # fmt: skip
-    return text + "\n" + list_table(header, summary, "the rows above")
+    return (
+        text
+        + "\n"
+        + list_table(header, summary, "the rows above", "The same, mean over seeds and spread")
+    )
 
 
 #: The curves drawn per speed: the unitary cells and the ARMA-LSTM they are judged by.

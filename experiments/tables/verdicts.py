@@ -145,7 +145,7 @@ def long_memory_verdict() -> tuple[str, str, str]:
             solved: dict[str, tuple[int, int]] = {}
             for (k, length, model), rows in sorted(by.items()):
                 if (k, length) == (task, T):
-                    hits = sum(r.get(long_memory.SOLVED[task]) is not None for r in rows)
+                    hits = sum(long_memory.solved(r) for r in rows)
                     solved[NAMES.get(model, model)] = (hits, len(rows))
             every = [m for m, (h, n) in solved.items() if h == n]
             none = [m for m, (h, n) in solved.items() if h == 0]

@@ -329,6 +329,8 @@ def test_the_trained_reach_table_shows_every_final_model_and_refuses_others(tmp_
     path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 9250}]}))
     with pytest.raises(ValueError, match="steps"):
         moving_mnist.video_reach_trained()
+    path.write_text(json.dumps({**result, "trained": [{**trained[0], "step": 18000}]}))
+    assert "trained 18,000 steps" in moving_mnist.video_reach_trained()  # a 1x run's end
     path.write_text(json.dumps({**result, "models": {"convlstm": lags}}))
     with pytest.raises(ValueError, match="untrained"):
         moving_mnist.video_reach_trained()

@@ -659,8 +659,9 @@ def video_reach_trained() -> str:
 
     result, source = _reach_trained_results()
     steps = {r["step"] for r in result["trained"]}
-    if steps != {SPEED_LONG_STEPS}:
-        raise ValueError(f"{source} measured models at steps {steps}")
+    if not steps <= {SPEED_LONG_STEPS, SPEED_LONGER_STEPS}:  # a final model, not a midway one
+        raise ValueError(f"{source} measured models at steps {steps}, not at the protocol's "
+                         f"{SPEED_LONG_STEPS:,} or {SPEED_LONGER_STEPS:,}")  # fmt: skip
     text = list_table(*table_rows(result), source) + "\n" + list_table(*ar_rows(result), source)
     if all("motion" in r for r in result["trained"]):
         text += "\n" + list_table(*motion_table(result), source)

@@ -26,10 +26,14 @@ NAMES = {
     "deep_unitary": "unit-circle",
     "deep_lru": "LRU",
     "deep_arma": "ARMA",
+    "lstm": "LSTM",
+    "cgrnn": "cgRNN",
 }
 #: The Moving-MNIST models a verdict compares (the reference rows are on the study page).
 VIDEO_MODELS = ("rotation_convgru", "complex_gated", "armalstm_dilated", "convlstm3_dilated")
 UNITARY_CELLS = ("rotation_convgru", "complex_gated")
+#: The long-memory models with eigenvalue parameters (moved at the preset's --eigen-lr).
+EIGEN = ("deep_unitary", "deep_lru")
 #: The first comparison's training length, before any model was trained until flat.
 FIRST_PROTOCOL_STEPS = 3000
 
@@ -130,10 +134,11 @@ def _steps_run(rows: Sequence[dict]) -> str:
 
 
 def long_memory_verdict() -> tuple[str, str, str]:
+    # A model with eigenvalue parameters at another rate than the preset's is a probe.
     found = [
         r
-        for r in long_memory.runs()  # the preset's eigenvalue rate only
-        if r["eigen_lr"] == long_memory.PRESET_EIGEN_LR or r["model"] not in NAMES
+        for r in long_memory.runs()
+        if r["model"] not in EIGEN or r["eigen_lr"] == long_memory.PRESET_EIGEN_LR
     ]
     by: dict[tuple[str, int, str], list[dict]] = {}
     for r in found:

@@ -171,9 +171,14 @@ def long_memory_verdict() -> tuple[str, str, str]:
             numbers.append(f"{NAMES.get(model, model)}{at} " + "/".join(f"{x:.2f}" for x in recall))
     numbers = ["copy recall on 500 fresh sequences (chance 1/8), per seed: " + ", ".join(numbers)]
     lengths = sorted({T for (_, T, _) in by})
-    counts = {task: max((len(rows) for (k, _, _), rows in by.items() if k == task), default=0)
-              for task in ("copy", "adding")}  # fmt: skip
-    sure = (", ".join(f"{n} seed{'s' if n > 1 else ''} on {task}" for task, n in counts.items())
+
+    def seeds(task: str) -> str:
+        counts = sorted({len(rows) for (k, _, _), rows in by.items() if k == task})
+        span = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        return f"{span} seed{'s' if counts[-1] > 1 else ''} on {task}"
+
+    tasks = [task for task in ("copy", "adding") if any(k == task for k, _, _ in by)]
+    sure = (", ".join(seeds(task) for task in tasks)
             + f", {_steps_run(found)} steps; T run: {', '.join(f'{T:,}' for T in lengths)}; adding "
             "may need more steps (the cgRNN took about 5,500 at T = 250)")  # fmt: skip
     return "; ".join(answers), "; ".join(numbers), sure

@@ -262,6 +262,7 @@ def speed_against_lstm() -> tuple[str, str, str]:
     bench = load_json(RESULTS / "bench" / "bench_scan.json")["scan"]
     ratios = {r["model"]: r["vs_lstm"] for r in bench["models"] if r["model"] != "lstm"}
     scan = [f"T = {r['T']:,}: {r['scan_vs_loop']:.2f}" for r in bench["scan"]]
+    loop = [r["scan_vs_loop"] for r in bench["scan"]]
     pace = (
         "slower"
         if min(ratios.values()) > 1

@@ -73,8 +73,20 @@ def moving_mnist_cells() -> tuple[str, str, str]:
             )
         )
         if short:
-            answers.append(f"{speed}x not decided (unitary cells at {min(steps[short[0]]):,} "
-                           f"steps, ARMA-LSTM at {arma_steps:,})")  # fmt: skip
+            words = (f"{speed}x not decided (unitary cells at {min(steps[short[0]]):,} steps, "
+                     f"ARMA-LSTM at {arma_steps:,}")  # fmt: skip
+            equal = [seed for seed in seeds
+                     if {"rotation_convgru", "armalstm_dilated"} <= runs[(speed, seed)].keys()
+                     and runs[(speed, seed)]["rotation_convgru"]["steps"]
+                     >= runs[(speed, seed)]["armalstm_dilated"]["steps"]]  # fmt: skip
+            for seed in equal:
+                rows = runs[(speed, seed)]
+                gap = rows["rotation_convgru"]["test_psnr"] - rows["armalstm_dilated"]["test_psnr"]
+                words += (
+                    f"; at equal steps on seed {seed} the rotation conv-GRU is "
+                    f"{abs(gap):.2f} dB {'ahead of' if gap > 0 else 'behind'} it"
+                )
+            answers.append(words + ")")
         else:
             lead, second = ranked[0], ranked[1]
             gap = statistics.fmean(psnr[lead]) - statistics.fmean(psnr[second])

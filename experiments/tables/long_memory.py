@@ -93,10 +93,21 @@ def results_table(folder: Path = LONG_MEMORY) -> str:
     )
 
 
+def longest_runs(rows: list[dict]) -> list[dict]:
+    """One row per (task, T, model, seed, eigenvalue rate): the longest-trained, so that a
+    run trained on in a folder of its own replaces its shorter self, not adds a seed."""
+    kept: dict[tuple, dict] = {}
+    for r in rows:
+        key = (r["task"], r["T"], r["model"], r["seed"], r["eigen_lr"])
+        if key not in kept or r["steps_run"] > kept[key]["steps_run"]:
+            kept[key] = r
+    return list(kept.values())
+
+
 def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | None]:
     """(task, model) -> the longest T at which every seed run solved the task."""
     by_key: dict[tuple[str, str], dict[int, list[bool]]] = {}
-    for r in runs(folder):
+    for r in longest_runs(runs(folder)):
         by_key.setdefault((r["task"], r["model"]), {}).setdefault(r["T"], []).append(solved(r))
     return {key: max((T for T, seeds in lengths.items() if all(seeds)), default=None)
             for key, lengths in by_key.items()}  # fmt: skip

@@ -144,7 +144,7 @@ def long_memory_verdict() -> tuple[str, str, str]:
     # A model with eigenvalue parameters at another rate than the preset's is a probe.
     found = [
         r
-        for r in long_memory.runs()
+        for r in long_memory.longest_runs(long_memory.runs())
         if r["model"] not in EIGEN or r["eigen_lr"] == long_memory.PRESET_EIGEN_LR
     ]
     by: dict[tuple[str, int, str], list[dict]] = {}

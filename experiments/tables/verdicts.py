@@ -161,14 +161,14 @@ def long_memory_verdict() -> tuple[str, str, str]:
                     solved[NAMES.get(model, model)] = (hits, len(rows))
             every = [m for m, (h, n) in solved.items() if h == n]
             none = [m for m, (h, n) in solved.items() if h == 0]
-            steps = max(r["steps_run"] for (k, length, _), rows in by.items()
-                        if (k, length) == (task, T) for r in rows)  # fmt: skip
+            steps = _steps_run([r for (k, length, _), rows in by.items()
+                                if (k, length) == (task, T) for r in rows])  # fmt: skip
             if every:
                 words = f"{', '.join(every)} solve{'s' if len(every) == 1 else ''} it on every seed"
                 if none:
                     words += f", {', '.join(none)} on none"
             else:
-                words = f"no model solves it in {steps:,} steps"
+                words = f"no model solves it in {steps} steps"
             answers.append(f"{task} at T = {T:,}: {words}")
     copy_lengths = sorted({T for (task, T, _) in by if task == "copy"})
     for (task, T, model), rows in sorted(by.items()):

@@ -8,11 +8,10 @@ found there is a row, so adding a run means committing its folder and re-renderi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ._common import RESULTS, ROOT, list_table, optional
+from ._common import RESULTS, ROOT, list_table, load_json, optional
 
 LONG_MEMORY = RESULTS / "long-memory"
 BENCH_SCAN = RESULTS / "bench" / "bench_scan.json"
@@ -45,8 +44,8 @@ def runs(folder: Path = LONG_MEMORY) -> list[dict]:
     """Every row of every run under ``folder``, with the run's seed, steps and folder."""
     found = []
     for table in sorted(folder.glob("*/table.json")):
-        config = json.loads((table.parent / "config.json").read_text())["config"]
-        for row in json.loads(table.read_text()):
+        config = load_json(table.parent / "config.json")["config"]
+        for row in load_json(table):
             found.append({**row, "seed": config["seed"], "steps_run": row["steps"],
                           "eigen_lr": config.get("eigen_lr", 0.0),
                           "folder": table.parent.name})  # fmt: skip
@@ -116,7 +115,7 @@ def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | No
 def scan_bench_tables(path: Path = BENCH_SCAN) -> str:
     """``experiments.bench scan``: the scan against autograd through its loop (time and
     peak memory as ratios), then one training step of each deep model against nn.LSTM."""
-    result = json.loads(path.read_text())
+    result = load_json(path)
     env, bench = result["env"], result["scan"]
     where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     scan = [[f"{r['T']:,}", str(r["batch"]), str(r["n"]), f"{r['scan_seconds']:.3f}",

@@ -11,12 +11,11 @@ so its blank-frame and copy-last-frame rows are checked to agree.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
-from ._common import RESULTS, STATIC, curve_figure, list_table
+from ._common import RESULTS, STATIC, curve_figure, list_table, load_json
 
 #: The models of the verdict, in the table's order, and the reference rows.
 MODELS = ("rotation_convgru", "complex_gated", "armalstm_dilated", "convlstm3_dilated",
@@ -48,12 +47,12 @@ def collect(results: Path = RESULTS) -> dict[tuple[int, int], dict[str, dict]]:
         config_path = table.parent / "config.json"
         if not config_path.exists():
             continue
-        config = json.loads(config_path.read_text())
+        config = load_json(config_path)
         if not _protocol_run(config):
             continue
         seed = config["config"]["seed"]
         folder = table.parent.relative_to(results).as_posix()
-        for row in json.loads(table.read_text()):
+        for row in load_json(table):
             key = (row["speed"], seed)
             models = found.setdefault(key, {})
             name = row["model"]
@@ -78,7 +77,7 @@ SPAN, WINDOW = 3000, 1000
 def flatness(row: dict, results: Path = RESULTS) -> str:
     """``"halvings / change"`` of a model row's run, or a dash where the run is shorter
     than the span."""
-    curves = json.loads((results / row["folder"] / "curves.json").read_text())
+    curves = load_json(results / row["folder"] / "curves.json")
     curve = next(c["curve"] for c in curves
                  if c["model"] == row["model"] and c["speed"] == row["speed"])  # fmt: skip
     last = curve[-1][0]
@@ -163,7 +162,7 @@ def curves_figure(results: Path = RESULTS, static: Path = STATIC) -> None:
                     if name not in models:
                         continue
                     folder = results / models[name]["folder"]
-                    curves = json.loads((folder / "curves.json").read_text())
+                    curves = load_json(folder / "curves.json")
                     curve = next(c["curve"] for c in curves
                                  if c["model"] == name and c["speed"] == speed)  # fmt: skip
                     ax.plot([c[0] for c in curve], [c[1] for c in curve], lw=1.1,

@@ -1,5 +1,7 @@
 """The shared experiment runner: argument checks, folder guards, resume guards, atomic files."""
 
+import argparse
+import dataclasses
 import json
 
 import pytest
@@ -329,3 +331,24 @@ def test_every_corrupted_byte_is_refused_with_the_files_name_or_loads_intact(tmp
             loaded["model"]["w"], state["model"]["w"]
         )
     assert not escaped, escaped[:5]
+
+
+def test_a_cpu_run_flushes_subnormal_floats_while_it_runs_and_only_then(tmp_path):
+    """Subnormal products (here 1e-30 * 1e-10 = 1e-40 in float32, below the smallest normal
+    float32 1.2e-38) are zero inside a CPU run, as recorded in its config, and come back
+    after it (without the flush a trained LSTM's step took four times an untrained one's)."""
+
+    @dataclasses.dataclass
+    class Tiny:
+        steps: int = 1
+
+    def product() -> float:
+        return (torch.tensor([1e-30]) * torch.tensor([1e-10])).item()
+
+    assert product() != 0.0
+    args = argparse.Namespace(device="cpu", out=tmp_path / "run", resume=False,
+                              overwrite=False, amp=False, preset="")  # fmt: skip
+    with runner.start(Tiny(), args, may_change=()):
+        assert product() == 0.0
+    assert product() != 0.0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["flush_denormal"] is True

@@ -128,6 +128,10 @@ class Config:
         0, "end a model this many steps after its strictest threshold is met (0: never)",
         minimum=0,
     )  # fmt: skip
+    stop_at_recall: float = option(
+        0.0, "end a copy run once its training recall, averaged over the last --window "
+        "steps, reaches this (0: never; the copy task is solved at 0.99)", minimum=0,
+    )  # fmt: skip
     eval_batch: int = option(500, "sequences in the final evaluation", minimum=1)
     checkpoint_every: int = option(100, "steps between checkpoints", minimum=1)
     depth: int = option(2, "blocks of the deep_* models", minimum=1)
@@ -145,7 +149,8 @@ class Config:
 
 #: What --resume may change: more steps, other models/tasks/lengths (own checkpoints),
 #: and the summary's window and checkpoint period.
-RESUMABLE = ("steps", "models", "tasks", "T", "window", "checkpoint_every", "stop_after_solved")
+RESUMABLE = ("steps", "models", "tasks", "T", "window", "checkpoint_every", "stop_after_solved",
+             "stop_at_recall")  # fmt: skip
 
 PRESETS: dict[str, dict] = {
     "smoke": {
@@ -248,6 +253,10 @@ def validate(cfg: Config) -> None:
         )
     if cfg.eigen_lr and not {"deep_unitary", "deep_lru"} & set(cfg.models):
         raise runner.RunError("--eigen-lr is for the deep_unitary and deep_lru models")
+    if cfg.stop_at_recall and "copy" not in cfg.tasks:
+        raise runner.RunError("--stop-at-recall ends copy runs; no task here is copy")
+    if cfg.stop_at_recall > 1:
+        raise runner.RunError(f"--stop-at-recall is a recall in (0, 1], got {cfg.stop_at_recall}")
 
 
 # Windowed-loss thresholds recorded as "steps to solve" (Wolter & Yao 2018; the 1e-3
@@ -430,7 +439,13 @@ def train(name: str, task: str, T: int, cfg: Config, run: runner.Run) -> dict:
     strictest = f"steps_to_{min(THRESHOLDS[task]):g}"
 
     def until(progress: runner.Progress) -> bool:
-        if not cfg.stop_after_solved or progress.step % cfg.window:
+        if progress.step % cfg.window or progress.step < cfg.window:
+            return False
+        if task == "copy" and cfg.stop_at_recall:
+            recent = progress.history[-cfg.window :]
+            if sum(h[2] for h in recent) / len(recent) >= cfg.stop_at_recall:
+                return True
+        if not cfg.stop_after_solved:
             return False
         hit = solved_steps(cfg, task, [h[1] for h in progress.history])[strictest]
         return hit is not None and progress.step >= hit + cfg.stop_after_solved
@@ -451,6 +466,24 @@ def train(name: str, task: str, T: int, cfg: Config, run: runner.Run) -> dict:
     return summarise(name, task, T, cfg, model, hidden, progress, run.device)
 
 
+#: Sequences per forward pass of the final evaluation: 500 copy sequences at T = 10,000
+#: in one pass would hold gigabytes of activations.
+EVAL_CHUNK = 50
+
+
+def evaluate(model: nn.Module, task: str, x: torch.Tensor, y: torch.Tensor, device) -> tuple:
+    """:func:`loss_and_score` over the sequences ``x``, ``y``, ``EVAL_CHUNK`` at a time:
+    every chunk's mean weighted by its size, so the result is the whole batch's mean."""
+    model.eval()
+    loss = score = 0.0
+    with torch.no_grad():
+        for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK), strict=True):
+            part_loss, part_score = loss_and_score(task, model(xs.to(device)), ys.to(device))
+            loss += part_loss.double() * len(xs) / len(x)
+            score += part_score.double() * len(xs) / len(x)
+    return loss, score
+
+
 def summarise(name, task, T, cfg, model, hidden, progress: runner.Progress, device) -> dict:
     history = progress.history
     losses = [h[1] for h in history]
@@ -459,10 +492,8 @@ def summarise(name, task, T, cfg, model, hidden, progress: runner.Progress, devi
         sum(losses[max(0, i - window + 1) : i + 1]) / min(window, i + 1) for i in range(len(losses))
     ]
     solved = solved_steps(cfg, task, losses)
-    model.eval()
-    with torch.no_grad():
-        x, y = batch_for(task, T, cfg.eval_batch, cfg.seed + 1, 0, 0)
-        eval_loss, eval_score = loss_and_score(task, model(x.to(device)), y.to(device))
+    x, y = batch_for(task, T, cfg.eval_batch, cfg.seed + 1, 0, 0)
+    eval_loss, eval_score = evaluate(model, task, x, y, device)
     baseline = copy_baseline(T) if task == "copy" else ADDING_BASELINE
     unitary = stiefel_parameters(model)
     drift = {}

@@ -120,6 +120,8 @@ def test_memory_bench_times_every_row_side_by_side():
         (["--optimizer", "adam", "--rmsprop-alpha", "0.9"], "rmsprop-alpha"),
         (["--hidden", "8", "--params", "5000"], "--hidden 8 sizes every model"),
         (["--eigen-lr", "1e-5", "--models", "cgrnn"], "eigen-lr"),
+        (["--stop-at-recall", "0.99", "--tasks", "adding"], "stop-at-recall"),
+        (["--stop-at-recall", "1.5"], "stop-at-recall is a recall"),
     ],
 )
 def test_options_no_model_would_use_are_refused(options, message, tmp_path, capsys):
@@ -142,3 +144,27 @@ def test_the_long_memory_preset_trains_the_deep_models_with_small_eigenvalue_ste
     rows = memory.main([*args, "--out", str(tmp_path / "run")])
     assert [r["model"] for r in rows] == ["deep_unitary", "deep_lru", "deep_arma"]
     assert all(r["params"] <= 6000 for r in rows)
+
+
+def test_a_copy_run_ends_once_its_windowed_training_recall_reaches_stop_at_recall(tmp_path):
+    args = [*SMOKE, "--steps", "20", "--window", "5"]
+    # An untrained model recalls about 1/8 of the symbols: a 0.01 target is met at once,
+    # at the first window's end; 1.0 is not, so that run trains all 20 steps.
+    early = memory.main([*args, "--stop-at-recall", "0.01", "--out", str(tmp_path / "a")])[0]
+    full = memory.main([*args, "--stop-at-recall", "1.0", "--out", str(tmp_path / "b")])[0]
+    assert len(early["history"]) == 5 and early["steps"] == 5
+    assert sum(h[2] for h in early["history"]) / 5 >= 0.01
+    assert len(full["history"]) == 20
+    assert max(h[2] for h in full["history"]) < 1.0
+
+
+@pytest.mark.parametrize("task", ["copy", "adding"])
+def test_the_final_evaluation_in_chunks_is_the_whole_batch_in_one_pass(task):
+    torch.manual_seed(0)
+    model = memory.SequenceModel("deep_unitary", task, 6)
+    x, y = memory.batch_for(task, 12, 2 * memory.EVAL_CHUNK + 7, 3, 0, 0)
+    loss, score = memory.evaluate(model, task, x, y, "cpu")
+    with torch.no_grad():
+        whole_loss, whole_score = memory.loss_and_score(task, model(x), y)
+    torch.testing.assert_close(loss.float(), whole_loss, rtol=1e-6, atol=0)
+    torch.testing.assert_close(score.float(), whole_score, rtol=1e-6, atol=0)

@@ -519,3 +519,40 @@ def test_the_landing_verdicts_follow_the_numbers(monkeypatch):
     monkeypatch.setattr(verdicts, "STABILITY_UNSTABLE", ("vresnet-feature",))
     with pytest.raises(ValueError, match="rewrite it"):
         verdicts.stability_verdict()
+
+
+def test_the_moving_mnist_verdict_decides_only_among_models_trained_as_long(monkeypatch):
+    """A unitary cell trained less than the ARMA-LSTM on some seed leaves the speed not
+    decided; trained as long on every seed, the lead is called against the seed spread,
+    and a cell trained less on every seed is named as such, not ranked."""
+    from experiments.tables import verdicts
+
+    def runs(rotation_steps, rotation_psnr, gated_steps=3000):
+        found = {}
+        for seed, (steps, psnr) in enumerate(zip(rotation_steps, rotation_psnr, strict=True)):
+            found[(3, seed)] = {
+                "armalstm_dilated": {"test_psnr": 16.10 + 0.02 * seed, "steps": 12000},
+                "convlstm3_dilated": {"test_psnr": 15.80, "steps": 12000},
+                "rotation_convgru": {"test_psnr": psnr, "steps": steps},
+                "complex_gated": {"test_psnr": 15.0, "steps": gated_steps},
+            }
+        return found
+
+    monkeypatch.setattr(verdicts.moving_mnist_verdict, "collect",
+                        lambda _: runs((12000, 3000), (15.96, 15.70)))  # fmt: skip
+    answer = verdicts.moving_mnist_cells()[0]
+    assert answer.startswith("3x not decided (unitary cells at 3,000 steps, ARMA-LSTM at 12,000")
+    assert "on seed 0 the rotation conv-GRU is 0.14 dB behind it" in answer
+
+    monkeypatch.setattr(verdicts.moving_mnist_verdict, "collect",
+                        lambda _: runs((12000, 12000), (15.96, 15.90)))  # fmt: skip
+    answer = verdicts.moving_mnist_cells()[0]
+    # ARMA 16.11 against 15.93: 0.18 dB, more than either model's spread (0.02, 0.06)
+    assert "ARMA-LSTM (dilated) ahead of rotation conv-GRU by 0.18 dB (seed spread 0.06)" in answer
+    assert "the complex gated cell at 3,000 steps only" in answer
+
+    monkeypatch.setattr(verdicts.moving_mnist_verdict, "collect",
+                        lambda _: runs((12000, 12000), (16.20, 15.96)))  # fmt: skip
+    answer = verdicts.moving_mnist_cells()[0]
+    # rotation 16.08 against ARMA 16.11: 0.03 dB, inside the rotation's 0.24 spread
+    assert "ARMA-LSTM (dilated) level with rotation conv-GRU (0.03 dB, seed spread 0.24)" in answer

@@ -8,10 +8,11 @@ found there is a row, so adding a run means committing its folder and re-renderi
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from ._common import RESULTS, ROOT, list_table, load_json, optional
+from ._common import RESULTS, ROOT, STATIC, curve_figure, list_table, load_json, optional
 
 LONG_MEMORY = RESULTS / "long-memory"
 BENCH_SCAN = RESULTS / "bench" / "bench_scan.json"
@@ -23,6 +24,8 @@ LABELS = {
     "lstm": "nn.LSTM",
     "cgrnn": "cgRNN",
 }
+#: The deep models, in the figures' colour order.
+DEEP = ("deep_unitary", "deep_lru", "deep_arma")
 #: The eigenvalue learning rate of the long-memory preset; another is named in the row.
 PRESET_EIGEN_LR = 1e-5
 #: The loss level counted as solved, per task (the memory experiment's thresholds).
@@ -139,4 +142,36 @@ TABLES: dict[str, Callable[[], str]] = {
     "long_memory.rst": optional(LONG_MEMORY, lambda: results_table(LONG_MEMORY)),
     "bench_long_scan.rst": optional(BENCH_SCAN, scan_bench_tables),
 }
-FIGURES: tuple[Callable[[], None], ...] = ()
+
+
+def adding_curves_figure(folder: Path = LONG_MEMORY, static: Path = STATIC) -> None:
+    """Adding, seed 0: each deep model's training loss (100-step means) at each T, from
+    its longest run, against the memoryless loss; the plateau's length is what grows."""
+    rows = [r for r in longest_runs(runs(folder))
+            if r["task"] == "adding" and r["seed"] == 0 and r["model"] in DEEP
+            and (r["model"] == "deep_arma" or r["eigen_lr"] == PRESET_EIGEN_LR)]  # fmt: skip
+    if not rows:
+        return
+    lengths = sorted({r["T"] for r in rows})
+
+    def draw(ax) -> None:
+        for r in sorted(rows, key=lambda r: (DEEP.index(r["model"]), r["T"])):
+            with open(folder / r["folder"] / "metrics.csv", newline="") as handle:
+                losses = [float(m["loss"]) for m in csv.DictReader(handle)
+                          if m["task"] == "adding" and int(m["T"]) == r["T"]
+                          and m["model"] == r["model"]]  # fmt: skip
+            means = [sum(losses[i : i + 100]) / len(losses[i : i + 100])
+                     for i in range(0, len(losses), 100)]  # fmt: skip
+            ax.plot([100 * i + 50 for i in range(len(means))], means, lw=1.2,
+                    color=f"C{DEEP.index(r['model'])}",
+                    ls=("-", "--", ":", "-.")[lengths.index(r["T"]) % 4],
+                    label=f"{LABELS[r['model']]}, T = {r['T']:,}")  # fmt: skip
+        ax.axhline(rows[0]["baseline"], color="0.4", lw=0.8, label="memoryless (1/6)")
+        ax.set_yscale("log")
+
+    curve_figure(static / "long_memory_adding_curves.png",
+                 "Adding, seed 0: each deep model's longest run at each T",
+                 "training loss (MSE, 100-step mean)", draw, 7)  # fmt: skip
+
+
+FIGURES: tuple[Callable[[], None], ...] = (adding_curves_figure,)

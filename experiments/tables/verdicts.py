@@ -198,7 +198,7 @@ def long_memory_verdict() -> tuple[str, str, str]:
     tasks = [task for task in ("copy", "adding") if any(k == task for k, _, _ in by)]
     sure = (", ".join(seeds(task) for task in tasks)
             + f", {_steps_run(found)} steps; T run: {', '.join(f'{T:,}' for T in lengths)}; adding "
-            "may need more steps (the cgRNN took about 5,500 at T = 250)")  # fmt: skip
+            "stays on a plateau for longer the longer T (its curves on the study page)")  # fmt: skip
     return "; ".join(answers), "; ".join(numbers), sure
 
 

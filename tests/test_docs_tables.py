@@ -416,7 +416,8 @@ def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp
     for (task, T, seed), solved in rows.items():
         run = folder / f"{task}-T{T}-seed{seed}"
         run.mkdir(parents=True)
-        (run / "config.json").write_text(json.dumps({"config": {"seed": seed}}))
+        config = {"seed": seed, "eigen_lr": 1e-5}
+        (run / "config.json").write_text(json.dumps({"config": config}))
         table = [{"task": task, "T": T, "model": m, "params": 44000 + k,
                   "final_loss": 0.001 * (k + 1), "baseline": 0.02,
                   "eval_recall": 1.0 if hit and T < 10000 else 0.5 + k / 10,
@@ -431,6 +432,9 @@ def test_the_long_memory_table_shows_every_run_and_the_longest_length_solved(tmp
     longest = study.longest_solved(folder)
     assert longest[("copy", "deep_unitary")] == 1000
     assert longest[("copy", "deep_lru")] is None
+    longest_text = study.longest_table(folder)
+    assert "1,000 (of 1,000, 10,000)" in longest_text and "none (of 1,000, 10,000)" in longest_text
+    assert longest_text.count("not run") == 2  # no adding run for either model
 
 
 def test_the_video_verdict_keeps_each_models_longest_protocol_run(tmp_path):

@@ -513,7 +513,7 @@ def test_the_landing_verdicts_follow_the_numbers(monkeypatch):
     trained_on = {**row("adding", "deep_unitary", 0, 4000), "steps_run": 5000}
     rows.append(trained_on)  # the same seed trained on elsewhere replaces its 2,000 steps
     answer, _, sure = verdicts.long_memory_verdict()
-    assert "adding at T = 1,000: unit-circle solves it on every seed, LRU on none" in answer
+    assert "adding at T = 1,000: unit-circle solves it on its one seed, LRU on none" in answer
     assert "1 seed on adding, 2,000 to 5,000 steps" in sure
     rows.remove(trained_on)
     rows[2] = row("copy", "deep_lru", 0, 900)  # the LRU solves one seed: neither list

@@ -175,7 +175,10 @@ def long_memory_verdict() -> tuple[str, str, str]:
             steps = _steps_run([r for (k, length, _), rows in by.items()
                                 if (k, length) == (task, T) for r in rows])  # fmt: skip
             if every:
-                words = f"{', '.join(every)} solve{'s' if len(every) == 1 else ''} it on every seed"
+                runs_of = {n for h, n in solved.values()}
+                on = ("every seed" if max(runs_of) > 1
+                      else "its one seed" if len(every) == 1 else "one seed each")  # fmt: skip
+                words = f"{', '.join(every)} solve{'s' if len(every) == 1 else ''} it on {on}"
                 if none:
                     words += f", {', '.join(none)} on none"
             else:
@@ -197,8 +200,8 @@ def long_memory_verdict() -> tuple[str, str, str]:
 
     tasks = [task for task in ("copy", "adding") if any(k == task for k, _, _ in by)]
     sure = (", ".join(seeds(task) for task in tasks)
-            + f", {_steps_run(found)} steps; T run: {', '.join(f'{T:,}' for T in lengths)}; adding "
-            "stays on a plateau for longer the longer T (its curves on the study page)")  # fmt: skip
+            + f", {_steps_run(found)} steps; T run: {', '.join(f'{T:,}' for T in lengths)}; "
+            "adding's plateau lasts longer the longer T (curves on the study page)")  # fmt: skip
     return "; ".join(answers), "; ".join(numbers), sure
 
 

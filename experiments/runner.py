@@ -470,6 +470,8 @@ def train(
         if evaluate is not None and eval_every > 0 and done % eval_every == 0:
             progress.curve.append([done, *evaluate(done)])
         stop = until is not None and until(progress)
+        if until is not None and run.world > 1:
+            stop = _rank0_decides(stop, run)  # each rank's loss is its own batch's
         if run.main and (done % checkpoint_every == 0 or done == steps or stop):
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "progress": asdict(progress), "config": run.fixed}  # fmt: skip
@@ -479,6 +481,14 @@ def train(
         if stop:
             break
     return progress
+
+
+def _rank0_decides(flag: bool, run: Run) -> bool:
+    """Rank 0's ``flag`` on every rank, so that all ranks stop at the same step (a rank
+    that stopped alone would leave the others waiting in DDP's all-reduce)."""
+    decision = torch.tensor([float(flag)], device=run.device)
+    dist.broadcast(decision, src=0)
+    return bool(decision.item())
 
 
 # -- files ---------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 import argparse
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +14,7 @@ from torch import nn
 
 from experiments import memory, runner, video
 
+ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["--preset", "smoke", "--models", "lstm", "--steps", "6"]
 
 
@@ -352,3 +357,51 @@ def test_a_cpu_run_flushes_subnormal_floats_while_it_runs_and_only_then(tmp_path
         assert product() == 0.0
     assert product() != 0.0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["flush_denormal"] is True
+
+
+RANK_STOPS_ALONE = """
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from experiments import runner
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+folder = Path(sys.argv[1])
+run = runner.Run(folder, torch.device("cpu"), rank, world, False, False, {})
+torch.manual_seed(0)
+model = nn.Linear(2, 1)
+
+
+def batch_loss(net, step):
+    return ((net(torch.full((4, 2), float(rank + 1))) ** 2).mean(),)
+
+
+progress = runner.train(model, torch.optim.SGD(model.parameters(), 0.01), batch_loss, run,
+                        steps=8, checkpoint=folder / "model.pt", checkpoint_every=100,
+                        until=lambda p: rank == 0 and p.step >= 3)
+(folder / f"rank{rank}.txt").write_text(str(progress.step))
+dist.destroy_process_group()
+"""
+
+
+def test_under_ddp_every_rank_stops_where_rank_0_decides(tmp_path):
+    """``until`` sees each rank's own losses; here only rank 0's says stop (at step 3).
+    Rank 1 must stop there too: had it gone on, its next step would wait in DDP's
+    all-reduce for a rank that has left."""
+    script = tmp_path / "stop.py"
+    script.write_text(RANK_STOPS_ALONE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(script), str(tmp_path)]  # fmt: skip
+    try:
+        result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("the ranks did not stop together: one waited for the other")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["3", "3"]

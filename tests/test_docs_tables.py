@@ -505,7 +505,7 @@ def test_the_landing_verdicts_follow_the_numbers(monkeypatch):
     rows = [row("copy", "deep_unitary", s, 300) for s in (0, 1)]
     rows += [row("copy", "deep_lru", s, None) for s in (0, 1)]
     rows += [row("adding", m, 0, None) for m in ("deep_unitary", "deep_lru")]
-    monkeypatch.setattr(verdicts.long_memory, "runs", lambda: rows)
+    monkeypatch.setattr(verdicts.long_memory, "runs", lambda folder=None: rows)
     answer, _, sure = verdicts.long_memory_verdict()
     assert "copy at T = 1,000: unit-circle solves it on every seed, LRU on none" in answer
     assert "adding at T = 1,000: no model solves it in 2,000 steps" in answer

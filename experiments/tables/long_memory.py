@@ -106,7 +106,7 @@ def longest_runs(rows: list[dict]) -> list[dict]:
     return list(kept.values())
 
 
-def _preset_rows(folder: Path) -> list[dict]:
+def preset_runs(folder: Path = LONG_MEMORY) -> list[dict]:
     """The longest run of each (task, T, model, seed), probes at another eigenvalue rate
     than the preset's left out."""
     return [r for r in longest_runs(runs(folder))
@@ -117,7 +117,7 @@ def _preset_rows(folder: Path) -> list[dict]:
 def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | None]:
     """(task, model) -> the longest T at which every seed run solved the task."""
     by_key: dict[tuple[str, str], dict[int, list[bool]]] = {}
-    for r in _preset_rows(folder):
+    for r in preset_runs(folder):
         by_key.setdefault((r["task"], r["model"]), {}).setdefault(r["T"], []).append(solved(r))
     return {key: max((T for T, seeds in lengths.items() if all(seeds)), default=None)
             for key, lengths in by_key.items()}  # fmt: skip
@@ -125,7 +125,7 @@ def longest_solved(folder: Path = LONG_MEMORY) -> dict[tuple[str, str], int | No
 
 def longest_table(folder: Path = LONG_MEMORY) -> str:
     """Per model and task: the longest T solved on every seed run, and the lengths run."""
-    rows = _preset_rows(folder)
+    rows = preset_runs(folder)
     longest = longest_solved(folder)
     models = [m for m in LABELS if any(r["model"] == m for r in rows)]
     body = []
@@ -182,9 +182,8 @@ TABLES: dict[str, Callable[[], str]] = {
 def adding_curves_figure(folder: Path = LONG_MEMORY, static: Path = STATIC) -> None:
     """Adding, seed 0: each deep model's training loss (100-step means) at each T, from
     its longest run, against the memoryless loss; the plateau's length is what grows."""
-    rows = [r for r in longest_runs(runs(folder))
-            if r["task"] == "adding" and r["seed"] == 0 and r["model"] in DEEP
-            and (r["model"] == "deep_arma" or r["eigen_lr"] == PRESET_EIGEN_LR)]  # fmt: skip
+    rows = [r for r in preset_runs(folder)
+            if r["task"] == "adding" and r["seed"] == 0 and r["model"] in DEEP]  # fmt: skip
     if not rows:
         return
     lengths = sorted({r["T"] for r in rows})

@@ -31,8 +31,6 @@ NAMES = {
 #: The Moving-MNIST models a verdict compares (the reference rows are on the study page).
 VIDEO_MODELS = ("rotation_convgru", "complex_gated", "armalstm_dilated", "convlstm3_dilated")
 UNITARY_CELLS = ("rotation_convgru", "complex_gated")
-#: The long-memory models with eigenvalue parameters (moved at the preset's --eigen-lr).
-EIGEN = ("deep_unitary", "deep_lru")
 #: The first comparison's training length, before any model was trained until flat.
 FIRST_PROTOCOL_STEPS = 3000
 
@@ -153,11 +151,7 @@ def _steps_run(rows: Sequence[dict]) -> str:
 
 def long_memory_verdict() -> tuple[str, str, str]:
     # A model with eigenvalue parameters at another rate than the preset's is a probe.
-    found = [
-        r
-        for r in long_memory.longest_runs(long_memory.runs())
-        if r["model"] not in EIGEN or r["eigen_lr"] == long_memory.PRESET_EIGEN_LR
-    ]
+    found = long_memory.preset_runs()
     by: dict[tuple[str, int, str], list[dict]] = {}
     for r in found:
         by.setdefault((r["task"], r["T"], r["model"]), []).append(r)

@@ -180,31 +180,36 @@ TABLES: dict[str, Callable[[], str]] = {
 
 
 def adding_curves_figure(folder: Path = LONG_MEMORY, static: Path = STATIC) -> None:
-    """Adding, seed 0: each deep model's training loss (100-step means) at each T, from
-    its longest run, against the memoryless loss; the plateau's length is what grows."""
-    rows = [r for r in preset_runs(folder)
-            if r["task"] == "adding" and r["seed"] == 0 and r["model"] in DEEP]  # fmt: skip
+    """Adding: each deep model's training loss (100-step means) at each T, from its longest
+    run per seed, against the memoryless loss; seed 0 drawn full, other seeds faint. The
+    plateau's length is what grows with T, and what varies from seed to seed."""
+    rows = [r for r in preset_runs(folder) if r["task"] == "adding" and r["model"] in DEEP]
     if not rows:
         return
     lengths = sorted({r["T"] for r in rows})
+    seeds = sorted({r["seed"] for r in rows})
 
     def draw(ax) -> None:
-        for r in sorted(rows, key=lambda r: (DEEP.index(r["model"]), r["T"])):
+        for r in sorted(rows, key=lambda r: (r["seed"], DEEP.index(r["model"]), r["T"])):
             with open(folder / r["folder"] / "metrics.csv", newline="") as handle:
                 losses = [float(m["loss"]) for m in csv.DictReader(handle)
                           if m["task"] == "adding" and int(m["T"]) == r["T"]
                           and m["model"] == r["model"]]  # fmt: skip
             means = [sum(losses[i : i + 100]) / len(losses[i : i + 100])
                      for i in range(0, len(losses), 100)]  # fmt: skip
-            ax.plot([100 * i + 50 for i in range(len(means))], means, lw=1.2,
+            first = r["seed"] == seeds[0]
+            ax.plot([100 * i + 50 for i in range(len(means))], means,
+                    lw=1.2 if first else 0.9, alpha=1.0 if first else 0.4,
                     color=f"C{DEEP.index(r['model'])}",
                     ls=("-", "--", ":", "-.")[lengths.index(r["T"]) % 4],
-                    label=f"{LABELS[r['model']]}, T = {r['T']:,}")  # fmt: skip
+                    label=f"{LABELS[r['model']]}, T = {r['T']:,}" if first else None)  # fmt: skip
         ax.axhline(rows[0]["baseline"], color="0.4", lw=0.8, label="memoryless (1/6)")
         ax.set_yscale("log")
 
+    others = ", ".join(str(s) for s in seeds[1:])
+    faint = f"; faint: seed {others}" if others else ""
     curve_figure(static / "long_memory_adding_curves.png",
-                 "Adding, seed 0: each deep model's longest run at each T",
+                 f"Adding: each deep model's longest run at each T (seed {seeds[0]}{faint})",
                  "training loss (MSE, 100-step mean)", draw, 7)  # fmt: skip
 
 
